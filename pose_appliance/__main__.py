@@ -1,0 +1,5 @@
+import sys
+
+from pose_appliance.cli import main
+
+sys.exit(main())

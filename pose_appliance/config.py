@@ -1,0 +1,359 @@
+"""The appliance's one config file: a strict, documented schema.
+
+Reading (TOML text -> dict) is separate from validation (dict -> frozen dataclasses). Every field carries its
+documentation in ``metadata["doc"]``; ``pose-appliance check-config --explain`` prints it. Unknown keys, wrong types
+and bad choices are rejected with the file, the key and a hint.
+
+Backends are picked by a ``type`` field and configured in a sub-table named after the type, so switching
+backend is a one-line edit and the other backends' settings stay in the file::
+
+    [display]
+    type = "fbdev"
+    [display.fbdev]
+    device = "/dev/fb0"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+
+class ConfigError(ValueError):
+    """A config problem, phrased for the person who edits the file: where, what, and how to fix it."""
+
+    def __init__(self, source: str, key: str, problem: str, hint: str = ""):
+        self.source, self.key, self.problem, self.hint = source, key, problem, hint
+        where = f"{source}: {key}: " if key else f"{source}: "
+        super().__init__(where + problem + (f" ({hint})" if hint else ""))
+
+
+def doc(text: str, default: Any = dataclasses.MISSING, *, choices: tuple | None = None,
+        minimum: float | None = None, maximum: float | None = None) -> Any:
+    meta = {"doc": text, "choices": choices, "minimum": minimum, "maximum": maximum}
+    return field(default=default, metadata=meta)
+
+
+def section(cls: type, text: str) -> Any:
+    return field(default_factory=cls, metadata={"doc": text})
+
+
+# ---------------------------------------------------------------------------------------------------- camera
+CameraType = Literal["video", "images", "opencv", "picamera2"]
+
+
+@dataclass(frozen=True)
+class VideoSourceConfig:
+    path: str = doc("Video file to play. Empty = the demo video fetched with the models.", "")
+    loop: bool = doc("Start again at the end instead of stopping the pipeline.", False)
+    realtime: bool = doc("Play at the file's frame rate and drop frames a slow pipeline cannot take, like a "
+                         "camera (true), or hand every frame to the pipeline (false).", False)
+
+
+@dataclass(frozen=True)
+class ImageFolderSourceConfig:
+    path: str = doc("Folder of .jpg/.jpeg/.png/.bmp images, read in name order.", "")
+    loop: bool = doc("Start again after the last image.", False)
+    fps: float = doc("Frames per second when realtime is on.", 5.0, minimum=0.1, maximum=240)
+    realtime: bool = doc("Pace images at fps and drop what the pipeline cannot take.", False)
+
+
+@dataclass(frozen=True)
+class OpenCVSourceConfig:
+    device: str = doc("V4L2 device path (/dev/video0) or camera index (\"0\").", "/dev/video0")
+
+
+@dataclass(frozen=True)
+class Picamera2SourceConfig:
+    camera_num: int = doc("Which camera when more than one is connected (0 = first).", 0, minimum=0)
+    hflip: bool = doc("Mirror the image left-right.", False)
+    vflip: bool = doc("Flip the image upside down.", False)
+    buffer_count: int = doc("Frame buffers libcamera allocates; the DRM overlay needs at least 2.", 4,
+                            minimum=2, maximum=16)
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    type: CameraType = doc("Frame source: picamera2 (Pi camera), opencv (USB webcam via V4L2), "
+                           "video (file), images (folder).", "video",
+                           choices=("video", "images", "opencv", "picamera2"))
+    width: int = doc("Width of the display stream in pixels; 0 = the source's own size (files only).", 0,
+                     minimum=0, maximum=4096)
+    height: int = doc("Height of the display stream in pixels; 0 = the source's own size (files only).", 0,
+                      minimum=0, maximum=4096)
+    fps: float = doc("Frames per second asked of a camera.", 30.0, minimum=1, maximum=240)
+    video: VideoSourceConfig = section(VideoSourceConfig, "Settings used when type = \"video\".")
+    images: ImageFolderSourceConfig = section(ImageFolderSourceConfig, "Settings used when type = \"images\".")
+    opencv: OpenCVSourceConfig = section(OpenCVSourceConfig, "Settings used when type = \"opencv\".")
+    picamera2: Picamera2SourceConfig = section(Picamera2SourceConfig, "Settings used when type = \"picamera2\".")
+
+
+# ----------------------------------------------------------------------------------------------------- model
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = doc("Pose model, by its name in models/manifest.toml (pose-appliance models list).",
+                    "movenet_lightning_int8")
+    path: str = doc("Use this .tflite file instead of the named model's file (its name still says which "
+                    "decoder applies). Empty = the fetched file.", "")
+    delegate: Literal["auto", "cpu", "edgetpu"] = doc(
+        "auto = Coral Edge TPU when a device is present and the model has an _edgetpu build, else CPU; "
+        "cpu = XNNPACK on the CPU; edgetpu = Edge TPU, falling back to CPU with a logged reason.", "auto",
+        choices=("auto", "cpu", "edgetpu"))
+    edgetpu_device: str = doc("Which Edge TPU: \"usb\", \"usb:N\", \"pci:N\", or \"\" for the first found.", "")
+    threads: int = doc("CPU threads for the model; 0 = one per core, at most 4. More threads than cores "
+                       "makes it slower, not faster.", 0, minimum=0, maximum=16)
+    tracking: bool = doc("Crop the next frame around the last pose so the model sees the person larger "
+                         "(MoveNet smart cropping).", True)
+    smoothing: bool = doc("Smooth keypoints over time with a one-euro filter (less jitter).", True)
+    min_crop_keypoint_score: float = doc("Keypoints below this score do not shape the tracking crop.", 0.2,
+                                         minimum=0.0, maximum=1.0)
+
+
+# ------------------------------------------------------------------------------------------------ classifier
+@dataclass(frozen=True)
+class ClassifierConfig:
+    enabled: bool = doc("Name the pose with the classifier below.", True)
+    name: str = doc("Classifier, by its name in models/manifest.toml.", "yoga_classifier")
+    path: str = doc("Use this classifier .tflite instead (for example one made by train-classifier). "
+                    "Empty = the fetched file.", "")
+    labels: str = doc("Labels file, one per line in output order. Empty = the manifest's labels for the "
+                      "named classifier, or <path without .tflite>_labels.txt / labels.txt beside it.", "")
+    min_keypoint_score: float = doc("If any keypoint scores below this, no label is given and the overlay asks "
+                                    "for the whole body to be visible.", 0.1, minimum=0.0, maximum=1.0)
+    min_label_score: float = doc("A label is shown only once its smoothed score reaches this.", 0.6,
+                                 minimum=0.0, maximum=1.0)
+    hysteresis: float = doc("A new label replaces the shown one only when its smoothed score beats the "
+                            "shown one's by this margin (stops flicker).", 0.1, minimum=0.0, maximum=1.0)
+    smoothing: float = doc("Weight of the newest frame in the per-class moving average of scores (1 = no "
+                           "smoothing).", 0.3, minimum=0.01, maximum=1.0)
+    top_k: int = doc("How many classes the overlay and status list.", 3, minimum=1, maximum=20)
+
+
+# --------------------------------------------------------------------------------------------------- overlay
+@dataclass(frozen=True)
+class OverlayConfig:
+    skeleton: bool = doc("Draw the skeleton lines.", True)
+    keypoints: bool = doc("Draw the keypoint dots.", True)
+    label: bool = doc("Write the pose label and its score.", True)
+    fps: bool = doc("Write the frames per second.", True)
+    keypoint_threshold: float = doc("Keypoints (and lines between them) below this score are not drawn.",
+                                    0.3, minimum=0.0, maximum=1.0)
+    line_width: int = doc("Skeleton line width in display pixels.", 3, minimum=1, maximum=20)
+
+
+# --------------------------------------------------------------------------------------------------- display
+DisplayType = Literal["record", "null", "drm", "fbdev", "window", "web"]
+
+
+@dataclass(frozen=True)
+class RecordDisplayConfig:
+    path: str = doc("Where to write: a .mp4/.avi/.mkv file, or a folder for numbered PNG frames.",
+                    "out/overlay.mp4")
+    every: int = doc("Write every Nth frame only (PNG folders get big).", 1, minimum=1)
+
+
+@dataclass(frozen=True)
+class DrmDisplayConfig:
+    fullscreen: bool = doc("Fill the screen (keeping the aspect ratio) instead of the camera's own size.", True)
+
+
+@dataclass(frozen=True)
+class FbdevDisplayConfig:
+    device: str = doc("Framebuffer device, e.g. /dev/fb0 (HDMI on a console-booted Pi).", "/dev/fb0")
+    sysfs_root: str = doc("Where /sys/class/graphics lives (tests point this at a fake tree).", "/sys")
+
+
+@dataclass(frozen=True)
+class WindowDisplayConfig:
+    title: str = doc("Window title.", "pose-appliance")
+    fullscreen: bool = doc("Open full screen.", False)
+    driver: str = doc("SDL video driver: \"\" = SDL's choice, \"kmsdrm\" for a console, \"x11\", "
+                      "\"wayland\".", "")
+
+
+@dataclass(frozen=True)
+class WebDisplayConfig:
+    bind: str = doc("Address to listen on. 127.0.0.1 = this machine only; 0.0.0.0 = the whole network.",
+                    "127.0.0.1")
+    port: int = doc("TCP port of the status page and the MJPEG stream.", 8080, minimum=1, maximum=65535)
+    jpeg_quality: int = doc("JPEG quality of the stream.", 80, minimum=10, maximum=100)
+
+
+@dataclass(frozen=True)
+class DisplayConfig:
+    type: DisplayType = doc("Where the overlay goes: drm (HDMI, no desktop), fbdev (/dev/fbN), window, "
+                            "web (browser), record (video file or PNG frames), null (nothing).", "record",
+                            choices=("record", "null", "drm", "fbdev", "window", "web"))
+    retry_seconds: float = doc("When the display fails, run headless and try it again after this long.", 5.0,
+                               minimum=0.5, maximum=3600)
+    record: RecordDisplayConfig = section(RecordDisplayConfig, "Settings used when type = \"record\".")
+    drm: DrmDisplayConfig = section(DrmDisplayConfig, "Settings used when type = \"drm\".")
+    fbdev: FbdevDisplayConfig = section(FbdevDisplayConfig, "Settings used when type = \"fbdev\".")
+    window: WindowDisplayConfig = section(WindowDisplayConfig, "Settings used when type = \"window\".")
+    web: WebDisplayConfig = section(WebDisplayConfig, "Settings used when type = \"web\".")
+
+
+# --------------------------------------------------------------------------------------------------- service
+@dataclass(frozen=True)
+class ServiceConfig:
+    models_dir: str = doc("Where fetched models live. Empty = $POSE_APPLIANCE_MODELS, else "
+                          "~/.cache/pose-appliance/models.", "")
+    watch_config: bool = doc("Reload when this file changes on disk (SIGHUP always reloads).", True)
+    stats_interval: float = doc("Seconds between the periodic stats log lines.", 60.0, minimum=1.0)
+    log_level: Literal["debug", "info", "warning", "error"] = doc(
+        "Least important log level written.", "info", choices=("debug", "info", "warning", "error"))
+
+
+@dataclass(frozen=True)
+class Config:
+    camera: CameraConfig = section(CameraConfig, "Where frames come from.")
+    model: ModelConfig = section(ModelConfig, "The pose model and where it runs.")
+    classifier: ClassifierConfig = section(ClassifierConfig, "Naming the pose.")
+    overlay: OverlayConfig = section(OverlayConfig, "What is drawn over the image.")
+    display: DisplayConfig = section(DisplayConfig, "Where the picture goes.")
+    service: ServiceConfig = section(ServiceConfig, "Running as a service.")
+
+
+# ------------------------------------------------------------------------------------------------ validation
+def read_config_file(path: str | os.PathLike) -> dict:
+    """Read TOML into a plain dict; only syntax and file errors here."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), "", "file not found",
+                          "copy config.example.toml there, or pass --config with an existing file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), "", f"cannot read: {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "", f"not valid TOML: {exc}",
+                          "strings need quotes, tables look like [display.fbdev]") from None
+
+
+def validate_config(data: dict, source: str = "<config>") -> Config:
+    """Turn a dict (from TOML) into a Config, rejecting anything the schema does not know."""
+    return _build(Config, data, source, "")
+
+
+def load_config(path: str | os.PathLike) -> Config:
+    return validate_config(read_config_file(path), str(path))
+
+
+def replace(config: Config, dotted: str, value: Any) -> Config:
+    """A copy of config with one field changed, e.g. replace(cfg, "display.type", "null")."""
+    head, _, rest = dotted.partition(".")
+    if not rest:
+        return dataclasses.replace(config, **{head: value})
+    return dataclasses.replace(config, **{head: replace(getattr(config, head), rest, value)})
+
+
+def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(source, prefix or "(top level)", f"expected a table, got {_describe(data)}",
+                          f"write it as [{prefix}]" if prefix else "")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        key = _join(prefix, unknown[0])
+        raise ConfigError(source, key, "unknown key", _suggest(unknown[0], fields, prefix))
+    values = {}
+    for name, value in data.items():
+        f, key = fields[name], _join(prefix, name)
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind):
+            values[name] = _build(kind, value, source, key)
+        else:
+            values[name] = _check_value(kind, value, f.metadata, source, key)
+    return cls(**values)
+
+
+def _check_value(kind: Any, value: Any, meta: Any, source: str, key: str) -> Any:
+    choices = meta.get("choices")
+    if typing.get_origin(kind) is Literal:
+        choices = typing.get_args(kind)
+        kind = type(choices[0])
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if kind is bool and not isinstance(value, bool):
+        raise ConfigError(source, key, f"expected true or false, got {_describe(value)}",
+                          "write true or false without quotes")
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(source, key, f"expected a whole number, got {_describe(value)}", "write e.g. 4")
+    if kind is float and not isinstance(value, float):
+        raise ConfigError(source, key, f"expected a number, got {_describe(value)}", "write e.g. 0.5")
+    if kind is str and not isinstance(value, str):
+        raise ConfigError(source, key, f"expected a string, got {_describe(value)}", "put it in quotes")
+    if choices and value not in choices:
+        raise ConfigError(source, key, f"{value!r} is not one of {', '.join(map(repr, choices))}",
+                          _closest(str(value), choices))
+    low, high = meta.get("minimum"), meta.get("maximum")
+    if low is not None and value < low:
+        raise ConfigError(source, key, f"{value!r} is below the minimum {low}")
+    if high is not None and value > high:
+        raise ConfigError(source, key, f"{value!r} is above the maximum {high}")
+    return value
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _closest(word: str, options: Any) -> str:
+    import difflib
+    match = difflib.get_close_matches(word, [str(o) for o in options], n=1)
+    return f"did you mean {match[0]!r}?" if match else ""
+
+
+def _suggest(name: str, fields: dict, prefix: str) -> str:
+    hint = _closest(name, fields)
+    return hint or f"known keys in [{prefix or 'top level'}]: {', '.join(fields)}"
+
+
+def explain(cls: type = Config, prefix: str = "") -> list[str]:
+    """One line per key: dotted name, default, documentation. For --explain and the docs."""
+    lines = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        key = _join(prefix, f.name)
+        if dataclasses.is_dataclass(hints[f.name]):
+            lines.append(f"[{key}]  {f.metadata['doc']}")
+            lines.extend(explain(hints[f.name], key))
+        else:
+            lines.append(f"  {key} = {_toml_value(f.default)}  # {f.metadata['doc']}")
+    return lines
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+def backend_settings(section_config: Any) -> Any:
+    """The sub-table of the chosen backend, e.g. config.display.fbdev when display.type == "fbdev"."""
+    return getattr(section_config, section_config.type, None)
+
+
+__all__ = [
+    "Config", "CameraConfig", "ModelConfig", "ClassifierConfig", "OverlayConfig", "DisplayConfig",
+    "ServiceConfig", "ConfigError", "read_config_file", "validate_config", "load_config", "replace",
+    "explain", "backend_settings",
+]

@@ -1,0 +1,89 @@
+"""The values that flow between the stages: camera -> inference -> classify -> render -> display.
+
+Conventions, fixed once for the whole package:
+- Images are numpy ``uint8`` arrays ``HxWx3`` in **RGB** order (never BGR; OpenCV readers convert once).
+- Keypoints are ``(17, 3) float32`` rows of ``(x, y, score)`` with x, y in **pixels of Frame.image**.
+- Crops are ``(ymin, xmin, ymax, xmax)`` normalized to the frame; they may extend past 0..1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+KEYPOINT_NAMES: tuple[str, ...] = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+    "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+)
+KEYPOINT_INDEX: dict[str, int] = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
+
+# COCO-17 skeleton as drawn by the MoveNet samples.
+SKELETON_EDGES: tuple[tuple[int, int], ...] = (
+    (0, 1), (0, 2), (1, 3), (2, 4), (0, 5), (0, 6), (5, 7), (7, 9), (6, 8), (8, 10),
+    (5, 6), (5, 11), (6, 12), (11, 12), (11, 13), (13, 15), (12, 14), (14, 16),
+)
+
+FULL_FRAME_CROP: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+
+
+@dataclass(slots=True)
+class Frame:
+    """One captured frame.
+
+    ``image`` is what the screen shows. ``lores`` is an optional smaller image of the same field of view
+    (picamera2's lores stream) that the model reads instead, so the resampling per frame is cheap.
+    """
+
+    image: np.ndarray
+    index: int
+    timestamp: float
+    lores: np.ndarray | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the display image."""
+        return self.image.shape[1], self.image.shape[0]
+
+    @property
+    def model_image(self) -> np.ndarray:
+        return self.image if self.lores is None else self.lores
+
+
+@dataclass(slots=True)
+class Pose:
+    """One person's keypoints in frame pixels, and the crop the model looked at."""
+
+    keypoints: np.ndarray
+    crop: tuple[float, float, float, float] = FULL_FRAME_CROP
+
+    @property
+    def scores(self) -> np.ndarray:
+        return self.keypoints[:, 2]
+
+    @property
+    def score(self) -> float:
+        return float(self.keypoints[:, 2].mean())
+
+
+@dataclass(slots=True)
+class LabelDecision:
+    """What the overlay says about the pose: a stable label, or why there is none."""
+
+    label: str | None
+    score: float = 0.0
+    top: list[tuple[str, float]] = field(default_factory=list)
+    message: str | None = None
+
+
+@dataclass(slots=True)
+class FrameResult:
+    """Everything drawn for one frame."""
+
+    frame: Frame
+    pose: Pose | None
+    decision: LabelDecision
+    fps: float = 0.0
+    inference_ms: float = 0.0
