@@ -1,0 +1,313 @@
+"""Composition root and the ``run`` command: build the stages from the config, run them, reload on change.
+
+The main thread only waits for signals, watches the config file, pings the systemd watchdog while frames are
+really processed, and swaps in what a reload built. Anything that fails to build on reload is reported and the
+running setup stays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pose_appliance.cli import CommandError
+from pose_appliance.config import Config, ConfigError, load_config, replace
+
+log = logging.getLogger("pose_appliance")
+
+FIRST_FRAME_TIMEOUT = 60.0
+
+
+# ------------------------------------------------------------------------------------------- building blocks
+def models_dir_of(config: Config) -> Path:
+    from pose_appliance.modelstore import resolve_models_dir
+    return resolve_models_dir(config.service.models_dir)
+
+
+def build_stages(config: Config, *, load_delegate: Any = None):
+    """Estimator, classifier, label smoother and renderer for this config. Raises on any load failure."""
+    from pose_appliance.classify import LabelSmoother, create_classifier
+    from pose_appliance.inference import create_estimator
+    from pose_appliance.pipeline import Stages
+    from pose_appliance.render import OverlayRenderer
+
+    models_dir = models_dir_of(config)
+    estimator = create_estimator(config.model, models_dir, load_delegate=load_delegate)
+    classifier = create_classifier(config.classifier, models_dir)
+    smoother = None if classifier is None else LabelSmoother(classifier.labels, config.classifier)
+    return Stages(estimator=estimator, classifier=classifier, smoother=smoother,
+                  renderer=OverlayRenderer(config.overlay), model_name=config.model.name)
+
+
+def build_source(config: Config, estimator: Any):
+    from pose_appliance.camera import open_source
+    source = open_source(config.camera, models_dir=models_dir_of(config), lores_size=estimator.input_size)
+    source.start()
+    return source
+
+
+def build_display(config: Config, source: Any):
+    from pose_appliance.display import ResilientDisplay, open_display
+    return ResilientDisplay(lambda: open_display(config.display, camera=source), config.display)
+
+
+def close_quietly(thing: Any) -> None:
+    close = getattr(thing, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception as exc:
+            log.warning("closing %s: %s", type(thing).__name__, exc)
+
+
+# ---------------------------------------------------------------------------------------------- the service
+@dataclass
+class Overrides:
+    """Command-line settings that win over the config file, also after a reload."""
+
+    values: list[tuple[str, Any]]
+
+    def apply(self, config: Config) -> Config:
+        for dotted, value in self.values:
+            config = replace(config, dotted, value)
+        return config
+
+
+class Appliance:
+    """Owns the pipeline and everything around it for one `run`."""
+
+    def __init__(self, config_path: Path | None, overrides: Overrides, *, max_frames: int = 0,
+                 keypoints_path: Path | None = None, load_delegate: Any = None):
+        self.config_path = config_path
+        self.overrides = overrides
+        self.max_frames = max_frames
+        self.keypoints_path = keypoints_path
+        self.load_delegate = load_delegate
+        self.config = self._read_config()
+        self._config_stamp = self._stamp()
+
+    def _read_config(self) -> Config:
+        config = Config() if self.config_path is None else load_config(self.config_path)
+        return self.overrides.apply(config)
+
+    def _stamp(self) -> tuple | None:
+        if self.config_path is None:
+            return None
+        try:
+            st = os.stat(self.config_path)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def run(self) -> int:
+        from pose_appliance.pipeline import KeypointRecorder, Pipeline
+        from pose_appliance.service.signals import SignalWaker
+        from pose_appliance.service.systemd import SystemdNotifier
+
+        notifier = SystemdNotifier()
+        started = time.monotonic()
+        stages = build_stages(self.config, load_delegate=self.load_delegate)
+        self._log_stages(stages)
+        source = build_source(self.config, stages.estimator)
+        display = build_display(self.config, source)
+        recorder_file = open(self.keypoints_path, "w", encoding="utf-8") if self.keypoints_path else None
+        recorder = KeypointRecorder(recorder_file) if recorder_file else None
+        self.pipeline = pipeline = Pipeline(source, stages, display, recorder=recorder, max_frames=self.max_frames)
+        waker = SignalWaker()
+        try:
+            pipeline.start()
+            self._wait_first_result(pipeline, waker)
+            if pipeline.first_result.is_set():
+                log.info("first frame through after %.2f s", time.monotonic() - started)
+                notifier.ready()
+            self._main_loop(pipeline, notifier, waker)
+        finally:
+            notifier.stopping()
+            pipeline.stop()
+            pipeline.display.close()
+            close_quietly(pipeline.stages.estimator)
+            self._source_stop(pipeline)
+            waker.close()
+            if recorder_file:
+                recorder_file.close()
+        if pipeline.capture_error is not None:
+            log.error("frame source failed: %s", pipeline.capture_error)
+            return 1
+        self._print_summary(pipeline, time.monotonic() - started)
+        return 0
+
+    def _wait_first_result(self, pipeline, waker) -> None:
+        deadline = time.monotonic() + FIRST_FRAME_TIMEOUT
+        while not pipeline.first_result.wait(0.05):
+            if pipeline.finished.is_set() or waker.stop_requested or time.monotonic() > deadline:
+                return
+
+    def _main_loop(self, pipeline, notifier, waker) -> None:
+        watchdog_every = notifier.watchdog_interval
+        tick = 1.0 if watchdog_every is None else min(1.0, watchdog_every / 3)
+        last_ping_frames, last_status, last_stats = -1, 0.0, time.monotonic()
+        while True:
+            events = waker.wait(tick)
+            if waker.stop_requested or pipeline.finished.is_set():
+                return
+            if "reload" in events:
+                self.reload(pipeline, notifier, reason="SIGHUP")
+            elif self.config.service.watch_config and self._stamp() != self._config_stamp:
+                self.reload(pipeline, notifier, reason="config file changed")
+            processed = pipeline.stats.processed
+            if processed != last_ping_frames:  # a stalled pipeline stops the pings and systemd restarts us
+                notifier.watchdog()
+                last_ping_frames = processed
+            now = time.monotonic()
+            if now - last_status >= 2.0:
+                notifier.status(self._status_line(pipeline.status()))
+                last_status = now
+            if now - last_stats >= self.config.service.stats_interval:
+                log.info("stats: %s", self._status_line(pipeline.status()))
+                last_stats = now
+
+    # ------------------------------------------------------------------------------------------- reload
+    def reload(self, pipeline, notifier, *, reason: str) -> bool:
+        """Build what changed next to what runs, then swap between frames. False = rejected, old setup kept."""
+        notifier.reloading()
+        self._config_stamp = self._stamp()
+        try:
+            new = self._read_config()
+        except ConfigError as exc:
+            log.error("reload (%s) rejected, still running the previous config: %s", reason, exc)
+            notifier.ready()
+            return False
+        old = self.config
+        try:
+            new_stages = None
+            if (new.model, new.classifier, new.overlay, new.service.models_dir) != (
+                    old.model, old.classifier, old.overlay, old.service.models_dir):
+                new_stages = build_stages(new, load_delegate=self.load_delegate)
+            if new.camera != old.camera:
+                estimator = (new_stages or pipeline.stages).estimator
+                pipeline.replace_source(build_source(new, estimator))
+                log.info("camera restarted: %s", new.camera.type)
+        except Exception as exc:  # a model that fails to load must not stop the appliance
+            log.error("reload (%s) rejected, still running the previous config: %s", reason, exc)
+            if new_stages is not None:
+                close_quietly(new_stages.estimator)
+            notifier.ready()
+            return False
+        if new_stages is not None:
+            old_stages = pipeline.swap_stages(new_stages)
+            close_quietly(old_stages.estimator)
+            self._log_stages(new_stages)
+        if new.display != old.display:
+            old_display = pipeline.swap_display(build_display(new, pipeline.source))
+            old_display.close()
+            log.info("display switched to %s", new.display.type)
+        self.config = new
+        log.info("reloaded (%s)", reason)
+        notifier.ready()
+        return True
+
+    # -------------------------------------------------------------------------------------------- output
+    def _source_stop(self, pipeline) -> None:
+        try:
+            pipeline.source.stop()
+        except Exception as exc:
+            log.warning("closing the frame source: %s", exc)
+
+    @staticmethod
+    def _log_stages(stages) -> None:
+        estimator = stages.estimator
+        reason = getattr(estimator, "fallback_reason", None)
+        log.info("model %s on %s%s", stages.model_name, estimator.delegate,
+                 f" (fallback: {reason})" if reason else "")
+
+    @staticmethod
+    def _status_line(status: dict) -> str:
+        label = status.get("label") or "-"
+        return (f"{status['fps']:.1f} fps, model {status['model']} on {status['delegate']}, label {label}, "
+                f"frames {status['frames']}, dropped {status['dropped']}")
+
+    def _print_summary(self, pipeline, seconds: float) -> None:
+        stats = pipeline.stats
+        fps = stats.processed / seconds if seconds > 0 else 0.0
+        print(f"{stats.processed} frames in {seconds:.1f} s ({fps:.1f} fps overall, {stats.fps:.1f} fps "
+              f"pipeline), {pipeline.capture_dropped} dropped; display {self.config.display.type}"
+              + (f" -> {self.config.display.record.path}" if self.config.display.type == "record" else ""))
+
+
+# ------------------------------------------------------------------------------------------------- the CLI
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="config file (default: the built-in demo: sample video in, "
+                                                    "overlay video out)")
+    parser.add_argument("--source", help="video file, image folder, /dev/videoN or 'picamera2' "
+                                         "(overrides camera.type)")
+    parser.add_argument("--output", help="record the overlay to this video file or PNG folder "
+                                         "(sets display.type = record)")
+    parser.add_argument("--display", help="display target (overrides display.type)")
+    parser.add_argument("--frames", type=int, default=0, help="stop after N processed frames")
+    parser.add_argument("--record-keypoints", type=Path, metavar="PATH",
+                        help="write one JSON object per frame (keypoints, label, crop) to PATH")
+    parser.add_argument("--models-dir", help="where fetched models are (overrides service.models_dir)")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                        help="overrides service.log_level")
+
+
+def overrides_from_args(args: argparse.Namespace) -> Overrides:
+    values: list[tuple[str, Any]] = []
+    if args.source:
+        values += source_override(args.source)
+    if args.output:
+        values += [("display.type", "record"), ("display.record.path", args.output)]
+    if args.display:
+        values.append(("display.type", args.display))
+    if args.models_dir:
+        values.append(("service.models_dir", str(Path(args.models_dir).resolve())))
+    if args.log_level:
+        values.append(("service.log_level", args.log_level))
+    return Overrides(values)
+
+
+def source_override(source: str) -> list[tuple[str, Any]]:
+    if source == "picamera2":
+        return [("camera.type", "picamera2")]
+    if source.isdigit() or source.startswith("/dev/video"):
+        return [("camera.type", "opencv"), ("camera.opencv.device", source)]
+    path = Path(source)
+    if not path.exists():
+        raise CommandError(f"--source {source}: no such file or folder")
+    if path.is_dir():
+        return [("camera.type", "images"), ("camera.images.path", str(path.resolve()))]
+    return [("camera.type", "video"), ("camera.video.path", str(path.resolve()))]
+
+
+def run(args: argparse.Namespace) -> int:
+    from pose_appliance.service.logging import setup_logging
+
+    if args.frames < 0:
+        raise CommandError("--frames must be 0 (no limit) or more")
+    overrides = overrides_from_args(args)
+    try:
+        appliance = Appliance(args.config, overrides, max_frames=args.frames, keypoints_path=args.record_keypoints)
+        # Validate the display type given on the command line the same way as the file.
+        from pose_appliance.config import validate_config
+        validate_config(_as_dict(appliance.config), "command line")
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from None
+    setup_logging(appliance.config.service.log_level)
+    try:
+        return appliance.run()
+    except (ValueError, OSError, RuntimeError) as exc:
+        # Load failures at start (missing model, unreadable video, bad device) are one line, not a traceback.
+        log.debug("start failed", exc_info=True)
+        raise CommandError(str(exc)) from None
+
+
+def _as_dict(value: Any) -> Any:
+    import dataclasses
+    if dataclasses.is_dataclass(value):
+        return {f.name: _as_dict(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
