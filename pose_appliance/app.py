@@ -40,8 +40,9 @@ def build_stages(config: Config, *, load_delegate: Any = None):
     estimator = create_estimator(config.model, models_dir, load_delegate=load_delegate)
     classifier = create_classifier(config.classifier, models_dir)
     smoother = None if classifier is None else LabelSmoother(classifier.labels, config.classifier)
+    model_name = config.model.name + (f" ({Path(config.model.path).name})" if config.model.path else "")
     return Stages(estimator=estimator, classifier=classifier, smoother=smoother,
-                  renderer=OverlayRenderer(config.overlay), model_name=config.model.name)
+                  renderer=OverlayRenderer(config.overlay), model_name=model_name)
 
 
 def build_source(config: Config, estimator: Any):

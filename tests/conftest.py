@@ -36,3 +36,15 @@ def yoga_classifier(shared) -> Path:
 @pytest.fixture(scope="session")
 def yoga_labels(shared) -> Path:
     return shared / "models/classifier/yoga_labels.txt"
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory, shared) -> Path:
+    """A models dir filled by the product's own fetch step from the ../shared mirror (what is available)."""
+    from pose_appliance import modelstore
+
+    dest = tmp_path_factory.mktemp("models")
+    names = ["movenet_lightning_int8", "movenet_lightning_int8_edgetpu", "yoga_classifier", "yoga_labels",
+             "demo_video"]
+    modelstore.fetch(names, dest, mirrors=[shared / "models", shared / "data"])
+    return dest

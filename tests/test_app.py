@@ -1,0 +1,92 @@
+"""The `run` command end to end on real models and data: demo output, keypoint records, clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pose_appliance.cli import main
+
+
+@pytest.fixture
+def pose_video(shared) -> Path:
+    return shared / "data/tfjs_pose_detection/pose_1.mp4"
+
+
+def read_records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_demo_default_records_every_frame(tmp_path, models_dir, capsys, monkeypatch):
+    """The built-in default config: demo video in, overlay video + keypoints out, FPS printed."""
+    import cv2
+
+    monkeypatch.chdir(tmp_path)
+    status = main(["run", "--models-dir", str(models_dir), "--output", "out/overlay.mp4",
+                   "--record-keypoints", "keypoints.jsonl"])
+    assert status == 0
+    summary = capsys.readouterr().out
+    assert "120 frames" in summary and "fps" in summary and "0 dropped" in summary
+
+    records = read_records(tmp_path / "keypoints.jsonl")
+    assert [r["frame"] for r in records] == list(range(120))
+    first = records[0]
+    assert set(first) >= {"frame", "t", "keypoints", "label", "label_score", "crop"}
+    assert len(first["keypoints"]) == 17 and all(len(k) == 3 for k in first["keypoints"])
+    # Keypoints are in pixels of the 576x576 frame, and tracking moved the crop off the full frame.
+    xs = [k[0] for r in records for k in r["keypoints"]]
+    assert 0 <= min(xs) and max(xs) <= 576 and max(xs) > 100
+    assert any(r["crop"] != [0.0, 0.0, 1.0, 1.0] for r in records[1:])
+
+    video = cv2.VideoCapture(str(tmp_path / "out/overlay.mp4"))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 120
+    ok, image = video.read()
+    assert ok and image.shape == (576, 576, 3)
+
+
+def test_image_folder_run_labels_yoga_poses(tmp_path, models_dir, shared):
+    """A yoga folder end to end: every image gets keypoints, and tree images are labelled tree."""
+    folder = shared / "data/yoga_cg_subset/test/tree"
+    out = tmp_path / "k.jsonl"
+    assert main(["run", "--models-dir", str(models_dir), "--source", str(folder), "--display", "null",
+                 "--record-keypoints", str(out)]) == 0
+    records = read_records(out)
+    assert len(records) == len(list(folder.glob("*.jpg")))
+    labels = [r["label"] for r in records]
+    assert labels.count("tree") >= len(labels) // 2, labels
+
+
+@pytest.mark.parametrize("setup, words", [
+    (lambda tmp, video: ("[display]\ntype = \"hdmi\"\n", []), ["display.type", "'hdmi'"]),
+    (lambda tmp, video: ("[model]\nname = \"movenet_lightning_int8\"\npath = \"%s\"\n" % (tmp / "none.tflite"),
+                         ["--source", str(video)]), ["none.tflite"]),
+    (lambda tmp, video: ("[model]\npath = \"%s\"\n" % _garbage(tmp / "bad.tflite"), ["--source", str(video)]),
+     ["bad.tflite"]),
+    (lambda tmp, video: ("", ["--source", str(_garbage(tmp / "broken.mp4"))]), ["broken.mp4"]),
+])
+def test_bad_input_is_one_line_naming_the_problem(tmp_path, models_dir, pose_video, capsys, setup, words):
+    text, extra = setup(tmp_path, pose_video)
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    status = main(["run", "--config", str(config), "--models-dir", str(models_dir), "--display", "null",
+                   "--frames", "3", *extra])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status != 0
+    last = err[-1]
+    assert last.startswith("pose-appliance run: "), err
+    assert all(w in last for w in words), last
+
+
+def test_model_not_fetched_says_how_to_fetch(tmp_path, pose_video, capsys):
+    empty = tmp_path / "models"
+    empty.mkdir()
+    status = main(["run", "--models-dir", str(empty), "--source", str(pose_video), "--display", "null"])
+    assert status == 2
+    assert "models fetch" in capsys.readouterr().err
+
+
+def _garbage(path: Path) -> Path:
+    path.write_bytes(b"this is not what it claims to be\n" * 64)
+    return path

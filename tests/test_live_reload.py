@@ -1,0 +1,119 @@
+"""Editing the config file while the appliance runs: the switch happens between frames, or not at all."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pose_appliance.app import Appliance, Overrides
+
+
+def base_config(video: Path, models_dir: Path, model_lines: str = "") -> str:
+    return (f'[camera]\ntype = "video"\n[camera.video]\npath = "{video}"\nloop = true\nrealtime = true\n'
+            f'[display]\ntype = "null"\n[service]\nmodels_dir = "{models_dir}"\n'
+            f'[model]\nname = "movenet_lightning_int8"\n{model_lines}')
+
+
+def records(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+
+
+def wait_for(condition, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class NoEdgeTpu:
+    """A delegate loader like the runtime's, on a machine with libedgetpu but no device plugged in."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, library, options=None):
+        self.calls.append((library, options))
+        raise ValueError("Failed to load delegate from libedgetpu.so.1")
+
+
+def run_with_edit(tmp_path, config_text: str, new_text: str, *, frames: int, load_delegate=None):
+    """Run the appliance in this (main) thread; another thread rewrites the config after 30 frames."""
+    config = tmp_path / "config.toml"
+    config.write_text(config_text)
+    keypoints = tmp_path / "keypoints.jsonl"
+    appliance = Appliance(config, Overrides([]), max_frames=frames, keypoints_path=keypoints,
+                          load_delegate=load_delegate)
+    edited = threading.Event()
+
+    def editor():
+        if wait_for(lambda: len(records(keypoints)) >= 30):
+            config.write_text(new_text)
+            edited.set()
+
+    thread = threading.Thread(target=editor, daemon=True)
+    thread.start()
+    assert appliance.run() == 0
+    thread.join(1)
+    assert edited.is_set(), "the run ended before the config was edited"
+    return records(keypoints), appliance
+
+
+def assert_no_gap(recs: list[dict], limit: float = 1.0) -> None:
+    times = [r["t"] for r in recs]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert max(gaps) < limit, f"longest gap between processed frames {max(gaps):.2f} s"
+
+
+def test_switch_model_file_and_delegate_mid_run(tmp_path, models_dir, shared, caplog):
+    video = shared / "data/tfjs_pose_detection/pose_1.mp4"
+    other = tmp_path / "coral_cpu_lightning.tflite"
+    shutil.copy(shared / "models/coral/movenet_single_pose_lightning_ptq.tflite", other)
+    loader = NoEdgeTpu()
+    caplog.set_level(logging.INFO)
+    recs, appliance = run_with_edit(
+        tmp_path, base_config(video, models_dir),
+        base_config(video, models_dir, f'path = "{other}"\ndelegate = "edgetpu"\n'),
+        frames=150, load_delegate=loader)
+    models = [r["model"] for r in recs]
+    assert models[0] == "movenet_lightning_int8"
+    switched = [i for i, m in enumerate(models) if "coral_cpu_lightning.tflite" in m]
+    assert switched, "no frame was processed by the new model"
+    first_new = switched[0]
+    assert all("coral_cpu_lightning" in m for m in models[first_new:]), "frames went back to the old model"
+    assert first_new >= 30 and len(recs) - first_new >= 10
+    assert_no_gap(recs)
+    # The Edge TPU was tried for the new config, failed, and the pipeline fell back to the CPU, saying why.
+    assert loader.calls and loader.calls[-1][0] == "libedgetpu.so.1"
+    assert all(r["delegate"] == "cpu" for r in recs)
+    assert any("fallback" in m.lower() and "libedgetpu" in m for m in caplog.messages)
+    assert appliance.config.model.path == str(other)
+
+
+@pytest.mark.parametrize("bad_model_lines, words", [
+    ('threads = "many"\n', "model.threads"),
+    ('path = "{garbage}"\n', "garbage.tflite"),
+])
+def test_bad_config_mid_run_keeps_the_running_model(tmp_path, models_dir, shared, caplog, bad_model_lines, words):
+    video = shared / "data/tfjs_pose_detection/pose_1.mp4"
+    garbage = tmp_path / "garbage.tflite"
+    garbage.write_bytes(b"\0not a model" * 100)
+    caplog.set_level(logging.INFO)
+    recs, appliance = run_with_edit(
+        tmp_path, base_config(video, models_dir),
+        base_config(video, models_dir, bad_model_lines.format(garbage=garbage)), frames=90)
+    assert {r["model"] for r in recs} == {"movenet_lightning_int8"}
+    assert len(recs) == 90
+    assert_no_gap(recs)
+    rejected = [m for m in caplog.messages if "rejected" in m]
+    assert rejected and words in rejected[0]
+    assert appliance.config.model.path == ""
