@@ -1,0 +1,37 @@
+"""The display interface every target implements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pose_appliance.types import FrameResult
+
+
+class DisplayError(RuntimeError):
+    """A display cannot be opened or written: one line saying what is wrong and what to do."""
+
+
+class Display:
+    """Shows each frame's result. ``open`` before the first ``show``; ``close`` releases the device.
+
+    ``overlay_only`` displays (DRM) leave the picture to the camera's own preview and draw only the overlay.
+    ``status`` is the pipeline's dict: fps, model, delegate, label, label_score, frames, dropped.
+    """
+
+    name = "display"
+    overlay_only = False
+
+    def open(self, frame_size: tuple[int, int]) -> None:
+        """Acquire the device for frames of ``frame_size`` (w, h). Raises ``DisplayError``."""
+
+    def show(self, result: FrameResult, renderer: Any, status: dict) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the device; safe to call twice or without open."""
+
+    def __enter__(self) -> "Display":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

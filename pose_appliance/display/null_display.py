@@ -1,0 +1,15 @@
+"""The baseline display: shows nothing (headless runs, benchmarks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pose_appliance.display.display import Display
+from pose_appliance.types import FrameResult
+
+
+class NullDisplay(Display):
+    name = "null"
+
+    def show(self, result: FrameResult, renderer: Any, status: dict) -> None:
+        pass

@@ -1,0 +1,93 @@
+"""Draws one frame's overlay (skeleton, keypoint dots, label, FPS) onto an RGB or RGBA canvas in place."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pose_appliance.config import OverlayConfig
+from pose_appliance.types import SKELETON_EDGES, FrameResult
+
+# Colours are RGB; on an RGBA canvas (the DRM overlay plane) they are drawn opaque.
+LINE_COLOR = (0, 224, 255)
+KEYPOINT_COLOR = (255, 48, 48)
+TEXT_COLOR = (255, 255, 255)
+TEXT_BOX_COLOR = (0, 0, 0)
+TEXT_BOX_ALPHA = 160  # only on RGBA canvases: the camera picture shows through the box a little
+
+
+class OverlayRenderer:
+    """Draws the overlay of a ``FrameResult``; one instance per overlay config, reused for every frame.
+
+    ``scale`` and ``offset`` map frame pixels (where the keypoints are) to canvas pixels:
+    ``canvas_xy = frame_xy * scale + offset``. Text is placed inside the mapped picture, sized to it.
+    """
+
+    def __init__(self, overlay_config: OverlayConfig):
+        self.config = overlay_config
+
+    def draw(self, canvas: np.ndarray, result: FrameResult, *, scale: float = 1.0,
+             offset: tuple[float, float] = (0, 0)) -> None:
+        import cv2
+
+        if canvas.ndim != 3 or canvas.shape[2] not in (3, 4) or canvas.dtype != np.uint8:
+            raise ValueError(f"overlay canvas must be uint8 HxWx3 (RGB) or HxWx4 (RGBA), got "
+                             f"{canvas.dtype} {canvas.shape}")
+        rgba = canvas.shape[2] == 4
+        config = self.config
+        frame_w, frame_h = result.frame.size
+        left, top = offset
+        picture = (int(round(left)), int(round(top)),
+                   int(round(left + frame_w * scale)), int(round(top + frame_h * scale)))
+
+        pose = result.pose
+        if pose is not None and (config.skeleton or config.keypoints):
+            keypoints = pose.keypoints
+            points = np.rint(keypoints[:, :2] * scale + (left, top)).astype(np.int32)
+            visible = keypoints[:, 2] >= config.keypoint_threshold
+            if config.skeleton:
+                color = _color(LINE_COLOR, rgba)
+                for a, b in SKELETON_EDGES:
+                    if visible[a] and visible[b]:
+                        cv2.line(canvas, tuple(points[a]), tuple(points[b]), color, config.line_width,
+                                 cv2.LINE_AA)
+            if config.keypoints:
+                color = _color(KEYPOINT_COLOR, rgba)
+                radius = config.line_width + 2
+                for (x, y), shown in zip(points, visible):
+                    if shown:
+                        cv2.circle(canvas, (int(x), int(y)), radius, color, cv2.FILLED)
+
+        font_scale = max(0.45, (picture[3] - picture[1]) / 720.0)
+        margin = max(4, int(8 * font_scale))
+        if config.label:
+            decision = result.decision
+            if decision.label is not None:
+                text = f"{decision.label} {decision.score:.0%}"
+            else:
+                text = decision.message
+            if text:
+                _text(cv2, canvas, text, (picture[0] + margin, picture[1] + margin), font_scale, rgba,
+                      align_right=False)
+        if config.fps:
+            _text(cv2, canvas, f"{result.fps:.0f} fps", (picture[2] - margin, picture[1] + margin),
+                  font_scale * 0.8, rgba, align_right=True)
+
+
+def _color(rgb: tuple[int, int, int], rgba: bool, alpha: int = 255) -> tuple[int, ...]:
+    return (*rgb, alpha) if rgba else rgb
+
+
+def _text(cv2, canvas: np.ndarray, text: str, corner: tuple[int, int], font_scale: float, rgba: bool, *,
+          align_right: bool) -> None:
+    """Text on a dark box whose top corner (left or right, per align_right) is at ``corner``."""
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    thickness = max(1, int(round(font_scale * 2)))
+    (width, height), baseline = cv2.getTextSize(text, font, font_scale, thickness)
+    pad = max(3, int(round(6 * font_scale)))
+    x0 = corner[0] - width - 2 * pad if align_right else corner[0]
+    y0 = corner[1]
+    box_alpha = TEXT_BOX_ALPHA if rgba else 255
+    cv2.rectangle(canvas, (x0, y0), (x0 + width + 2 * pad, y0 + height + baseline + 2 * pad),
+                  _color(TEXT_BOX_COLOR, rgba, box_alpha), cv2.FILLED)
+    cv2.putText(canvas, text, (x0 + pad, y0 + pad + height), font, font_scale, _color(TEXT_COLOR, rgba),
+                thickness, cv2.LINE_AA)

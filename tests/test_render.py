@@ -1,0 +1,133 @@
+"""The overlay renderer on a real frame: dots and lines where the keypoints are, text boxes, RGBA transparency.
+
+``real_result`` (a frame of the tfjs MoveNet test clip with its golden keypoints, labelled by the real yoga
+classifier) is also used by the display tests for their screenshots.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pose_appliance.config import OverlayConfig
+from pose_appliance.render import OverlayRenderer
+from pose_appliance.render.overlay_renderer import KEYPOINT_COLOR, LINE_COLOR, TEXT_COLOR
+from pose_appliance.types import KEYPOINT_INDEX, KEYPOINT_NAMES, Frame, FrameResult, LabelDecision, Pose
+
+CLIP_FRAME = 60
+KEYPOINT_SCORE = 0.9
+
+
+def real_result(shared: Path, index: int = CLIP_FRAME, *, fps: float = 29.7) -> FrameResult:
+    """Frame ``index`` of pose_1.mp4 (576x576, Apache-2.0) with pose_1.json's keypoints and a real label."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(shared / "data/tfjs_pose_detection/pose_1.mp4"))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+    ok, bgr = capture.read()
+    capture.release()
+    assert ok, "cannot read the test clip"
+    golden = json.loads((shared / "data/tfjs_pose_detection/pose_1.json").read_text())[index]
+    keypoints = np.array([[golden[n]["x"], golden[n]["y"], KEYPOINT_SCORE] for n in KEYPOINT_NAMES], np.float32)
+    pose = Pose(keypoints=keypoints)
+    return FrameResult(frame=Frame(image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), index=index, timestamp=0.0),
+                       pose=pose, decision=yoga_decision(shared, pose), fps=fps)
+
+
+def yoga_decision(shared: Path, pose: Pose) -> LabelDecision:
+    """The real classifier's top label for this pose (input: 17 x (y, x, score) in pixels)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(str(shared / "models/classifier/yoga_classifier.tflite"))
+    interpreter.allocate_tensors()
+    features = pose.keypoints[:, [1, 0, 2]].reshape(1, 51).astype(np.float32)
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], features)
+    interpreter.invoke()
+    scores = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0]
+    labels = (shared / "models/classifier/yoga_labels.txt").read_text().split()
+    best = int(np.argmax(scores))
+    return LabelDecision(label=labels[best], score=float(scores[best]))
+
+
+def keypoint_xy(result: FrameResult, name: str, *, scale: float = 1.0, offset=(0, 0)) -> tuple[int, int]:
+    x, y = result.pose.keypoints[KEYPOINT_INDEX[name], :2] * scale + offset
+    return int(round(x)), int(round(y))
+
+
+@pytest.fixture(scope="module")
+def result(shared) -> FrameResult:
+    return real_result(shared)
+
+
+def test_dots_are_drawn_on_visible_keypoints_only(result):
+    result.pose.keypoints[KEYPOINT_INDEX["right_ankle"], 2] = 0.1  # below keypoint_threshold 0.3
+    try:
+        canvas = result.frame.image.copy()
+        OverlayRenderer(OverlayConfig()).draw(canvas, result)
+    finally:
+        result.pose.keypoints[KEYPOINT_INDEX["right_ankle"], 2] = KEYPOINT_SCORE
+    for name in ("left_hip", "left_knee", "left_ankle", "right_hip", "left_shoulder"):
+        x, y = keypoint_xy(result, name)
+        assert tuple(canvas[y, x]) == KEYPOINT_COLOR, name
+    x, y = keypoint_xy(result, "right_ankle")
+    assert tuple(canvas[y, x]) == tuple(result.frame.image[y, x])  # leaf keypoint: no dot, no line
+
+
+def test_skeleton_line_between_two_keypoints(result):
+    canvas = result.frame.image.copy()
+    OverlayRenderer(OverlayConfig(keypoints=False, label=False, fps=False)).draw(canvas, result)
+    (x0, y0), (x1, y1) = keypoint_xy(result, "left_hip"), keypoint_xy(result, "left_knee")
+    mid = canvas[(y0 + y1) // 2, (x0 + x1) // 2]
+    assert tuple(mid) == LINE_COLOR
+    changed = np.any(canvas != result.frame.image, axis=2)
+    assert not changed[:40].any()  # no text boxes when label and fps are off
+
+
+def test_label_and_fps_boxes_sit_in_the_top_corners(result):
+    canvas = result.frame.image.copy()
+    OverlayRenderer(OverlayConfig(skeleton=False, keypoints=False)).draw(canvas, result)
+    changed = np.any(canvas != result.frame.image, axis=2)
+    h, w = changed.shape
+    assert changed[:60, : w // 3].any() and changed[:60, -w // 4:].any()
+    assert not changed[h // 4:].any()
+    white = np.all(canvas[:60] == TEXT_COLOR, axis=2)
+    assert white[:, : w // 3].sum() > 30 and white[:, -w // 4:].sum() > 10
+
+
+def test_message_is_written_when_there_is_no_label(result):
+    def top_left_box(decision):
+        canvas = np.zeros_like(result.frame.image)
+        labelled = FrameResult(frame=result.frame, pose=None, decision=decision, fps=result.fps)
+        OverlayRenderer(OverlayConfig(fps=False)).draw(canvas, labelled)
+        return np.flatnonzero(np.any(canvas[:60] == TEXT_COLOR, axis=(0, 2)))
+
+    nothing = top_left_box(LabelDecision(label=None))
+    message = top_left_box(LabelDecision(label=None, message="show your whole body"))
+    assert nothing.size == 0
+    assert message.size and message.max() > 200  # a long message, wider than "chair 90%"
+
+
+def test_scale_and_offset_map_frame_pixels_to_the_canvas(result):
+    canvas = np.zeros((1300, 1300, 3), np.uint8)
+    OverlayRenderer(OverlayConfig(label=False, fps=False)).draw(canvas, result, scale=2.0, offset=(40, 60))
+    for name in ("nose", "left_hip", "right_knee"):
+        x, y = keypoint_xy(result, name, scale=2.0, offset=(40, 60))
+        assert tuple(canvas[y, x]) == KEYPOINT_COLOR, name
+
+
+def test_rgba_canvas_stays_transparent_where_nothing_is_drawn(result):
+    h, w = result.frame.image.shape[:2]
+    canvas = np.zeros((h, w, 4), np.uint8)
+    OverlayRenderer(OverlayConfig()).draw(canvas, result)
+    x, y = keypoint_xy(result, "left_hip")
+    assert tuple(canvas[y, x]) == (*KEYPOINT_COLOR, 255)
+    assert canvas[h - 5, 5, 3] == 0 and canvas[h // 2, 5, 3] == 0
+    assert 0 < canvas[10, 10, 3] < 255  # the label box is half transparent over the camera picture
+
+
+def test_rejects_a_canvas_it_cannot_draw_on(result):
+    with pytest.raises(ValueError, match="HxWx3"):
+        OverlayRenderer(OverlayConfig()).draw(np.zeros((10, 10), np.uint8), result)
