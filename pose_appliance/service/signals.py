@@ -1,0 +1,105 @@
+"""Signals as events for the main loop: SIGTERM/SIGINT ask to stop, SIGHUP asks to reload.
+
+The handlers only record the event and write one byte to a pipe; everything else happens in ``wait()``.
+They take no lock, so a signal that lands while the main thread holds one cannot deadlock it (a
+``threading.Event.set()`` from a handler can). Python runs handlers in the main thread, so the thread that
+calls ``wait()`` should be the main thread and the work should run in others.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import select
+import signal
+import threading
+import time
+
+log = logging.getLogger(__name__)
+
+STOP = "stop"
+RELOAD = "reload"
+
+
+class SignalWaker:
+    """Installs the handlers on creation and restores the previous ones on ``close()``.
+
+    ``wait(timeout)`` returns the set of events that arrived since the last call (``"stop"``, ``"reload"``,
+    or anything another thread passed to ``post()``), empty after the timeout. ``stop_requested`` stays
+    true once a stop signal came.
+    """
+
+    def __init__(self, stop_signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT),
+                 reload_signals: tuple[int, ...] = (signal.SIGHUP,)):
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("SignalWaker must be created in the main thread (Python runs handlers there)")
+        self.stop_requested = False
+        self._pending: collections.deque[tuple[str, str]] = collections.deque()
+        self._read_fd, self._write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._previous: dict[int, object] = {}
+        events = {**{s: STOP for s in stop_signals}, **{s: RELOAD for s in reload_signals}}
+        for signum, event in events.items():
+            self._previous[signum] = signal.signal(signum, self._handler(event))
+
+    def _handler(self, event: str):
+        def handle(signum, _frame):
+            if event == STOP:
+                self.stop_requested = True
+            self._pending.append((event, signal.Signals(signum).name))
+            self._wake()
+        return handle
+
+    def post(self, event: str) -> None:
+        """Wake the main loop with an event from any thread (e.g. ``"reload"`` from a file watcher)."""
+        if event == STOP:
+            self.stop_requested = True
+        self._pending.append((event, ""))
+        self._wake()
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._write_fd, b"\0")
+        except (BlockingIOError, OSError):
+            pass  # a full pipe already wakes the reader; a closed one means nobody waits any more
+
+    def wait(self, timeout: float | None = None) -> set[str]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._pending:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                break
+            readable, _, _ = select.select([self._read_fd], [], [], remaining)
+            if readable:
+                self._drain()
+        events = set()
+        while self._pending:
+            event, signal_name = self._pending.popleft()
+            if signal_name:
+                log.info("%s received: %s", signal_name, event)
+            events.add(event)
+        return events
+
+    def _drain(self) -> None:
+        try:
+            while os.read(self._read_fd, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def close(self) -> None:
+        """Restore the handlers that were there before. Safe to call twice."""
+        for signum, previous in self._previous.items():
+            # None = a handler installed outside Python; the default is the closest we can restore.
+            signal.signal(signum, signal.SIG_DFL if previous is None else previous)
+        self._previous = {}
+        for fd in (self._read_fd, self._write_fd):
+            if fd >= 0:
+                os.close(fd)
+        self._read_fd = self._write_fd = -1
+
+    def __enter__(self) -> SignalWaker:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
