@@ -1,0 +1,115 @@
+"""A TFLite pose classifier: keypoints in, one score per label out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pose_appliance.classify.features import (FEATURE_SIZE, YOGA_INPUT_SIZE, normalized_landmarks,
+                                              yoga_classifier_input)
+from pose_appliance.types import Pose
+
+
+class ClassifierError(ValueError):
+    """The classifier or its labels cannot be used; the message names the file and the fix."""
+
+
+def read_labels(path: str | Path) -> list[str]:
+    """One label per line, in output order; blank lines and surrounding spaces are ignored."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ClassifierError(f"{path}: labels file not found (set classifier.labels to the labels file, one "
+                              "label per line)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ClassifierError(f"{path}: cannot read labels file: {exc}") from None
+    labels = [line.strip() for line in text.splitlines() if line.strip()]
+    if not labels:
+        raise ClassifierError(f"{path}: labels file is empty (write one label per line, in output order)")
+    return labels
+
+
+class PoseClassifier:
+    """Classifies one Pose with a TFLite model; the input contract follows the model's input width.
+
+    - ``[1, 51]``: 17 x (y, x, score) pixels -- the published yoga classifier, which normalizes in its graph.
+    - ``[1, 34]``: :func:`~pose_appliance.classify.features.normalized_landmarks` -- models from
+      ``train-classifier``, so training and the appliance share one normalization.
+
+    Quantized (int8/uint8) input or output tensors are (de)quantized here, so float and INT8 exports both load.
+    """
+
+    def __init__(self, model_path: str | Path, labels_path: str | Path, *, threads: int = 1):
+        self.model_path = Path(model_path)
+        self.labels = read_labels(labels_path)
+        self._interpreter = _load_interpreter(self.model_path, threads)
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        width = int(self._input["shape"][-1])
+        if width == YOGA_INPUT_SIZE:
+            self._make_input = yoga_classifier_input
+        elif width == FEATURE_SIZE:
+            self._make_input = lambda pose: normalized_landmarks(pose).reshape(1, FEATURE_SIZE)
+        else:
+            raise ClassifierError(f"{self.model_path}: input shape {list(self._input['shape'])} is neither "
+                                  f"[1, {YOGA_INPUT_SIZE}] (y, x, score pixels) nor [1, {FEATURE_SIZE}] "
+                                  "(normalized landmarks from train-classifier)")
+        outputs = int(np.prod(self._output["shape"]))
+        if outputs != len(self.labels):
+            raise ClassifierError(f"{Path(labels_path)}: {len(self.labels)} labels but {self.model_path.name} has "
+                                  f"{outputs} outputs (use the labels file made with this model)")
+
+    @property
+    def input_width(self) -> int:
+        return int(self._input["shape"][-1])
+
+    def classify(self, pose: Pose | np.ndarray) -> np.ndarray:
+        """Scores per label (softmax), float32 of shape ``(len(labels),)``."""
+        values = self._make_input(pose)
+        self._interpreter.set_tensor(self._input["index"], _quantize(values, self._input))
+        self._interpreter.invoke()
+        return _dequantize(self._interpreter.get_tensor(self._output["index"]), self._output).reshape(-1)
+
+
+def _load_interpreter(path: Path, threads: int):
+    """The model's interpreter through the shared runtime loader (LiteRT first, then tflite-runtime)."""
+    try:
+        from pose_appliance.inference.runtime import load_model
+    except ModuleNotFoundError:
+        load_model = None
+    if load_model is not None:
+        return load_model(path, threads=threads, delegate="cpu").interpreter
+    # Until pose_appliance.inference.runtime exists: the same import order, CPU only.
+    if not path.is_file():
+        raise ClassifierError(f"{path}: classifier model not found (fetch it with pose-appliance models fetch, "
+                              "or set classifier.path)")
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError:
+            raise ClassifierError("no TFLite runtime: pip install ai-edge-litert (or tflite-runtime)") from None
+    try:
+        return Interpreter(model_path=str(path), num_threads=threads)
+    except ValueError as exc:
+        raise ClassifierError(f"{path}: not a TFLite model ({exc})") from None
+
+
+def _quantize(values: np.ndarray, detail: dict) -> np.ndarray:
+    dtype = detail["dtype"]
+    if dtype == np.float32:
+        return values.astype(np.float32)
+    scale, zero_point = detail["quantization"]
+    info = np.iinfo(dtype)
+    return np.clip(np.round(values / scale + zero_point), info.min, info.max).astype(dtype)
+
+
+def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
+    if values.dtype == np.float32:
+        return values.copy()
+    scale, zero_point = detail["quantization"]
+    return ((values.astype(np.float32) - zero_point) * scale).astype(np.float32)
