@@ -131,3 +131,23 @@ def test_rgba_canvas_stays_transparent_where_nothing_is_drawn(result):
 def test_rejects_a_canvas_it_cannot_draw_on(result):
     with pytest.raises(ValueError, match="HxWx3"):
         OverlayRenderer(OverlayConfig()).draw(np.zeros((10, 10), np.uint8), result)
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+SCREENSHOT_MAX_BYTES = 150_000
+
+
+def save_screenshot(rgb: np.ndarray, target: str) -> Path:
+    """docs/screenshots/<target>.png, at most 480 px a side and 150 KB (colours quantized a little)."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    factor = min(1.0, 480 / max(h, w))
+    if factor < 1:
+        rgb = cv2.resize(rgb, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_AREA)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{target}.png"
+    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb & 0xF8, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    assert ok and len(data) < SCREENSHOT_MAX_BYTES, f"{path} would be {len(data)} bytes"
+    path.write_bytes(data.tobytes())
+    return path

@@ -1,0 +1,65 @@
+"""The record target (the demo's default display): an mp4 file or numbered PNG frames, read back and checked."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+
+from pose_appliance.config import DisplayConfig, OverlayConfig, RecordDisplayConfig
+from pose_appliance.display import DisplayError, open_display
+from pose_appliance.render import OverlayRenderer
+from pose_appliance.render.overlay_renderer import KEYPOINT_COLOR
+from test_render import keypoint_xy, real_result, save_screenshot
+
+
+@pytest.fixture(scope="module")
+def result(shared):
+    return real_result(shared)
+
+
+def record(path, every=1, frame_rate=30.0):
+    config = DisplayConfig(type="record", record=RecordDisplayConfig(path=str(path), every=every))
+    return open_display(config, camera=SimpleNamespace(frame_rate=frame_rate))
+
+
+def test_mp4_file_holds_the_overlaid_frames(tmp_path, result):
+    path = tmp_path / "out" / "overlay.mp4"
+    display = record(path, frame_rate=15.0)
+    display.open(result.frame.size)
+    for _ in range(12):
+        display.show(result, OverlayRenderer(OverlayConfig()), {})
+    display.close()
+    video = cv2.VideoCapture(str(path))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
+    assert video.get(cv2.CAP_PROP_FPS) == pytest.approx(15.0)
+    ok, bgr = video.read()
+    video.release()
+    assert ok and bgr.shape == (576, 576, 3)
+    x, y = keypoint_xy(result, "left_hip")
+    red = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)[y - 1:y + 2, x - 1:x + 2].reshape(-1, 3).mean(axis=0)
+    assert np.abs(red - KEYPOINT_COLOR).max() < 60, red  # mp4v is lossy
+
+
+def test_png_folder_keeps_every_nth_frame_exactly(tmp_path, result):
+    display = record(tmp_path / "frames", every=3)
+    display.open(result.frame.size)
+    for _ in range(7):
+        display.show(result, OverlayRenderer(OverlayConfig()), {})
+    display.close()
+    files = sorted(p.name for p in (tmp_path / "frames").iterdir())
+    assert files == ["frame_000001.png", "frame_000002.png", "frame_000003.png"]
+    rgb = cv2.cvtColor(cv2.imread(str(tmp_path / "frames" / files[0])), cv2.COLOR_BGR2RGB)
+    for name in ("left_hip", "right_knee", "left_wrist"):
+        x, y = keypoint_xy(result, name)
+        assert tuple(rgb[y, x]) == KEYPOINT_COLOR, name
+    save_screenshot(rgb, "record")
+
+
+def test_unwritable_path_is_a_clear_error(tmp_path, result):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("")
+    with pytest.raises(DisplayError, match=r"display\.record\.path: cannot create"):
+        record(blocker / "overlay.mp4").open(result.frame.size)
