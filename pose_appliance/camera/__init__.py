@@ -1,0 +1,77 @@
+"""Where frames come from: files, image folders, V4L2 cameras and the Pi camera, plus the capture thread.
+
+``open_source(config.camera, models_dir=..., lores_size=...)`` picks the backend by ``camera.type`` and imports
+it lazily; the returned source is not started yet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pose_appliance.camera.capture_thread import CaptureThread
+from pose_appliance.camera.frame_source import FrameSource, SourceError
+from pose_appliance.camera.mailbox import LatestFrameMailbox
+
+if TYPE_CHECKING:
+    from pose_appliance.config import CameraConfig
+
+_BACKENDS = {
+    "video": ("pose_appliance.camera.video_file_source", "VideoFileSource"),
+    "images": ("pose_appliance.camera.image_folder_source", "ImageFolderSource"),
+    "opencv": ("pose_appliance.camera.opencv_camera_source", "OpenCVCameraSource"),
+    "picamera2": ("pose_appliance.camera.picamera2_source", "Picamera2Source"),
+}
+
+
+def open_source(camera: CameraConfig, *, models_dir: str | Path | None = None,
+                lores_size: tuple[int, int] | None = None) -> FrameSource:
+    """The frame source ``camera.type`` names, configured but not started. ``lores_size`` (w, h) is the size
+    the model reads; only the picamera2 source uses it (its lores stream). Raises SourceError."""
+    if camera.type == "video":
+        return _video_source(camera, models_dir)
+    if camera.type == "images":
+        settings = camera.images
+        if not settings.path:
+            raise SourceError("camera.images.path is empty (give a folder of .jpg/.png images)")
+        return _backend("images")(settings.path, loop=settings.loop, fps=settings.fps, realtime=settings.realtime,
+                                  width=camera.width, height=camera.height)
+    if camera.type == "opencv":
+        return _backend("opencv")(camera.opencv.device, width=camera.width, height=camera.height, fps=camera.fps)
+    if camera.type == "picamera2":
+        return _backend("picamera2")(camera.picamera2, width=camera.width, height=camera.height, fps=camera.fps,
+                                     lores_size=lores_size)
+    raise SourceError(f"camera.type: unknown source {camera.type!r} (one of {', '.join(_BACKENDS)})")
+
+
+def _video_source(camera: CameraConfig, models_dir: str | Path | None) -> FrameSource:
+    settings = camera.video
+    path = settings.path
+    if not path:
+        from pose_appliance.modelstore import model_file
+        try:
+            path = model_file("demo_video", models_dir)
+        except Exception as exc:  # ModelError: says which fetch command brings the demo video
+            raise SourceError(f"camera.video.path is empty and the demo video is missing: {exc}") from exc
+    return _backend("video")(path, loop=settings.loop, realtime=settings.realtime, width=camera.width,
+                             height=camera.height)
+
+
+def _backend(kind: str) -> type:
+    import importlib
+
+    module_name, class_name = _BACKENDS[kind]
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def __getattr__(name: str):
+    """Lazy re-exports of the backend classes (``from pose_appliance.camera import Picamera2Source``)."""
+    for module_name, class_name in _BACKENDS.values():
+        if name == class_name:
+            import importlib
+            return getattr(importlib.import_module(module_name), class_name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["FrameSource", "SourceError", "LatestFrameMailbox", "CaptureThread", "open_source",
+           "VideoFileSource", "ImageFolderSource", "OpenCVCameraSource", "Picamera2Source"]

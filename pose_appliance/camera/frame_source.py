@@ -1,0 +1,49 @@
+"""The frame source interface every camera backend implements."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from pose_appliance.types import Frame
+
+
+class SourceError(RuntimeError):
+    """A frame source cannot start or stopped working: one line naming the device or file and the fix."""
+
+
+class FrameSource:
+    """Where frames come from.
+
+    ``live`` sources (cameras, paced files) run at their own rate: a slow consumer drops frames rather than
+    building a backlog. Other sources wait for the consumer. ``read()`` blocks until the next frame and returns
+    ``None`` at the end of the stream. Frames are RGB uint8; ``Frame.index`` counts the frames the source produced,
+    so a gap between two indices is frames skipped; ``Frame.timestamp`` is ``time.monotonic()`` at capture.
+    """
+
+    name = "source"
+    live: bool = False
+    frame_rate: float | None = None
+
+    def start(self) -> None:
+        """Open the device or file. Raises SourceError."""
+
+    def read(self) -> Frame | None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Release the device or file. Safe to call twice."""
+
+    def __enter__(self) -> FrameSource:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @staticmethod
+    def make_frame(image: np.ndarray, index: int, lores: np.ndarray | None = None,
+                   timestamp: float | None = None) -> Frame:
+        return Frame(image=image, index=index, timestamp=time.monotonic() if timestamp is None else timestamp,
+                     lores=lores)

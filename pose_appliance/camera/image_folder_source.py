@@ -1,0 +1,90 @@
+"""Frames from a folder of still images, in name order."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pose_appliance.camera.frame_source import FrameSource, SourceError
+from pose_appliance.camera.imageops import cv_to_rgb, resize_to
+from pose_appliance.camera.pacer import Pacer
+from pose_appliance.types import Frame
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+class ImageFolderSource(FrameSource):
+    """The .jpg/.jpeg/.png/.bmp files of a folder, sorted by name. Gray and RGBA images become RGB; a file that
+    cannot be decoded is logged once and skipped (its slot is a gap in ``Frame.index``). ``realtime`` paces the
+    images at ``fps`` and makes the source live; otherwise every image is handed over as fast as it is taken."""
+
+    name = "images"
+
+    def __init__(self, path: str | Path, *, loop: bool = False, fps: float = 5.0, realtime: bool = False,
+                 width: int = 0, height: int = 0):
+        self.path = Path(path)
+        self.loop = loop
+        self.realtime = realtime
+        self.live = realtime
+        self.frame_rate = float(fps)
+        self.width, self.height = width, height
+        self.files: list[Path] = []
+        self.skipped: list[Path] = []
+        self._slot = 0
+        self._pacer: Pacer | None = None
+        self._readable_in_pass = 0
+
+    def start(self) -> None:
+        if not self.path.is_dir():
+            raise SourceError(f"camera.images.path: {self.path} is not a folder (give a folder of images)")
+        self.files = sorted(p for p in self.path.iterdir()
+                            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self.files:
+            raise SourceError(f"camera.images.path: {self.path} has no {'/'.join(IMAGE_SUFFIXES)} images")
+        self.skipped = []
+        self._slot = 0
+        self._readable_in_pass = 0
+        self._pacer = Pacer(self.frame_rate) if self.realtime else None
+
+    def read(self) -> Frame | None:
+        if not self.files:
+            raise SourceError("ImageFolderSource.read() before start()")
+        count = len(self.files)
+        wanted = self._slot if self._pacer is None else self._pacer.next_slot(self._slot)
+        while True:
+            if self._slot % count == 0 and self._slot > 0:  # a pass just ended
+                if self._readable_in_pass == 0:
+                    raise SourceError(f"camera.images.path: none of the images in {self.path} can be read")
+                if not self.loop:
+                    return None
+                self._readable_in_pass = 0
+            slot, path = self._slot, self.files[self._slot % count]
+            self._slot += 1
+            if slot < wanted:  # overdue in realtime mode: skip without decoding
+                self._readable_in_pass += 1
+                continue
+            image = self._load(path)
+            if image is None:
+                continue
+            self._readable_in_pass += 1
+            return self.make_frame(image, slot)
+
+    def _load(self, path: Path):
+        import cv2
+        import numpy as np
+
+        try:
+            data = np.fromfile(path, dtype=np.uint8)
+            image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+        except OSError as exc:
+            image, reason = None, str(exc)
+        else:
+            reason = "not a decodable image"
+        if image is None:
+            if path not in self.skipped:
+                self.skipped.append(path)
+                log.warning("skipping %s: %s", path, reason)
+            return None
+        return cv_to_rgb(resize_to(image, self.width, self.height))

@@ -1,0 +1,107 @@
+"""Frames of a video file (OpenCV), either every frame as fast as the consumer takes them or paced like a camera."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+from pose_appliance.camera.frame_source import FrameSource, SourceError
+from pose_appliance.camera.imageops import cv_to_rgb, resize_to
+from pose_appliance.camera.pacer import Pacer
+from pose_appliance.types import Frame
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FPS = 30.0
+
+
+class VideoFileSource(FrameSource):
+    """A video file. ``realtime=False``: every frame in order, the consumer sets the pace (not live).
+    ``realtime=True``: played at the file's frame rate, frames the consumer cannot take are dropped (live), and
+    frames already overdue when ``read()`` is called are skipped (a gap in ``Frame.index``).
+    ``loop``: start again at the end; ``Frame.index`` keeps counting across loops."""
+
+    name = "video"
+
+    def __init__(self, path: str | Path, *, loop: bool = False, realtime: bool = False,
+                 width: int = 0, height: int = 0):
+        self.path = Path(path)
+        self.loop = loop
+        self.realtime = realtime
+        self.live = realtime
+        self.width, self.height = width, height
+        self.frame_rate: float | None = None
+        self.frame_count = 0
+        self._capture = None
+        self._position = 0  # index of the next frame the file will decode, counted across loops
+        self._loop_start = 0  # index of the file's first frame in the current loop
+        self._pacer: Pacer | None = None
+
+    def start(self) -> None:
+        import cv2
+
+        if self._capture is not None:
+            return
+        if not self.path.is_file():
+            raise SourceError(f"camera.video.path: {self.path} does not exist (give a readable video file)")
+        capture = cv2.VideoCapture(str(self.path))
+        ok = capture.isOpened() and capture.grab()
+        if not ok:
+            capture.release()
+            raise SourceError(f"camera.video.path: cannot read {self.path} as a video "
+                              "(unsupported or corrupt file; try an .mp4 with H.264)")
+        capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        self.frame_rate = float(fps) if fps and math.isfinite(fps) and 0 < fps < 1000 else DEFAULT_FPS
+        self.frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self._capture = capture
+        self._position = self._loop_start = 0
+        self._pacer = Pacer(self.frame_rate) if self.realtime else None
+
+    def read(self) -> Frame | None:
+        if self._capture is None:
+            raise SourceError("VideoFileSource.read() before start()")
+        wanted = self._position
+        if self._pacer is not None:
+            wanted = self._pacer.next_slot(self._position)
+        while self._position < wanted:  # overdue frames: skip without decoding
+            if not self._grab():
+                return None
+        bgr = self._next_image()
+        if bgr is None:
+            return None
+        index = self._position
+        self._position += 1
+        image = cv_to_rgb(resize_to(bgr, self.width, self.height))
+        return self.make_frame(image, index)
+
+    def _next_image(self):
+        ok, bgr = self._capture.read()
+        if ok:
+            return bgr
+        if not self._rewind():
+            return None
+        ok, bgr = self._capture.read()
+        return bgr if ok else None
+
+    def _grab(self) -> bool:
+        if self._capture.grab() or (self._rewind() and self._capture.grab()):
+            self._position += 1
+            return True
+        return False
+
+    def _rewind(self) -> bool:
+        """At the end of the file: go back to its start when looping. False = the stream has ended."""
+        import cv2
+
+        if not self.loop or self._position == self._loop_start:  # not looping, or an empty pass
+            return False
+        self._loop_start = self._position
+        self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        return True
+
+    def stop(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
