@@ -8,6 +8,7 @@ import numpy as np
 
 from pose_appliance.classify.features import (FEATURE_SIZE, YOGA_INPUT_SIZE, normalized_landmarks,
                                               yoga_classifier_input)
+from pose_appliance.inference.runtime import load_model
 from pose_appliance.types import Pose
 
 
@@ -44,8 +45,8 @@ class PoseClassifier:
     def __init__(self, model_path: str | Path, labels_path: str | Path, *, threads: int = 1):
         self.model_path = Path(model_path)
         self.labels = read_labels(labels_path)
-        self._interpreter = _load_interpreter(self.model_path, threads)
-        self._interpreter.allocate_tensors()
+        # load_model raises ModelLoadError (a RuntimeError) naming the file for a missing or broken model.
+        self._interpreter = load_model(self.model_path, threads=threads, delegate="cpu").interpreter
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         width = int(self._input["shape"][-1])
@@ -72,31 +73,6 @@ class PoseClassifier:
         self._interpreter.set_tensor(self._input["index"], _quantize(values, self._input))
         self._interpreter.invoke()
         return _dequantize(self._interpreter.get_tensor(self._output["index"]), self._output).reshape(-1)
-
-
-def _load_interpreter(path: Path, threads: int):
-    """The model's interpreter through the shared runtime loader (LiteRT first, then tflite-runtime)."""
-    try:
-        from pose_appliance.inference.runtime import load_model
-    except ModuleNotFoundError:
-        load_model = None
-    if load_model is not None:
-        return load_model(path, threads=threads, delegate="cpu").interpreter
-    # Until pose_appliance.inference.runtime exists: the same import order, CPU only.
-    if not path.is_file():
-        raise ClassifierError(f"{path}: classifier model not found (fetch it with pose-appliance models fetch, "
-                              "or set classifier.path)")
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        try:
-            from tflite_runtime.interpreter import Interpreter
-        except ImportError:
-            raise ClassifierError("no TFLite runtime: pip install ai-edge-litert (or tflite-runtime)") from None
-    try:
-        return Interpreter(model_path=str(path), num_threads=threads)
-    except ValueError as exc:
-        raise ClassifierError(f"{path}: not a TFLite model ({exc})") from None
 
 
 def _quantize(values: np.ndarray, detail: dict) -> np.ndarray:
