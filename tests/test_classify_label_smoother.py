@@ -1,0 +1,101 @@
+"""LabelSmoother: whole-body check, per-class EMA, threshold and hysteresis."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pose_appliance.classify import WHOLE_BODY_MESSAGE, LabelSmoother
+from pose_appliance.config import ClassifierConfig
+from pose_appliance.types import Pose
+
+LABELS = ["chair", "cobra", "dog", "tree", "warrior"]
+
+
+def visible_pose(score: float = 0.8) -> Pose:
+    keypoints = np.zeros((17, 3), np.float32)
+    keypoints[:, :2] = np.arange(34).reshape(17, 2)
+    keypoints[:, 2] = score
+    return Pose(keypoints)
+
+
+def scores(**named: float) -> np.ndarray:
+    values = np.zeros(len(LABELS), np.float32)
+    for name, value in named.items():
+        values[LABELS.index(name)] = value
+    return values
+
+
+def test_hidden_keypoint_gives_the_whole_body_message_and_no_label():
+    smoother = LabelSmoother(LABELS, ClassifierConfig())
+    pose = visible_pose()
+    pose.keypoints[15, 2] = 0.05  # an ankle out of view
+    assert not smoother.pose_is_classifiable(pose)
+    assert smoother.pose_is_classifiable(visible_pose(0.1))
+    decision = smoother.update(pose, None)
+    assert decision.label is None and decision.message == WHOLE_BODY_MESSAGE and decision.top == []
+
+
+def test_label_appears_only_once_the_smoothed_score_reaches_the_threshold():
+    smoother = LabelSmoother(LABELS, ClassifierConfig(smoothing=0.3, min_label_score=0.6))
+    decisions = [smoother.update(visible_pose(), scores(tree=0.9, dog=0.1)) for _ in range(5)]
+    # EMA from 0: 0.27, 0.459, 0.591, 0.684 -> shown from the fourth frame.
+    assert [d.label for d in decisions] == [None, None, None, "tree", "tree"]
+    assert decisions[3].score == pytest.approx(0.684, abs=1e-3)
+    assert decisions[0].top[0] == ("tree", pytest.approx(0.27)) and decisions[0].message is None
+
+
+def alternating(smoother: LabelSmoother, frames: int) -> list[str | None]:
+    """Noisy frames whose raw winner flips every frame between tree and warrior."""
+    labels = []
+    for i in range(frames):
+        frame = scores(tree=0.9, warrior=0.1) if i % 2 == 0 else scores(tree=0.35, warrior=0.65)
+        labels.append(smoother.update(visible_pose(), frame).label)
+    return labels
+
+
+def test_alternating_noisy_scores_do_not_flicker_the_label():
+    labels = alternating(LabelSmoother(LABELS, ClassifierConfig()), 60)
+    first = next(i for i, label in enumerate(labels) if label is not None)
+    assert first < 10
+    assert set(labels[first:]) == {"tree"}
+
+
+def test_without_smoothing_and_hysteresis_the_same_frames_do_flicker():
+    # The control for the test above: the raw scores alone would change the label on every frame.
+    raw = LabelSmoother(LABELS, ClassifierConfig(smoothing=1.0, hysteresis=0.0))
+    labels = alternating(raw, 20)
+    changes = sum(1 for a, b in zip(labels, labels[1:]) if a != b)
+    assert changes >= 15
+
+
+def test_a_real_change_of_pose_switches_the_label_after_a_few_frames():
+    smoother = LabelSmoother(LABELS, ClassifierConfig())
+    for _ in range(10):
+        smoother.update(visible_pose(), scores(tree=0.95, dog=0.05))
+    labels = [smoother.update(visible_pose(), scores(dog=0.95, tree=0.05)).label for _ in range(10)]
+    switch = labels.index("dog")
+    assert 1 <= switch <= 5 and set(labels[:switch]) <= {"tree", None} and set(labels[switch:]) == {"dog"}
+
+
+def test_shown_label_is_dropped_when_its_score_falls_well_below_the_threshold():
+    smoother = LabelSmoother(LABELS, ClassifierConfig())
+    for _ in range(10):
+        smoother.update(visible_pose(), scores(chair=0.9, cobra=0.1))
+    spread = np.full(len(LABELS), 0.2, np.float32)
+    labels = [smoother.update(visible_pose(), spread).label for _ in range(10)]
+    assert labels[0] == "chair" and labels[-1] is None
+
+
+def test_top_k_and_reset_when_the_body_is_hidden():
+    smoother = LabelSmoother(LABELS, ClassifierConfig(top_k=2))
+    for _ in range(8):
+        decision = smoother.update(visible_pose(), scores(cobra=0.7, dog=0.2, tree=0.1))
+    assert [name for name, _ in decision.top] == ["cobra", "dog"] and decision.label == "cobra"
+    smoother.update(visible_pose(0.0), None)
+    assert smoother.update(visible_pose(), scores(cobra=0.7, dog=0.3)).label is None  # smoothing started over
+
+
+def test_wrong_number_of_scores_is_an_error():
+    with pytest.raises(ValueError, match="3 scores for 5 labels"):
+        LabelSmoother(LABELS, ClassifierConfig()).update(visible_pose(), np.ones(3))
