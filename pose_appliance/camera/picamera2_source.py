@@ -15,6 +15,7 @@ Facts this follows (picamera2's sources, raspberrypi/picamera2):
 from __future__ import annotations
 
 import logging
+import math
 import types
 from typing import Any
 
@@ -31,7 +32,13 @@ INSTALL_HINT = ("on Raspberry Pi OS: `sudo apt install python3-picamera2` and ma
 
 
 def even(value: float) -> int:
+    """The nearest even size."""
     return max(2, int(round(value / 2.0)) * 2)
+
+
+def even_up(value: float) -> int:
+    """The smallest even size >= value (ignoring float noise like 256.00000000000003)."""
+    return max(2, math.ceil(value / 2.0 - 1e-6) * 2)
 
 
 def lores_size_for(main_size: tuple[int, int], wanted: tuple[int, int] | None) -> tuple[int, int] | None:
@@ -43,7 +50,7 @@ def lores_size_for(main_size: tuple[int, int], wanted: tuple[int, int] | None) -
     scale = max(wanted[0] / main_w, wanted[1] / main_h)
     if scale >= 1.0:
         return None
-    size = (min(main_w, even(main_w * scale)), min(main_h, even(main_h * scale)))
+    size = (min(main_w, even_up(main_w * scale)), min(main_h, even_up(main_h * scale)))
     return size if size != (main_w, main_h) else None
 
 
