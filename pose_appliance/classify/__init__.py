@@ -29,8 +29,6 @@ def create_classifier(classifier_config: ClassifierConfig, models_dir: str | Pat
 
 def resolve_classifier_files(classifier_config: ClassifierConfig, models_dir: str | Path) -> tuple[Path, Path]:
     """(model file, labels file) for the config, following :func:`create_classifier`'s rules."""
-    from pose_appliance import modelstore
-
     labels = Path(classifier_config.labels).expanduser() if classifier_config.labels else None
     if classifier_config.path:
         model = Path(classifier_config.path).expanduser()
@@ -45,6 +43,8 @@ def resolve_classifier_files(classifier_config: ClassifierConfig, models_dir: st
                                       f"{candidates[0].name} and {candidates[1].name} beside it; set "
                                       "classifier.labels)")
         return model, labels
+    from pose_appliance import modelstore
+
     manifest = modelstore.load_manifest()
     entry = manifest.get(classifier_config.name)
     if entry is None:

@@ -55,7 +55,8 @@ class PoseClassifier:
         elif width == FEATURE_SIZE:
             self._make_input = lambda pose: normalized_landmarks(pose).reshape(1, FEATURE_SIZE)
         else:
-            raise ClassifierError(f"{self.model_path}: input shape {list(self._input['shape'])} is neither "
+            shape = [int(d) for d in self._input["shape"]]
+            raise ClassifierError(f"{self.model_path}: input shape {shape} is neither "
                                   f"[1, {YOGA_INPUT_SIZE}] (y, x, score pixels) nor [1, {FEATURE_SIZE}] "
                                   "(normalized landmarks from train-classifier)")
         outputs = int(np.prod(self._output["shape"]))
