@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Remove pose-appliance: stop and disable the service, remove the unit, the venv, the sysusers file and the
+# fetched models. /etc/pose-appliance (the owner's config) is kept unless --purge; --purge also removes
+# /var/lib/pose-appliance (models, recordings) and the pose-appliance account.
+#
+#   sudo deploy/uninstall.sh [--purge] [--dry-run]
+#
+# Environment: PREFIX and DESTDIR as for install.sh.
+set -Eeuo pipefail
+
+SERVICE=pose-appliance
+PREFIX=${PREFIX:-/opt/pose-appliance}
+DESTDIR=${DESTDIR:-}
+DRY_RUN=0
+PURGE=0
+
+usage() { sed -n '2,/^set -E/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
+say() { printf '%s\n' "$*"; }
+die() { printf 'uninstall.sh: %s\n' "$*" >&2; exit 1; }
+# RUNNING: the command run() was given, so a failure names it rather than "$@".
+trap 'die "failed at line $LINENO: ${RUNNING:-$BASH_COMMAND}"' ERR
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        --dry-run) DRY_RUN=1 ;;
+        --purge) PURGE=1 ;;
+        -h|--help) usage; exit 0 ;;
+        *) die "unknown argument $1 (see --help)" ;;
+    esac
+    shift
+done
+if [ "$DRY_RUN" = 0 ] && [ -z "$DESTDIR" ] && [ "$(id -u)" != 0 ]; then
+    die "run as root (sudo $0), or try --dry-run"
+fi
+
+run() {
+    say "+ $*"
+    local RUNNING="$*"
+    if [ "$DRY_RUN" = 0 ]; then "$@"; fi
+}
+
+remove() {
+    local path
+    for path in "$@"; do
+        if [ -e "$path" ] || [ -L "$path" ]; then run rm -rf -- "$path"; fi
+    done
+}
+
+UNIT=$DESTDIR/etc/systemd/system/$SERVICE.service
+if [ -n "$DESTDIR" ]; then
+    run systemctl --root="$DESTDIR" disable "$SERVICE.service" || true
+else
+    run systemctl disable --now "$SERVICE.service" || true  # not installed or already stopped: fine
+fi
+remove "$UNIT" "$UNIT.d" "$DESTDIR/etc/sysusers.d/$SERVICE.conf" "$DESTDIR$PREFIX" \
+    "$DESTDIR/var/cache/$SERVICE" "$DESTDIR/var/lib/$SERVICE/models"
+if [ "$PURGE" = 1 ]; then
+    remove "$DESTDIR/etc/$SERVICE" "$DESTDIR/var/lib/$SERVICE"
+    if [ -n "$DESTDIR" ]; then
+        if grep -q "^$SERVICE:" "$DESTDIR/etc/passwd" 2>/dev/null; then
+            run userdel --root "$DESTDIR" "$SERVICE"
+        fi
+    elif getent passwd "$SERVICE" >/dev/null; then
+        run userdel "$SERVICE"
+    fi
+else
+    say "kept $DESTDIR/etc/$SERVICE (config) and the $SERVICE account; --purge removes them"
+fi
+if [ -z "$DESTDIR" ]; then
+    run systemctl daemon-reload
+fi

@@ -1,0 +1,326 @@
+"""deploy/: shellcheck, install.sh run for real into a DESTDIR (twice), uninstall.sh, the unit and sysusers file.
+
+Everything that would change the host goes through recording stand-ins put first on PATH: apt-get,
+apt-cache, systemctl, systemd-sysusers, journalctl, curl, gpg, userdel, and python3 (whose ``-m venv`` makes a
+venv whose ``pip install`` installs a ``pose-appliance`` that runs this checkout). ``check-config`` and
+``models fetch`` (from the ../shared mirror) then run for real.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+INSTALL = REPO / "deploy/install.sh"
+UNINSTALL = REPO / "deploy/uninstall.sh"
+UNIT = REPO / "deploy/pose-appliance.service"
+SYSUSERS = REPO / "deploy/pose-appliance.sysusers"
+PREFIX = "/opt/pose-appliance"
+
+RECORDER = """#!/bin/sh
+echo "$(basename "$0") $*" >> "$STANDIN_LOG"
+"""
+
+APT_CACHE = RECORDER + """[ "$1" = show ] && [ "${STANDIN_PI:-0}" = 1 ]
+"""
+
+# The host's python3: `-m venv DIR` makes a venv of stand-ins; `-c` answers the "is apt's numpy 1.x?" probe.
+PYTHON3 = RECORDER + """case "$1" in
+-c) [ "${STANDIN_NUMPY1:-0}" = 1 ]; exit ;;
+-m) [ "$2" = venv ] || exit 3 ;;
+*) exit 3 ;;
+esac
+for dir; do :; done
+mkdir -p "$dir/bin"
+system=false
+case " $* " in *" --system-site-packages "*) system=true ;; esac
+printf 'home = /usr/bin\\ninclude-system-site-packages = %s\\n' "$system" > "$dir/pyvenv.cfg"
+cat > "$dir/bin/python" <<'PY'
+#!/bin/sh
+echo "venv-python $*" >> "$STANDIN_LOG"
+[ "$1 $2 $3" = "-m pip install" ] || exit 3
+bin=$(dirname "$0")
+printf '#!/bin/sh\\nexec %s -m pose_appliance "$@"\\n' "$STANDIN_PACKAGE_PYTHON" > "$bin/pose-appliance"
+chmod 755 "$bin/pose-appliance"
+PY
+chmod 755 "$dir/bin/python"
+"""
+
+STANDINS = {name: RECORDER for name in
+            ("apt-get", "systemctl", "systemd-sysusers", "journalctl", "curl", "gpg", "userdel")}
+STANDINS.update({"apt-cache": APT_CACHE, "python3": PYTHON3})
+
+
+class Host:
+    """A PATH of stand-ins, a log of what they were asked, and a way to run the deploy scripts."""
+
+    def __init__(self, tmp_path: Path, shared: Path):
+        self.bin = tmp_path / "bin"
+        self.bin.mkdir()
+        for name, text in STANDINS.items():
+            (self.bin / name).write_text(text)
+            (self.bin / name).chmod(0o755)
+        self.log = tmp_path / "standins.log"
+        self.shared = shared
+        self.env = {
+            "PATH": f"{self.bin}:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": str(tmp_path), "LANG": "C.UTF-8",
+            "STANDIN_LOG": str(self.log), "STANDIN_PACKAGE_PYTHON": sys.executable,
+            "STANDIN_PI": "1", "STANDIN_NUMPY1": "1",
+            "POSE_APPLIANCE_SHARED": str(shared),
+        }
+
+    def run(self, script: Path, *args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+        result = subprocess.run(["bash", str(script), *args], env={**self.env, **env}, capture_output=True,
+                                text=True, timeout=120)
+        if check:
+            assert result.returncode == 0, f"{script.name} {args} failed:\n{result.stdout}\n{result.stderr}"
+        return result
+
+    def calls(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+    def mirrors(self) -> list[str]:
+        return ["--mirror", str(self.shared / "models"), "--mirror", str(self.shared / "data")]
+
+
+def tree(root: Path) -> dict[str, tuple]:
+    """Every path under root with its type, mode and content checksum (or link target)."""
+    result = {}
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        rel = str(path.relative_to(root))
+        if stat.S_ISLNK(st.st_mode):
+            result[rel] = ("link", os.readlink(path))
+        elif stat.S_ISDIR(st.st_mode):
+            result[rel] = ("dir", stat.S_IMODE(st.st_mode))
+        else:
+            result[rel] = ("file", stat.S_IMODE(st.st_mode), hashlib.sha256(path.read_bytes()).hexdigest())
+    return result
+
+
+@pytest.fixture
+def host(tmp_path, shared) -> Host:
+    return Host(tmp_path, shared)
+
+
+@pytest.fixture
+def destdir(tmp_path) -> Path:
+    path = tmp_path / "root"
+    path.mkdir()
+    return path
+
+
+# ------------------------------------------------------------------------------------------------ shellcheck
+def test_scripts_pass_shellcheck():
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is missing: apt-get install shellcheck (scripts/test installs it)"
+    result = subprocess.run([shellcheck, "--severity=style", str(INSTALL), str(UNINSTALL)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+# ------------------------------------------------------------------------------------------------ install.sh
+def test_install_into_destdir_twice_is_idempotent(host, destdir):
+    first = host.run(INSTALL, *host.mirrors(), DESTDIR=str(destdir))
+    snapshot = tree(destdir)
+    calls = host.calls()
+
+    root = destdir
+    venv = root / PREFIX.lstrip("/") / "venv"
+    assert (venv / "pyvenv.cfg").read_text().endswith("include-system-site-packages = true\n")
+    unit = (root / "etc/systemd/system/pose-appliance.service").read_text()
+    assert unit == UNIT.read_text()  # default PREFIX: the unit as shipped
+    assert (root / "etc/sysusers.d/pose-appliance.conf").read_bytes() == SYSUSERS.read_bytes()
+    example = (REPO / "pose_appliance/data/config.example.toml").read_bytes()
+    assert (root / "etc/pose-appliance/config.toml").read_bytes() == example
+    assert (root / "etc/pose-appliance/config.toml.example").read_bytes() == example
+    assert (root / PREFIX.lstrip("/") / "constraints.txt").read_text() == "numpy<2\n"
+    models = sorted(p.name for p in (root / "var/lib/pose-appliance/models").rglob("*") if p.is_file())
+    assert models, first.stdout  # fetched (and verified) from the mirror by the real `models fetch`
+
+    apt_installs = [c for c in calls if c.startswith("apt-get install")]
+    assert len(apt_installs) == 1
+    for package in ("python3-venv", "python3-picamera2", "python3-kms++", "python3-systemd", "--no-install-recommends"):
+        assert package in apt_installs[0].split()
+    assert f"python3 -m venv --system-site-packages {venv}" in calls
+    pip = [c for c in calls if c.startswith("venv-python -m pip install")]
+    assert len(pip) == 1 and pip[0].endswith(str(REPO)) and "--constraint" in pip[0]
+    assert f"systemd-sysusers --root={root} pose-appliance.conf" in calls
+    assert f"systemctl --root={root} enable pose-appliance.service" in calls
+    assert not any(c.startswith(("systemctl restart", "systemctl daemon-reload", "journalctl")) for c in calls)
+    assert "libedgetpu1-std" not in "\n".join(calls)
+
+    host.log.unlink()
+    second = host.run(INSTALL, *host.mirrors(), DESTDIR=str(destdir))
+    assert tree(destdir) == snapshot
+    assert "config.toml kept" in second.stdout
+    assert host.calls() == [c for c in calls if not c.startswith("python3 -m venv")]  # same steps, venv reused
+
+
+def test_install_keeps_an_edited_config_and_refreshes_the_example(host, destdir):
+    host.run(INSTALL, *host.mirrors(), DESTDIR=str(destdir))
+    config = destdir / "etc/pose-appliance/config.toml"
+    example = destdir / "etc/pose-appliance/config.toml.example"
+    edited = config.read_text().replace('type = "picamera2"', 'type = "opencv"', 1)
+    assert edited != config.read_text()
+    config.write_text(edited)
+    example.write_text("# an old example\n")
+    result = host.run(INSTALL, *host.mirrors(), DESTDIR=str(destdir))
+    assert config.read_text() == edited
+    assert example.read_bytes() == (REPO / "pose_appliance/data/config.example.toml").read_bytes()
+    assert "config.toml kept" in result.stdout
+
+
+def test_install_refuses_a_config_with_a_mistake(host, destdir):
+    host.run(INSTALL, *host.mirrors(), DESTDIR=str(destdir))
+    (destdir / "etc/pose-appliance/config.toml").write_text('[display]\ntyp = "drm"\n')
+    host.log.unlink()
+    result = host.run(INSTALL, *host.mirrors(), DESTDIR=str(destdir), check=False)
+    assert result.returncode != 0
+    assert "display.typ: unknown key" in result.stderr
+    assert not any(c.startswith("systemctl") for c in host.calls())  # stopped before the service step
+
+
+def test_prefix_goes_into_the_unit(host, destdir):
+    host.run(INSTALL, *host.mirrors(), DESTDIR=str(destdir), PREFIX="/srv/pa")
+    unit = (destdir / "etc/systemd/system/pose-appliance.service").read_text()
+    assert "ExecStart=/srv/pa/venv/bin/pose-appliance run --config /etc/pose-appliance/config.toml" in unit
+    assert "/opt/pose-appliance" not in unit
+    assert (destdir / "srv/pa/venv/bin/pose-appliance").exists()
+
+
+def test_dry_run_on_the_live_system_changes_nothing(host, tmp_path):
+    prefix = tmp_path / "opt-pa"
+    result = host.run(INSTALL, "--dry-run", "--with-coral", PREFIX=str(prefix))
+    assert not prefix.exists()
+    changed = [c for c in host.calls() if not c.startswith(("apt-cache show", "python3 -c"))]
+    assert changed == []
+    out = result.stdout
+    for action in ("apt-get install -y --no-install-recommends python3-venv",
+                   "/etc/apt/sources.list.d/coral-edgetpu.list", "apt-get install -y libedgetpu1-std",
+                   f"+ python3 -m venv --system-site-packages {prefix}/venv", "models fetch",
+                   "+ systemd-sysusers pose-appliance.conf", "+ systemctl daemon-reload",
+                   "+ systemctl enable pose-appliance.service", "+ systemctl restart pose-appliance.service",
+                   "+ journalctl"):
+        assert action in out, action
+
+
+def test_install_needs_root_on_the_live_system(host):
+    result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash",
+                             str(INSTALL)], env=host.env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert "run as root" in result.stderr
+    assert host.calls() == []
+
+
+def test_unknown_argument_is_one_line(host):
+    result = host.run(INSTALL, "--frobnicate", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "install.sh: unknown argument --frobnicate (see --help)"
+
+
+# ---------------------------------------------------------------------------------------------- uninstall.sh
+def test_uninstall_keeps_the_config_unless_purge(host, destdir):
+    host.run(INSTALL, *host.mirrors(), DESTDIR=str(destdir))
+    config = destdir / "etc/pose-appliance/config.toml"
+    config.write_text(config.read_text() + "# mine\n")
+    (destdir / "etc/passwd").write_text("pose-appliance:x:990:990::/var/lib/pose-appliance:/usr/sbin/nologin\n")
+
+    host.run(UNINSTALL, DESTDIR=str(destdir))
+    assert config.read_text().endswith("# mine\n")
+    for gone in ("etc/systemd/system/pose-appliance.service", "etc/sysusers.d/pose-appliance.conf",
+                 PREFIX.lstrip("/"), "var/lib/pose-appliance/models"):
+        assert not (destdir / gone).exists(), gone
+    assert f"systemctl --root={destdir} disable pose-appliance.service" in host.calls()
+    assert not any(c.startswith("userdel") for c in host.calls())
+
+    host.run(UNINSTALL, DESTDIR=str(destdir))  # twice is fine
+    host.run(UNINSTALL, "--purge", DESTDIR=str(destdir))
+    assert not (destdir / "etc/pose-appliance").exists()
+    assert f"userdel --root {destdir} pose-appliance" in host.calls()
+
+
+def test_uninstall_dry_run_on_the_live_system(host, tmp_path):
+    result = host.run(UNINSTALL, "--dry-run", "--purge", PREFIX=str(tmp_path / "opt-pa"))
+    assert host.calls() == []
+    assert "+ systemctl disable --now pose-appliance.service" in result.stdout
+    assert "+ systemctl daemon-reload" in result.stdout
+
+
+# ------------------------------------------------------------------------------------- the unit and the user
+def unit_settings(text: str) -> dict[str, list[str]]:
+    settings: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if line and not line.startswith(("#", "[")):
+            key, _, value = line.partition("=")
+            settings.setdefault(key, []).append(value)
+    return settings
+
+
+def test_unit_runs_the_contract():
+    s = unit_settings(UNIT.read_text())
+    assert s["Type"] == ["notify"]
+    assert s["ExecStartPre"] == [f"{PREFIX}/venv/bin/pose-appliance check-config /etc/pose-appliance/config.toml"]
+    assert s["ExecStart"] == [f"{PREFIX}/venv/bin/pose-appliance run --config /etc/pose-appliance/config.toml"]
+    assert s["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+    assert s["Restart"] == ["on-failure"] and s["User"] == ["pose-appliance"]
+    assert int(s["WatchdogSec"][0]) > 0 and int(s["TimeoutStopSec"][0]) <= 15
+    assert "PYTHONUNBUFFERED=1" in s["Environment"]
+    assert s["ProtectSystem"] == ["strict"] and s["NoNewPrivileges"] == ["yes"]
+
+
+def test_unit_hardening_leaves_the_devices_visible():
+    """Any of these hides or blocks /dev/video*, /dev/media*, /dev/dri, /dev/fb*, /dev/dma_heap, /dev/vchiq,
+    /dev/apex_* or /dev/bus/usb (ProtectClock=yes adds a DeviceAllow= list, which denies everything else)."""
+    s = unit_settings(UNIT.read_text())
+    assert s.get("PrivateDevices", ["no"]) == ["no"]
+    assert "DeviceAllow" not in s and "DevicePolicy" not in s
+    assert s.get("ProtectClock", ["no"]) == ["no"]
+    assert s.get("PrivateUsers", ["no"]) == ["no"]  # would map the video/render/plugdev groups away
+    for path in ("/dev", "/sys"):
+        assert not any(path in v for key in ("InaccessiblePaths", "TemporaryFileSystem") for v in s.get(key, []))
+
+
+def test_unit_passes_systemd_analyze_verify(host, destdir):
+    """Verified as install.sh installed it, in a root where its commands exist (the stand-in venv's)."""
+    host.run(INSTALL, *host.mirrors(), DESTDIR=str(destdir))
+    shutil.copytree("/usr/lib/systemd/system", destdir / "usr/lib/systemd/system", symlinks=True)
+    (destdir / "bin").mkdir()
+    shutil.copy2("/bin/kill", destdir / "bin/kill")
+    verify = ["systemd-analyze", "verify", f"--root={destdir}", "--man=no", "--generators=no",
+              "pose-appliance.service"]
+    result = subprocess.run(verify, capture_output=True, text=True)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+    # The same check fails on a broken unit, so a pass means something.
+    unit = destdir / "etc/systemd/system/pose-appliance.service"
+    unit.write_text(unit.read_text().replace("WatchdogSec=30", "WatchdogSec=soon"))
+    result = subprocess.run(verify, capture_output=True, text=True)
+    assert "WatchdogSec" in result.stderr or "sec value" in result.stderr
+
+
+def test_sysusers_file_creates_the_user_in_the_device_groups(tmp_path):
+    """The real systemd-sysusers applied to an empty root."""
+    root = tmp_path / "root"
+    (root / "etc/sysusers.d").mkdir(parents=True)
+    shutil.copy(SYSUSERS, root / "etc/sysusers.d/pose-appliance.conf")
+    for name in ("passwd", "group", "shadow", "gshadow"):
+        (root / "etc" / name).write_text("")
+    result = subprocess.run(["systemd-sysusers", f"--root={root}", "pose-appliance.conf"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    passwd = [line.split(":") for line in (root / "etc/passwd").read_text().splitlines()]
+    user = next(p for p in passwd if p[0] == "pose-appliance")
+    assert user[5:] == ["/var/lib/pose-appliance", "/usr/sbin/nologin"] and int(user[2]) < 1000
+    groups = {g.split(":")[0]: g.split(":")[3].split(",") for g in (root / "etc/group").read_text().splitlines()}
+    for group in ("video", "render", "plugdev"):
+        assert "pose-appliance" in groups[group], group
