@@ -1,0 +1,244 @@
+"""Browser target: an MJPEG stream (/stream.mjpg), a status page (/) and /status.json, served by the stdlib.
+
+The pipeline's ``show`` never waits for a viewer: it draws and encodes one JPEG per frame (only while someone
+watches the stream) and publishes it in a one-slot hub. Each viewer's own server thread sends the newest JPEG
+whenever its socket can take one, so a slow viewer skips frames instead of building a queue, and a hundred viewers
+cost the pipeline the same as one.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import socket
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import numpy as np
+
+from pose_appliance.config import WebDisplayConfig
+from pose_appliance.display.compositor import Compositor
+from pose_appliance.display.display import Display, DisplayError
+from pose_appliance.types import FrameResult
+
+log = logging.getLogger(__name__)
+
+BOUNDARY = "frame"
+VIEWER_SEND_BUFFER = 256 * 1024  # bytes the kernel may hold for one viewer: a few frames at most, not seconds
+VIEWER_TIMEOUT = 30.0  # a viewer whose socket takes nothing for this long is dropped
+STATUS_FIELDS = (("label", "Pose"), ("label_score", "Score"), ("fps", "FPS"), ("model", "Model"),
+                 ("delegate", "Delegate"), ("frames", "Frames"), ("dropped", "Dropped"))
+
+
+class LatestJpeg:
+    """One slot holding the newest JPEG; viewers wait for one newer than the last they sent."""
+
+    def __init__(self):
+        self._changed = threading.Condition()
+        self._jpeg: bytes | None = None
+        self._frame_index = -1
+        self.sequence = 0
+        self.viewers = 0
+        self.closed = False
+
+    def publish(self, jpeg: bytes, frame_index: int) -> None:
+        with self._changed:
+            self._jpeg, self._frame_index = jpeg, frame_index
+            self.sequence += 1
+            self._changed.notify_all()
+
+    def newer_than(self, sequence: int, timeout: float) -> tuple[int, bytes, int] | None:
+        with self._changed:
+            self._changed.wait_for(lambda: self.closed or self.sequence > sequence, timeout)
+            if self.closed or self.sequence <= sequence or self._jpeg is None:
+                return None
+            return self.sequence, self._jpeg, self._frame_index
+
+    def add_viewer(self, delta: int) -> None:
+        with self._changed:
+            self.viewers += delta
+
+    def close(self) -> None:
+        with self._changed:
+            self.closed = True
+            self._changed.notify_all()
+
+
+class WebDisplay(Display):
+    name = "web"
+
+    def __init__(self, web_config: WebDisplayConfig, *, camera: Any = None):
+        self.bind = web_config.bind
+        self.port = web_config.port
+        self.jpeg_quality = web_config.jpeg_quality
+        self.hub = LatestJpeg()
+        self.status: dict = {}
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._compositor = Compositor()
+        self._bgr: np.ndarray | None = None
+        self.frames_encoded = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.bind}:{self.port}/"
+
+    def open(self, frame_size: tuple[int, int]) -> None:
+        handler = type("Handler", (_Handler,), {"display": self})
+        try:
+            server = _Server((self.bind, self.port), handler)
+        except OSError as exc:
+            raise DisplayError(f"display.web: cannot listen on {self.bind}:{self.port}: {exc.strerror or exc} "
+                               f"(set display.web.port to a free port, or display.web.bind to an address "
+                               f"of this machine)") from None
+        self._server = server
+        self.port = server.server_address[1]
+        self._compositor.fit(frame_size)
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="web-display", daemon=True)
+        self._thread.start()
+        log.info("web display: status page %s, stream %sstream.mjpg", self.url, self.url)
+
+    def show(self, result: FrameResult, renderer: Any, status: dict) -> None:
+        import cv2
+
+        self.status = status
+        if self.hub.viewers == 0:
+            return
+        canvas = self._compositor.compose(result, renderer)
+        if self._bgr is None or self._bgr.shape != canvas.shape:
+            self._bgr = np.empty_like(canvas)
+        cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR, dst=self._bgr)
+        ok, jpeg = cv2.imencode(".jpg", self._bgr, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+        if not ok:
+            raise DisplayError("display.web: OpenCV could not encode a JPEG")
+        self.frames_encoded += 1
+        self.hub.publish(jpeg.tobytes(), result.frame.index)
+
+    def close(self) -> None:
+        self.hub.close()
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None
+
+    def status_document(self) -> dict:
+        return {**self.status, "viewers": self.hub.viewers}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+
+class _Handler(BaseHTTPRequestHandler):
+    display: WebDisplay  # set on the subclass each WebDisplay makes
+    server_version = "pose-appliance"
+    timeout = VIEWER_TIMEOUT
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        path = self.path.split("?", 1)[0]
+        if path == "/stream.mjpg":
+            self._stream()
+        elif path == "/status.json":
+            body = json.dumps(self.display.status_document(), default=str).encode()
+            self._reply(body, "application/json")
+        elif path in ("/", "/index.html"):
+            self._reply(_page(self.display.status_document()).encode(), "text/html; charset=utf-8")
+        else:
+            self.send_error(HTTPStatus.NOT_FOUND, "try / or /stream.mjpg")
+
+    def _reply(self, body: bytes, content_type: str) -> None:
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _stream(self) -> None:
+        hub = self.display.hub
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, VIEWER_SEND_BUFFER)
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        hub.add_viewer(1)
+        try:
+            sequence = 0
+            while not hub.closed:
+                newest = hub.newer_than(sequence, timeout=1.0)
+                if newest is None:
+                    continue
+                sequence, jpeg, frame_index = newest
+                self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n"
+                                 f"X-Frame-Index: {frame_index}\r\n\r\n".encode() + jpeg + b"\r\n")
+        except (ConnectionError, TimeoutError):
+            pass  # the viewer left or stopped reading
+        finally:
+            hub.add_viewer(-1)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
+        log.debug("web display %s: " + format, self.address_string(), *args)
+
+
+def _page(status: dict) -> str:
+    rows = "\n".join(f'<tr><th>{title}</th><td id="{key}">{html.escape(_format(key, status.get(key)))}</td></tr>'
+                     for key, title in STATUS_FIELDS)
+    return _PAGE.replace("{rows}", rows)
+
+
+def _format(key: str, value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    if key == "label_score":
+        return f"{float(value):.0%}"
+    if key == "fps":
+        return f"{float(value):.1f}"
+    return str(value)
+
+
+_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>pose-appliance</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body { margin: 0; background: #111; color: #eee; font: 16px system-ui, sans-serif; }
+main { display: flex; flex-wrap: wrap; align-items: flex-start; }
+img { display: block; flex: 0 1 auto; max-width: 100%; background: #000; }
+aside { flex: 1 0 240px; padding: 12px 20px; }
+h1 { font-size: 18px; margin: 0 0 8px; }
+th { text-align: left; font-weight: normal; color: #999; padding: 2px 16px 2px 0; }
+td { font-weight: bold; overflow-wrap: anywhere; }
+#label { color: #ff3030; font-size: 22px; }
+</style></head>
+<body><main>
+<img src="stream.mjpg" alt="camera with the pose overlay">
+<aside><h1>pose-appliance</h1>
+<table>
+{rows}
+</table></aside>
+</main>
+<script>
+function show(status) {
+  for (const [key, value] of Object.entries(status)) {
+    const cell = document.getElementById(key);
+    if (!cell) continue;
+    let text = value === null || value === "" ? "-" : String(value);
+    if (key === "label_score" && value !== null) text = Math.round(value * 100) + "%";
+    if (key === "fps" && value !== null) text = Number(value).toFixed(1);
+    cell.textContent = text;
+  }
+}
+setInterval(() => fetch("status.json").then(r => r.json()).then(show).catch(() => {}), 1000);
+</script>
+</body></html>
+"""

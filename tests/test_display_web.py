@@ -1,0 +1,186 @@
+"""The web target: the page in headless Chromium shows the overlaid stream; status.json; slow viewers skip frames
+instead of slowing the pipeline."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import cv2
+import numpy as np
+import pytest
+
+from pose_appliance.config import DisplayConfig, OverlayConfig, WebDisplayConfig
+from pose_appliance.display import DisplayError, open_display
+from pose_appliance.render import OverlayRenderer
+from pose_appliance.render.overlay_renderer import KEYPOINT_COLOR
+from test_render import keypoint_xy, real_result, save_screenshot
+
+STATUS = {"fps": 29.7, "model": "movenet_lightning_int8", "delegate": "cpu", "label": "chair", "label_score": 0.89,
+          "frames": 1200, "dropped": 3}
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--hide-scrollbars")
+
+
+@pytest.fixture(scope="module")
+def result(shared):
+    return real_result(shared)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def web(result):
+    display = open_display(DisplayConfig(type="web", web=WebDisplayConfig(port=free_port())))
+    display.open(result.frame.size)
+    yield display
+    display.close()
+
+
+class Feeder:
+    """The pipeline's display thread: shows frames at ~20 fps until stopped."""
+
+    def __init__(self, display, result):
+        self.display, self.result, self.stop = display, result, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        renderer = OverlayRenderer(OverlayConfig())
+        index = 0
+        while not self.stop.is_set():
+            index += 1
+            frame = dataclasses.replace(self.result.frame, index=index)
+            self.display.show(dataclasses.replace(self.result, frame=frame), renderer, dict(STATUS, frames=index))
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(5)
+
+
+def chromium(tmp_path, url, *args) -> subprocess.CompletedProcess:
+    binary = shutil.which("chromium")
+    assert binary, "headless Chromium is needed for this test: apt-get install -y chromium"
+    return subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}", *args, url],
+                          capture_output=True, text=True, timeout=90, cwd=tmp_path)
+
+
+def test_page_in_headless_chromium_shows_the_overlaid_stream(tmp_path, web, result):
+    shot = tmp_path / "page.png"
+    with Feeder(web, result):
+        run = chromium(tmp_path, web.url, f"--screenshot={shot}", "--window-size=960,600")
+        dom = chromium(tmp_path, web.url, "--dump-dom").stdout
+    assert shot.is_file(), run.stderr[-2000:]
+    rgb = cv2.cvtColor(cv2.imread(str(shot)), cv2.COLOR_BGR2RGB)
+    for name in ("left_hip", "right_knee", "left_wrist"):  # the stream is the page's top-left image, 1:1
+        x, y = keypoint_xy(result, name)
+        assert np.abs(rgb[y, x].astype(int) - KEYPOINT_COLOR).max() < 40, (name, rgb[y, x])
+    panel = rgb[40:70, 680:760]  # the label cell, written in red
+    assert (np.abs(panel.astype(int) - (255, 48, 48)).max(axis=2) < 60).sum() > 20
+    save_screenshot(rgb, "web")
+    assert '<td id="label">chair</td>' in dom and '<td id="delegate">cpu</td>' in dom
+    assert 'src="stream.mjpg"' in dom and 'fetch("status.json")' in dom  # the panel refreshes itself
+
+
+def test_status_json_and_unknown_paths(web, result):
+    web.show(result, OverlayRenderer(OverlayConfig()), STATUS)
+    with urllib.request.urlopen(web.url + "status.json", timeout=5) as reply:
+        assert reply.headers["Content-Type"] == "application/json"
+        status = json.load(reply)
+    assert status == {**STATUS, "viewers": 0}
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(web.url + "nothing", timeout=5)
+    assert missing.value.code == 404
+
+
+def test_no_jpeg_is_encoded_while_nobody_watches(web, result):
+    for _ in range(5):
+        web.show(result, OverlayRenderer(OverlayConfig()), STATUS)
+    assert web.frames_encoded == 0
+
+
+def read_parts(sock, until_index, deadline):
+    """Read multipart parts from a raw socket until one has X-Frame-Index >= until_index; return their indexes."""
+    buffer, indexes = b"", []
+    sock.settimeout(1.0)
+    while time.monotonic() < deadline and (not indexes or indexes[-1] < until_index):
+        try:
+            chunk = sock.recv(1 << 20)
+        except TimeoutError:
+            continue
+        if not chunk:
+            break
+        buffer += chunk
+        while True:
+            head_end = buffer.find(b"\r\n\r\n", buffer.find(b"--frame"))
+            if buffer.find(b"--frame") < 0 or head_end < 0:
+                break
+            head = buffer[buffer.find(b"--frame"):head_end].decode()
+            fields = dict(line.split(": ", 1) for line in head.split("\r\n")[1:])
+            end = head_end + 4 + int(fields["Content-Length"])
+            if len(buffer) < end:
+                break
+            assert buffer[head_end + 4:head_end + 6] == b"\xff\xd8"  # a JPEG
+            indexes.append(int(fields["X-Frame-Index"]))
+            buffer = buffer[end:]
+    return indexes
+
+
+def test_slow_viewers_get_the_latest_frame_and_never_block_show(web, result):
+    renderer = OverlayRenderer(OverlayConfig())
+    viewers = []
+    for _ in range(4):  # viewers that ask for the stream and then stop reading
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", web.port))
+        sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: test\r\n\r\n")
+        viewers.append(sock)
+    deadline = time.monotonic() + 10
+    while web.hub.viewers < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert web.hub.viewers == 4
+
+    frames = 300
+    durations = []
+    shown = threading.Event()
+
+    def pipeline():
+        for index in range(1, frames + 1):
+            started = time.perf_counter()
+            web.show(dataclasses.replace(result, frame=dataclasses.replace(result.frame, index=index)), renderer,
+                     STATUS)
+            durations.append(time.perf_counter() - started)
+        shown.set()
+
+    threading.Thread(target=pipeline, daemon=True).start()
+    # Liveness, not speed: show() must return although every viewer's socket is full.
+    assert shown.wait(120), f"show() blocked after {len(durations)} frames with stalled viewers"
+    assert web.frames_encoded == frames  # once per frame for all four viewers
+    received = read_parts(viewers[0], frames, time.monotonic() + 20)
+    assert received and received[-1] == frames  # it catches up to the newest frame...
+    assert len(received) < frames // 3  # ...skipping what it could not take, not replaying a queue
+    print(f"show() with 4 stalled viewers: median {np.median(durations) * 1e3:.2f} ms, "
+          f"max {max(durations) * 1e3:.2f} ms; slow viewer got {len(received)} of {frames} frames")
+    for sock in viewers:
+        sock.close()
+
+
+def test_port_in_use_is_a_clear_error(web, result):
+    second = open_display(DisplayConfig(type="web", web=WebDisplayConfig(port=web.port)))
+    with pytest.raises(DisplayError, match=rf"cannot listen on 127.0.0.1:{web.port}.*display.web.port"):
+        second.open(result.frame.size)
