@@ -1,0 +1,121 @@
+"""train-classifier: CSV and image datasets to a TFLite model the appliance loads, and bad layouts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from pose_appliance.classify import PoseClassifier, create_classifier
+from pose_appliance.classify import training
+from pose_appliance.classify.features import normalized_landmarks
+from pose_appliance.classify.keypoint_csv import read_keypoint_csv
+from pose_appliance.cli import CommandError
+from pose_appliance.config import ClassifierConfig
+from pose_appliance.types import Pose
+
+tf = pytest.importorskip("tensorflow", reason="the [train] extra (tensorflow-cpu) is needed to train")
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    training.add_arguments(parser)
+    return parser.parse_args([str(a) for a in argv])
+
+
+@pytest.fixture(scope="module")
+def yoga_csv_model(tmp_path_factory, shared):
+    out = tmp_path_factory.mktemp("yoga_csv_model")
+    csvs = shared / "data/yoga_poses_csv"
+    assert training.run(parse(csvs / "yoga_train_data.csv", "--out", out, "--test", csvs / "yoga_test_data.csv",
+                              "--epochs", 60, "--int8")) == 0
+    return out
+
+
+def test_trained_on_the_tutorial_csv_it_reaches_95_percent_on_the_test_csv(yoga_csv_model, shared):
+    report = json.loads((yoga_csv_model / "report.json").read_text())
+    assert report["classes"] == ["chair", "cobra", "dog", "tree", "warrior"]
+    assert sum(report["samples"]["test"].values()) == 495
+    assert report["models"]["model.tflite"]["accuracy"] >= 0.95
+    assert report["models"]["model_int8.tflite"]["accuracy"] >= 0.95
+    assert report["models"]["model_int8.tflite"]["size_bytes"] < report["models"]["model.tflite"]["size_bytes"]
+    # The exported file, loaded the way the appliance loads it, gives the reported accuracy.
+    config = ClassifierConfig(path=str(yoga_csv_model / "model.tflite"))
+    classifier = create_classifier(config, yoga_csv_model)
+    test = read_keypoint_csv(shared / "data/yoga_poses_csv/yoga_test_data.csv")
+    predicted = np.array([np.argmax(classifier.classify(Pose(k))) for k in test.keypoints])
+    assert float((predicted == test.targets).mean()) == pytest.approx(report["models"]["model.tflite"]["accuracy"],
+                                                                      abs=1e-3)
+    for name in ("report.md", "confusion.png", "labels.txt"):
+        assert (yoga_csv_model / name).stat().st_size > 0
+    assert "precision" in (yoga_csv_model / "report.md").read_text()
+    per_class = report["models"]["model.tflite"]["per_class"]
+    assert sum(v["support"] for v in per_class.values()) == 495
+    matrix = np.array(report["models"]["model.tflite"]["confusion"])
+    assert matrix.shape == (5, 5) and matrix.sum() == 495
+
+
+def test_the_best_epoch_weights_are_the_ones_kept(shared):
+    # A validation set with shuffled labels makes validation accuracy wander, so the last epoch is not the best.
+    samples = read_keypoint_csv(shared / "data/yoga_poses_csv/yoga_train_data.csv")
+    rng = np.random.default_rng(3)
+    order = rng.permutation(len(samples))
+    train, validation = samples.subset(order[:400]), samples.subset(order[400:480])
+    validation.targets = rng.permutation(validation.targets)
+    model, fit = training.train_model(tf, train, validation, epochs=30, seed=0)
+    history = fit["val_accuracy_history"]
+    assert history[-1] < max(history), "test needs a run whose last epoch is not its best"
+    _, accuracy = model.evaluate(normalized_landmarks(validation.keypoints), validation.targets, verbose=0)
+    assert accuracy == pytest.approx(fit["best_val_accuracy"], abs=1e-3)
+    assert fit["best_val_accuracy"] == pytest.approx(max(history), abs=1e-3)
+
+
+def make_image_tree(root, layout: dict[str, list[str]]):
+    import cv2
+
+    for class_name, files in layout.items():
+        (root / class_name).mkdir(parents=True, exist_ok=True)
+        for name in files:
+            path = root / class_name / name
+            if name.endswith(".broken.jpg") or not name.endswith(".jpg"):
+                path.write_bytes(b"this is not a JPEG")
+            else:
+                cv2.imwrite(str(path), np.full((32, 32, 3), 128, np.uint8))
+    return root
+
+
+@pytest.mark.parametrize("layout, message", [
+    ({"tree": ["1.jpg", "2.jpg"]}, r"only one class \(tree\); a classifier needs at least two class folders"),
+    ({"tree": ["1.jpg"], "dog": []}, r"dog: empty class folder"),
+    ({"tree": ["1.jpg"], "dog": ["notes.txt"]}, r"dog: empty class folder \(no .jpg/.jpeg/.png/.bmp images\)"),
+    ({"a": ["x.broken.jpg"], "b": ["1.jpg"]}, r"x.broken.jpg: cannot read this image"),
+    ({}, r"no class folders; expected .*/<class>/\*.jpg"),
+])
+def test_bad_layouts_give_one_clear_message(tmp_path, layout, message):
+    dataset = make_image_tree(tmp_path / "photos", layout)
+    dataset.mkdir(exist_ok=True)
+    with pytest.raises(CommandError, match=message) as error:
+        training.run(parse(dataset, "--out", tmp_path / "out", "--models-dir", tmp_path / "no-models"))
+    assert "\n" not in str(error.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_dataset_and_loose_images(tmp_path):
+    with pytest.raises(CommandError, match=r"nowhere: no such folder or file"):
+        training.run(parse(tmp_path / "nowhere", "--out", tmp_path / "out"))
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    (loose / "a.jpg").write_bytes(b"")
+    with pytest.raises(CommandError, match=r"images must be in one sub-folder per class"):
+        training.run(parse(loose, "--out", tmp_path / "out"))
+
+
+def test_one_class_csv_and_bad_options(tmp_path, shared):
+    lines = (shared / "data/yoga_poses_csv/yoga_test_data.csv").read_text().splitlines()
+    (tmp_path / "chairs.csv").write_text("\n".join(line for line in lines[:20]) + "\n")
+    with pytest.raises(CommandError, match=r"chairs.csv: only one class \(chair\)"):
+        training.run(parse(tmp_path / "chairs.csv", "--out", tmp_path / "out"))
+    with pytest.raises(CommandError, match=r"--val-split must be between 0 and 0.9"):
+        training.run(parse(tmp_path / "chairs.csv", "--out", tmp_path / "out", "--val-split", 1.5))
