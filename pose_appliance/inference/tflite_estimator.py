@@ -1,0 +1,105 @@
+"""What the TFLite pose estimators share: the loaded model, writing a crop into its input, smoothing, and mapping
+keypoints from the crop back to frame pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pose_appliance.config import ModelConfig
+from pose_appliance.inference.crop_resize import CropResizer
+from pose_appliance.inference.one_euro import OneEuroFilter
+from pose_appliance.inference.runtime import LoadedModel
+from pose_appliance.types import Pose
+
+SUPPORTED_INPUT_TYPES = (np.uint8, np.int32, np.float32)
+
+
+class TFLiteEstimator:
+    """Base of the estimators. Subclasses decode outputs; this class owns the interpreter side.
+
+    The input size and dtype are read from the model: uint8 and int32 inputs get pixel values 0..255, float32
+    inputs ``value * input_scale + input_offset`` (the family decides; MoveNet wants 0..255, PoseNet [-1, 1]).
+    """
+
+    input_scale = 1.0
+    input_offset = 0.0
+
+    def __init__(self, model: LoadedModel, config: ModelConfig | None = None, *, name: str = ""):
+        self.model = model
+        self.config = config or ModelConfig()
+        self.name = name or model.path.stem
+        self._filter = OneEuroFilter()
+        self._interpreter = None
+        self._bind(model.interpreter)
+
+    @property
+    def delegate(self) -> str:
+        return self.model.delegate
+
+    @property
+    def fallback_reason(self) -> str | None:
+        return self.model.fallback_reason
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(width, height) the model reads."""
+        return self._resizer.width, self._resizer.height
+
+    def reset(self) -> None:
+        self._filter.reset()
+
+    # ------------------------------------------------------------------------------------------ model side
+    def _bind(self, interpreter) -> None:
+        """Read input/output details of ``interpreter`` (again after a fallback to the CPU model)."""
+        detail = interpreter.get_input_details()[0]
+        shape = [int(v) for v in detail["shape"]]
+        if len(shape) != 4 or shape[3] != 3:
+            raise ValueError(f"{self.model.path}: expected an image input [1, h, w, 3], got {shape}")
+        dtype = np.dtype(detail["dtype"])
+        if dtype not in [np.dtype(t) for t in SUPPORTED_INPUT_TYPES]:
+            raise ValueError(f"{self.model.path}: input type {dtype} is not supported (uint8, int32, float32)")
+        self._input_index, self._input_dtype = detail["index"], dtype
+        self._outputs = interpreter.get_output_details()
+        if getattr(self, "_resizer", None) is None or (self._resizer.height, self._resizer.width) != tuple(
+                shape[1:3]):
+            self._resizer = CropResizer(shape[2], shape[1])
+        self._interpreter = interpreter
+
+    def _resize_input(self, width: int, height: int) -> None:
+        """For models with a dynamic input size (MoveNet MultiPose): make the input [1, height, width, 3]."""
+        interpreter = self.model.interpreter
+        interpreter.resize_tensor_input(self._input_index, [1, height, width, 3])
+        interpreter.allocate_tensors()
+        self._resizer = None
+        self._bind(interpreter)
+
+    def _run(self, image: np.ndarray, crop: tuple[float, float, float, float]) -> list[np.ndarray]:
+        """Crop-and-resize ``image`` into the input tensor, invoke, return copies of the outputs in model order."""
+
+        def write_input(interpreter) -> None:
+            if interpreter is not self._interpreter:
+                self._bind(interpreter)
+            tensor = interpreter.tensor(self._input_index)()  # a view: dropped before invoke
+            self._resizer(image, crop, tensor, scale=self.input_scale, offset=self.input_offset)
+
+        self.model.invoke(write_input)
+        return [self._interpreter.get_tensor(d["index"]) for d in self._outputs]
+
+    # ------------------------------------------------------------------------------------------ pose side
+    def _to_pose(self, keypoints_yxs: np.ndarray, crop: tuple[float, float, float, float],
+                 image_size: tuple[int, int], output_size: tuple[int, int] | None,
+                 timestamp: float | None = None) -> tuple[Pose, np.ndarray] | None:
+        """Crop-normalized (y, x, score) -> Pose in output pixels, plus the keypoints in ``image_size`` pixels
+        (for the next crop). Smoothed when ``timestamp`` is given and smoothing is on; None when no keypoint
+        scores above ``min_crop_keypoint_score`` (nobody there)."""
+        scores = keypoints_yxs[:, 2].astype(np.float64)
+        if not (scores > self.config.min_crop_keypoint_score).any():
+            return None
+        ymin, xmin, ymax, xmax = crop
+        xy = np.stack([xmin + keypoints_yxs[:, 1] * (xmax - xmin), ymin + keypoints_yxs[:, 0] * (ymax - ymin)],
+                      axis=1).astype(np.float64)
+        if timestamp is not None and self.config.smoothing:
+            xy = self._filter(xy, timestamp)
+        in_pixels = np.column_stack([xy * image_size, scores]).astype(np.float32)
+        out = np.column_stack([xy * (output_size or image_size), scores]).astype(np.float32)
+        return Pose(out, tuple(float(v) for v in crop)), in_pixels
