@@ -134,6 +134,7 @@ class Appliance:
             close_quietly(pipeline.stages.estimator)
             self._source_stop(pipeline)
             waker.close()
+            notifier.close()
             if recorder_file:
                 recorder_file.close()
         if pipeline.capture_error is not None:

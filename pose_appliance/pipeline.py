@@ -34,7 +34,7 @@ class Stages:
     model_name: str
 
     def process(self, frame: Frame) -> tuple[Any, LabelDecision]:
-        pose = self.estimator.estimate(frame.model_image, output_size=frame.size)
+        pose = self.estimator.estimate(frame.model_image, timestamp=frame.timestamp, output_size=frame.size)
         if pose is None or self.classifier is None or self.smoother is None:
             return pose, LabelDecision(label=None)
         scores = self.classifier.classify(pose) if self.smoother.pose_is_classifiable(pose) else None
@@ -48,15 +48,14 @@ class PipelineStats:
         self.processed = 0
         self.shown = 0
         self.errors = 0
-        self.display_dropped = 0
         self.fps = 0.0
         self.last_processed_at = 0.0
         self.latencies = collections.deque(maxlen=latency_window)
         self.inference_ms = collections.deque(maxlen=latency_window)
 
-    def as_dict(self, capture_dropped: int) -> dict:
+    def as_dict(self, capture_dropped: int, display_dropped: int) -> dict:
         return {"frames": self.processed, "shown": self.shown, "errors": self.errors,
-                "dropped": capture_dropped, "display_dropped": self.display_dropped, "fps": round(self.fps, 1)}
+                "dropped": capture_dropped, "display_dropped": display_dropped, "fps": round(self.fps, 1)}
 
 
 class KeypointRecorder:
@@ -147,7 +146,7 @@ class Pipeline:
 
     def status(self) -> dict:
         stages = self._stages
-        status = self.stats.as_dict(self.capture_dropped)
+        status = self.stats.as_dict(self.capture_dropped, self._results.dropped)
         status.update(model=stages.model_name, delegate=getattr(stages.estimator, "delegate", "cpu"),
                       label=self._last_label[0], label_score=round(self._last_label[1], 3))
         return status
@@ -205,8 +204,7 @@ class Pipeline:
                 self.stats.processed += 1
                 self.stats.last_processed_at = time.monotonic()
                 self.first_result.set()
-                if self._results.put(result):
-                    self.stats.display_dropped += 1
+                self._results.put(result)
                 if self._max_frames and self.stats.processed >= self._max_frames:
                     break
         finally:
