@@ -208,40 +208,37 @@ def test_lores_size_keeps_the_main_aspect_ratio_and_even_sizes():
 
 
 # -------------------------------------------------------------------------------------- preview and overlay
-def test_drm_preview_started_with_the_camera_and_overlay_rules():
+def test_drm_preview_swapped_in_on_the_running_camera_with_overlay_rules():
     module = fake.make_module(platform="vc4")
-    source = source_for(module)
-    source.start_preview("drm", x=0, y=0, width=1920, height=1080)
-    with source:
-        camera = source.picamera2
-        assert camera.preview.kind == module.Preview.DRM and (camera.preview.width, camera.preview.height) == (
-            1920, 1080)
+    with source_for(module) as source:
+        camera = source.picam2
+        assert camera.preview.kind == module.Preview.NULL  # start() runs picamera2's request loop headless
+        camera.stop_preview()
+        camera.start_preview(module.Preview.DRM, x=0, y=0, width=1920, height=1080)
+        assert (camera.preview.width, camera.preview.height) == (1920, 1080)
         overlay = np.zeros((480, 640, 4), np.uint8)
         overlay[10:20, 10:20] = (255, 0, 0, 128)
-        source.set_overlay(overlay)
-        source.set_overlay(overlay)
-        source.set_overlay(None)
+        camera.set_overlay(overlay)
+        camera.set_overlay(overlay)
+        camera.set_overlay(None)
         assert camera.overlay_buffers_allocated == 2  # every call allocates: update only on change
         assert len(camera.overlay_calls) == 3 and camera.overlay_calls[2] is None
         with pytest.raises(RuntimeError, match="4-channel"):
-            source.set_overlay(np.zeros((480, 640, 3), np.uint8))
+            camera.set_overlay(np.zeros((480, 640, 3), np.uint8))
         with pytest.raises(ValueError, match="uint8"):
-            source.set_overlay(np.zeros((480, 640, 4), np.float32))
-        assert source.read() is not None  # capture goes on with the DRM preview
+            camera.set_overlay(np.zeros((480, 640, 4), np.float32))
+        assert_scene(source.read().image, 0)  # capture goes on under the DRM preview
+    assert camera.preview is None and not camera.is_open
 
 
 def test_drm_preview_fails_without_drm_master_and_capture_goes_on():
     module = fake.make_module(platform="pisp", drm_master=False)
-    source = source_for(module)
-    source.start_preview("drm", x=0, y=0, width=800, height=480)
-    with pytest.raises(SourceError, match="DRM master"):
-        source.start()
-    assert module.hardware.instances[0].is_open is False  # the failed start closed the camera
-    source = source_for(module)
-    with source:
-        with pytest.raises(RuntimeError, match="DRM"):
-            source.start_preview("drm", x=0, y=0, width=800, height=480)
-        assert source.picamera2.preview.kind == module.Preview.NULL
+    with source_for(module) as source:
+        camera = source.picam2
+        camera.stop_preview()
+        with pytest.raises(RuntimeError, match="DRM master"):
+            camera.start_preview(module.Preview.DRM, x=0, y=0, width=800, height=480)
+        camera.start_preview(module.Preview.NULL)
         assert source.read().index == 0
 
 

@@ -8,8 +8,8 @@ Facts this follows (picamera2's sources, raspberrypi/picamera2):
 - ``capture_request()`` hands out the buffers of one frame until ``release()``; holding them stalls the camera.
   ``MappedArray`` reads them without a copy; we copy out exactly once (while converting) and release at once.
 - "FrameRate" is picamera2's shorthand for FrameDurationLimits; flips are a libcamera ``Transform``.
-- A DRM preview (HDMI, no desktop) needs ``buffer_count >= 2`` for overlays and must run before frames are captured:
-  ``start_preview`` is called before ``start()`` (or swapped for the null preview while running).
+- ``start()`` runs a null preview (picamera2's request loop); the DRM display swaps it for ``Preview.DRM`` on
+  ``source.picam2`` and sets its overlay there (overlays need ``buffer_count >= 2``).
 """
 
 from __future__ import annotations
@@ -75,14 +75,13 @@ class Picamera2Source(FrameSource):
         self._module = picamera2_module
         self._libcamera = libcamera_module
         self._camera = None
-        self._preview: tuple[str, dict] | None = None
         self._first_timestamp: int | None = None
         self._last_index = -1
 
     # ------------------------------------------------------------------------------------------ lifecycle
     @property
-    def picamera2(self):
-        """The running ``Picamera2`` object (None before start): the DRM display sets its overlay on it."""
+    def picam2(self):
+        """The running ``Picamera2`` object (None before start): the DRM display runs its preview and overlay."""
         return self._camera
 
     @property
@@ -108,9 +107,6 @@ class Picamera2Source(FrameSource):
             raise SourceError(f"picamera2: cannot open camera {num}: {exc} (is another program using it?)") from exc
         try:
             self._configure(camera)
-            if self._preview is not None:
-                kind, kwargs = self._preview
-                camera.start_preview(self._preview_enum(kind), **kwargs)
             camera.start()
         except Exception as exc:
             camera.close()
@@ -192,41 +188,3 @@ class Picamera2Source(FrameSource):
             camera.stop()
         finally:
             camera.close()
-
-    # -------------------------------------------------------------------------------------------- preview
-    def _preview_enum(self, kind: str):
-        try:
-            return getattr(self._module.Preview, kind.upper())
-        except AttributeError:
-            raise ValueError(f"unknown picamera2 preview {kind!r} (DRM, QTGL, QT or NULL)") from None
-
-    def start_preview(self, kind: str = "drm", **kwargs) -> None:
-        """Show the camera through a picamera2 preview (``kind`` "drm": HDMI without a desktop; kwargs x, y,
-        width, height). Before ``start()`` it is remembered and started with the camera; while running, it
-        replaces the null preview, and on failure the null preview is put back so capture goes on."""
-        if self._camera is None:
-            self._preview = (kind, dict(kwargs))
-            return
-        self._import_modules()
-        preview = self._preview_enum(kind)
-        self._camera.stop_preview()
-        try:
-            self._camera.start_preview(preview, **kwargs)
-        except Exception:
-            self._camera.start_preview(self._module.Preview.NULL)
-            raise
-        self._preview = (kind, dict(kwargs))
-
-    def stop_preview(self) -> None:
-        """Back to the null preview (capture goes on, nothing is shown)."""
-        self._preview = None
-        if self._camera is not None:
-            self._camera.stop_preview()
-            self._camera.start_preview(self._module.Preview.NULL)
-
-    def set_overlay(self, overlay) -> None:
-        """picamera2's ``set_overlay``: an RGBA uint8 HxWx4 image over the preview, or None to clear it. Each call
-        allocates a new DRM buffer, so call it only when the overlay changed."""
-        if self._camera is None:
-            raise SourceError("Picamera2Source.set_overlay() before start()")
-        self._camera.set_overlay(overlay)
