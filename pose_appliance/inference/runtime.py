@@ -131,9 +131,9 @@ def load_model(path: str | os.PathLike, *, threads: int = 0, delegate: str = "cp
         if delegate == "auto" and device is None:
             log.info("no Edge TPU found; running %s on the CPU", path.name)
         elif edgetpu_file is None or not edgetpu_file.is_file():
-            reason = (f"no Edge TPU build of {name or path.name}"
-                      + (f": {edgetpu_file} not found" if edgetpu_file else "")
-                      + (f" ({_fetch_hint(name, path)})" if edgetpu_file else ""))
+            reason = (f"the Edge TPU build {edgetpu_file.name} is not in {edgetpu_file.parent} (fetch it with "
+                      "`pose-appliance models fetch`, see `pose-appliance models list`)" if edgetpu_file
+                      else f"{name or path.name} has no Edge TPU build")
         else:
             loader = load_delegate or module.load_delegate
             interpreter, reason = _load_edgetpu(edgetpu_file, factory, loader, edgetpu_device, num_threads,

@@ -48,6 +48,11 @@ class TFLiteEstimator:
     def reset(self) -> None:
         self._filter.reset()
 
+    def close(self) -> None:
+        """Let go of the interpreter (and the Edge TPU with it)."""
+        self.model.interpreter = None
+        self._interpreter = None
+
     # ------------------------------------------------------------------------------------------ model side
     def _bind(self, interpreter) -> None:
         """Read input/output details of ``interpreter`` (again after a fallback to the CPU model)."""
