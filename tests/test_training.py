@@ -16,7 +16,13 @@ from pose_appliance.cli import CommandError
 from pose_appliance.config import ClassifierConfig
 from pose_appliance.types import Pose
 
-tf = pytest.importorskip("tensorflow", reason="the [train] extra (tensorflow-cpu) is needed to train")
+
+
+@pytest.fixture(scope="module")
+def tf():
+    import tensorflow  # the [train] extra; the tests need it installed, they do not skip without it
+
+    return tensorflow
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -57,7 +63,7 @@ def test_trained_on_the_tutorial_csv_it_reaches_95_percent_on_the_test_csv(yoga_
     assert matrix.shape == (5, 5) and matrix.sum() == 495
 
 
-def test_the_best_epoch_weights_are_the_ones_kept(shared):
+def test_the_best_epoch_weights_are_the_ones_kept(shared, tf):
     # A validation set with shuffled labels makes validation accuracy wander, so the last epoch is not the best.
     samples = read_keypoint_csv(shared / "data/yoga_poses_csv/yoga_train_data.csv")
     rng = np.random.default_rng(3)
@@ -119,3 +125,37 @@ def test_one_class_csv_and_bad_options(tmp_path, shared):
         training.run(parse(tmp_path / "chairs.csv", "--out", tmp_path / "out"))
     with pytest.raises(CommandError, match=r"--val-split must be between 0 and 0.9"):
         training.run(parse(tmp_path / "chairs.csv", "--out", tmp_path / "out", "--val-split", 1.5))
+
+
+def test_trained_end_to_end_from_images_it_names_a_real_photo(tmp_path, shared, models_dir, capsys):
+    from pose_appliance.config import ModelConfig
+    from pose_appliance.inference import create_estimator
+    import cv2
+
+    dataset, out = shared / "data/yoga_cg_subset/test", tmp_path / "out"
+    assert training.run(parse(dataset, "--out", out, "--models-dir", models_dir, "--epochs", 100,
+                              "--keypoints-csv", out / "keypoints.csv")) == 0
+    stderr = capsys.readouterr().err
+    assert "50/50" in stderr and "skipped" in stderr
+    report = json.loads((out / "report.json").read_text())
+    assert "movenet" in report["keypoints_from"]
+    used = sum(sum(split.values()) for split in report["samples"].values())
+    assert report["skipped"] and used + len(report["skipped"]) == 50
+    for item in report["skipped"]:
+        assert (dataset / item["file"]).is_file() and item["file"] in (out / "report.md").read_text()
+
+    # A real photo (not one of the CGI training images) through the appliance's own path.
+    estimator = create_estimator(ModelConfig(name="movenet_lightning_int8", delegate="cpu"), models_dir)
+    image = cv2.cvtColor(cv2.imread(str(shared / "data/tf_examples_rpi_pose/image3.jpeg")), cv2.COLOR_BGR2RGB)
+    classifier = PoseClassifier(out / "model.tflite", out / "labels.txt")
+    assert classifier.input_width == 34
+    scores = classifier.classify(estimator.estimate_still(image))
+    assert classifier.labels[int(np.argmax(scores))] == "tree", scores
+
+    # The saved keypoints train again without pose estimation (no models dir at all).
+    saved = read_keypoint_csv(out / "keypoints.csv")
+    assert len(saved) == used and saved.classes == ["chair", "cobra", "dog", "tree", "warrior"]
+    again = tmp_path / "again"
+    assert training.run(parse(out / "keypoints.csv", "--out", again, "--models-dir", tmp_path / "none",
+                              "--epochs", 3)) == 0
+    assert json.loads((again / "report.json").read_text())["keypoints_from"] == "CSV keypoints.csv"
