@@ -154,3 +154,29 @@ def test_open_display_builds_the_drm_target(monkeypatch, result):
     camera, _ = started_camera(monkeypatch)
     display = open_display(DisplayConfig(type="drm"), camera=camera)
     assert isinstance(display, DrmDisplay) and display.fullscreen
+
+
+def test_with_the_picamera2_source_and_a_camera_restart(sysfs, result):
+    from pose_appliance.camera.picamera2_source import Picamera2Source
+    from pose_appliance.config import Picamera2SourceConfig
+
+    module = fake_picamera2.make_module()  # injected into the source, not installed in sys.modules
+    source = Picamera2Source(Picamera2SourceConfig(), width=576, height=576, picamera2_module=module)
+    source.start()
+    display = ResilientDisplay(lambda: DrmDisplay(DrmDisplayConfig(), camera=source, sysfs_root=str(sysfs)),
+                               DisplayConfig(type="drm"))
+    renderer = OverlayRenderer(OverlayConfig())
+    try:
+        display.show(result, renderer, {})
+        first = source.picam2
+        assert not display.headless and first.preview.kind == module.Preview.DRM
+        assert first.overlay_buffers_allocated == 1
+        source.stop()  # the pipeline restarts only the camera
+        source.start()
+        display.show(result, renderer, {})
+        assert not display.headless and source.picam2 is not first
+        assert source.picam2.preview.kind == module.Preview.DRM
+        assert source.picam2.overlay_buffers_allocated == 1  # the same overlay, sent again to the new camera
+    finally:
+        display.close()
+        source.stop()

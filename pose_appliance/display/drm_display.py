@@ -44,20 +44,17 @@ class DrmDisplay(Display):
         self._picam2: Any = None
         self._canvas: np.ndarray | None = None  # drawn this frame
         self._shown: np.ndarray | None = None  # what the overlay plane holds
-        self._scale = 1.0
         self._opened_at = 0.0
         self.screen_size: tuple[int, int] | None = None
         self.window: tuple[int, int, int, int] | None = None
         self.overlays_sent = 0
+        self._plane_current = False  # the overlay plane holds what _shown holds
 
     def open(self, frame_size: tuple[int, int]) -> None:
         picam2 = getattr(self._camera, "picam2", None)
         if picam2 is None:
             raise DisplayError("display.type = \"drm\" shows the Pi camera's own preview, so it needs "
                                "camera.type = \"picamera2\" (for other sources use fbdev, window or web)")
-        config = getattr(picam2, "camera_config", None)
-        if config is not None and config.get("buffer_count", 0) < 2:
-            raise DisplayError("the DRM overlay needs camera.picamera2.buffer_count >= 2")
         self.screen_size = self._connected_screen()
         screen_w, screen_h = self.screen_size
         frame_w, frame_h = frame_size
@@ -65,21 +62,25 @@ class DrmDisplay(Display):
             self.window = (0, 0, screen_w, screen_h)
         else:
             self.window = ((screen_w - frame_w) // 2, (screen_h - frame_h) // 2, frame_w, frame_h)
-        self._start_preview(picam2)
-        self._picam2 = picam2
-        self._scale = min(1.0, MAX_OVERLAY_SIDE / max(frame_size))
-        size = (max(1, round(frame_h * self._scale)), max(1, round(frame_w * self._scale)), 4)
+        self._attach(picam2)
+        scale = min(1.0, MAX_OVERLAY_SIDE / max(frame_size))
+        size = (max(1, round(frame_h * scale)), max(1, round(frame_w * scale)), 4)
         self._canvas = np.zeros(size, np.uint8)
         self._shown = np.zeros(size, np.uint8)
-        self._opened_at = time.monotonic()
 
     def show(self, result: FrameResult, renderer: Any, status: dict) -> None:
-        if self._picam2 is None:
+        if self._canvas is None:
             raise DisplayError("drm display used before open()")
+        camera_now = getattr(self._camera, "picam2", None)
+        if camera_now is not self._picam2:  # the source restarted the camera: its preview went with it
+            if camera_now is None:
+                raise DisplayError("the camera stopped")
+            self._picam2 = None
+            self._attach(camera_now)
         canvas = self._canvas
         canvas.fill(0)
         renderer.draw(canvas, result, scale=canvas.shape[1] / result.frame.size[0])
-        if self.overlays_sent and np.array_equal(canvas, self._shown):
+        if self._plane_current and np.array_equal(canvas, self._shown):
             return
         try:
             self._picam2.set_overlay(canvas)
@@ -91,6 +92,7 @@ class DrmDisplay(Display):
                                    f"{exc}); use display.type = \"fbdev\" or \"web\"") from None
             raise
         np.copyto(self._shown, canvas)
+        self._plane_current = True
         self.overlays_sent += 1
 
     def close(self) -> None:
@@ -102,10 +104,20 @@ class DrmDisplay(Display):
         finally:
             # picamera2 runs its request loop inside the preview: without one, capture_request would stall.
             if getattr(picam2, "started", True):
-                picam2.start_preview(_preview_enum().NULL)
+                picam2.start_preview(self._preview_enum().NULL)
+
+    def _attach(self, picam2: Any) -> None:
+        """Show ``picam2``'s stream in a DRM preview; the next overlay is sent whatever it holds."""
+        config = getattr(picam2, "camera_config", None)
+        if config is not None and config.get("buffer_count", 0) < 2:
+            raise DisplayError("the DRM overlay needs camera.picamera2.buffer_count >= 2")
+        self._start_preview(picam2)
+        self._picam2 = picam2
+        self._opened_at = time.monotonic()
+        self._plane_current = False
 
     def _start_preview(self, picam2: Any) -> None:
-        preview = _preview_enum()
+        preview = self._preview_enum()
         x, y, w, h = self.window
         try:
             try:
@@ -140,7 +152,9 @@ class DrmDisplay(Display):
         raise DisplayError(f"no connected screen found in {self._drm_dir} (is the HDMI cable plugged in and the "
                            f"screen on?)")
 
-
-def _preview_enum():
-    from picamera2 import Preview
-    return Preview
+    def _preview_enum(self) -> Any:
+        """picamera2's Preview enum, from the module the source imported (tests inject a fake one)."""
+        module = getattr(self._camera, "picamera2_module", None)
+        if module is None:
+            import picamera2 as module
+        return module.Preview
