@@ -1,0 +1,98 @@
+"""The systemd watchdog is fed only while frames are really processed: a stalled camera goes silent."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+
+import cv2
+
+from pose_appliance import app
+from pose_appliance.camera import FrameSource
+
+
+class StallingCamera(FrameSource):
+    """A live camera that delivers some frames at 30 fps and then hangs, as a wedged driver does."""
+
+    name = "stalling camera"
+    live = True
+    frame_rate = 30.0
+
+    def __init__(self, video, frames: int):
+        capture = cv2.VideoCapture(str(video))
+        self._images = []
+        while len(self._images) < frames:
+            ok, bgr = capture.read()
+            assert ok
+            self._images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        capture.release()
+        self._next = 0
+        self._released = threading.Event()
+
+    def read(self):
+        if self._next < len(self._images):
+            time.sleep(1 / 30)
+            self._next += 1
+            return self.make_frame(self._images[self._next - 1], self._next - 1)
+        self._released.wait()
+        return None
+
+    def stop(self):
+        self._released.set()
+
+
+def test_watchdog_pings_stop_when_the_pipeline_stalls(tmp_path, models_dir, shared, monkeypatch):
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(str(tmp_path / "notify"))
+    server.settimeout(0.1)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    monkeypatch.setenv("WATCHDOG_USEC", "300000")
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    camera = StallingCamera(shared / "data/tfjs_pose_detection/pose_1.mp4", frames=20)
+    monkeypatch.setattr(app, "build_source", lambda config, estimator: camera)
+
+    messages: list[tuple[float, str]] = []
+    done = threading.Event()
+
+    def listen():
+        while not done.is_set():
+            try:
+                data = server.recv(4096).decode()
+            except socket.timeout:
+                continue
+            messages.extend((time.monotonic(), line) for line in data.splitlines())
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    stall_seen = {}
+
+    def stop_after_stall():
+        while camera._next < 20:
+            time.sleep(0.02)
+        stall_seen["at"] = time.monotonic()
+        time.sleep(1.5)  # five watchdog periods with no frame
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=stop_after_stall, daemon=True).start()
+    appliance = app.Appliance(None, app.Overrides([("service.models_dir", str(models_dir)),
+                                                   ("display.type", "null")]))
+    started = time.monotonic()
+    assert appliance.run() == 0
+    stopped_in = time.monotonic() - started
+    time.sleep(0.2)
+    done.set()
+    listener.join(1)
+
+    lines = [line for _, line in messages]
+    assert lines.index("READY=1") < lines.index("WATCHDOG=1")
+    assert any(line.startswith("STATUS=") and "movenet_lightning_int8" in line for line in lines)
+    assert lines[-1] == "STOPPING=1"
+    stalled_at = stall_seen["at"] + 0.2  # the last frames may still be in flight
+    pings_before = [t for t, line in messages if line == "WATCHDOG=1" and t < stall_seen["at"]]
+    pings_during_stall = [t for t, line in messages if line == "WATCHDOG=1" and t > stalled_at]
+    assert pings_before, "the watchdog was not fed while frames flowed"
+    assert pings_during_stall == [], "the watchdog was fed while no frame was processed"
+    assert stopped_in < 20
