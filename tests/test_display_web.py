@@ -184,3 +184,16 @@ def test_port_in_use_is_a_clear_error(web, result):
     second = open_display(DisplayConfig(type="web", web=WebDisplayConfig(port=web.port)))
     with pytest.raises(DisplayError, match=rf"cannot listen on 127.0.0.1:{web.port}.*display.web.port"):
         second.open(result.frame.size)
+
+
+def test_a_reload_takes_over_the_port_the_old_display_is_releasing(web, result):
+    successor = open_display(DisplayConfig(type="web", web=WebDisplayConfig(port=web.port)))
+    closer = threading.Timer(0.3, web.close)
+    closer.start()
+    try:
+        successor.open(result.frame.size)  # waits briefly for the port instead of failing
+        with urllib.request.urlopen(successor.url + "status.json", timeout=5) as reply:
+            assert json.load(reply) == {"viewers": 0}
+    finally:
+        closer.join()
+        successor.close()

@@ -8,11 +8,13 @@ cost the pipeline the same as one.
 
 from __future__ import annotations
 
+import errno
 import html
 import json
 import logging
 import socket
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 
 BOUNDARY = "frame"
 VIEWER_SEND_BUFFER = 256 * 1024  # bytes the kernel may hold for one viewer: a few frames at most, not seconds
+BIND_PATIENCE = 1.0  # seconds to wait for a port the previous web display is releasing
 VIEWER_TIMEOUT = 30.0  # a viewer whose socket takes nothing for this long is dropped
 STATUS_FIELDS = (("label", "Pose"), ("label_score", "Score"), ("fps", "FPS"), ("model", "Model"),
                  ("delegate", "Delegate"), ("frames", "Frames"), ("dropped", "Dropped"))
@@ -89,7 +92,7 @@ class WebDisplay(Display):
     def open(self, frame_size: tuple[int, int]) -> None:
         handler = type("Handler", (_Handler,), {"display": self})
         try:
-            server = _Server((self.bind, self.port), handler)
+            server = _listen((self.bind, self.port), handler)
         except OSError as exc:
             raise DisplayError(f"display.web: cannot listen on {self.bind}:{self.port}: {exc.strerror or exc} "
                                f"(set display.web.port to a free port, or display.web.bind to an address "
@@ -130,6 +133,17 @@ class WebDisplay(Display):
 
     def status_document(self) -> dict:
         return {**self.status, "viewers": self.hub.viewers}
+
+
+def _listen(address: tuple[str, int], handler: type) -> "_Server":
+    deadline = time.monotonic() + BIND_PATIENCE
+    while True:
+        try:
+            return _Server(address, handler)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)  # after a config reload the previous web display may still be closing
 
 
 class _Server(ThreadingHTTPServer):
