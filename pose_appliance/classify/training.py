@@ -229,10 +229,13 @@ def _best_estimator(models_dir_setting: str) -> tuple[Any, str]:
     from pose_appliance.inference import create_estimator
 
     models_dir = modelstore.resolve_models_dir(models_dir_setting)
-    candidates = [name for name in modelstore.load_manifest()
-                  if "movenet" in name and "multipose" not in name and "edgetpu" not in name]
-    candidates.sort(key=lambda n: ("thunder" not in n, "int8" in n, n))
-    for name in candidates:
+    manifest = modelstore.load_manifest()
+    edgetpu_builds = {entry.edgetpu for entry in manifest.values() if entry.edgetpu}
+    candidates = [entry for name, entry in manifest.items()
+                  if entry.kind == "pose" and entry.family == "movenet_singlepose" and name not in edgetpu_builds]
+    # Thunder (256 px input) before Lightning (192), float before int8.
+    candidates.sort(key=lambda entry: (-entry.input_size, entry.precision == "int8", entry.name))
+    for name in (entry.name for entry in candidates):
         try:
             modelstore.model_file(name, models_dir)
         except modelstore.ModelError:
