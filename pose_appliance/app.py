@@ -116,7 +116,10 @@ class Appliance:
         self._log_stages(stages)
         source = build_source(self.config, stages.estimator)
         display = build_display(self.config, source)
-        recorder_file = open(self.keypoints_path, "w", encoding="utf-8") if self.keypoints_path else None
+        recorder_file = None
+        if self.keypoints_path:
+            self.keypoints_path.parent.mkdir(parents=True, exist_ok=True)
+            recorder_file = open(self.keypoints_path, "w", encoding="utf-8")
         recorder = KeypointRecorder(recorder_file) if recorder_file else None
         self.pipeline = pipeline = Pipeline(source, stages, display, recorder=recorder, max_frames=self.max_frames)
         waker = SignalWaker()

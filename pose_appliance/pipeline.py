@@ -72,7 +72,7 @@ class KeypointRecorder:
             "keypoints": None if pose is None else [[round(float(v), 2) for v in kp] for kp in pose.keypoints],
             "label": decision.label,
             "label_score": round(decision.score, 4),
-            "crop": None if pose is None else [round(float(v), 5) for v in pose.crop],
+            "crop": None if pose is None else [round(float(v), 5) + 0.0 for v in pose.crop],
             "model": model_name,
             "delegate": delegate,
         }
