@@ -61,7 +61,7 @@ class Feeder:
         while not self.stop.is_set():
             index += 1
             frame = dataclasses.replace(self.result.frame, index=index)
-            self.display.show(dataclasses.replace(self.result, frame=frame), renderer, dict(STATUS, frames=index))
+            self.display.show(dataclasses.replace(self.result, frame=frame), renderer, STATUS)
             time.sleep(0.05)
 
     def __enter__(self):
