@@ -157,6 +157,9 @@ step_models() {
     local fetch=("$DESTDIR$VENV/bin/pose-appliance" models fetch) mirror
     for mirror in "${MIRRORS[@]}"; do fetch+=(--mirror "$mirror"); done
     run env POSE_APPLIANCE_MODELS="$MODELS" "${fetch[@]}"
+    if [ "$WITH_CORAL" = 1 ]; then
+        run env POSE_APPLIANCE_MODELS="$MODELS" "${fetch[@]}" movenet_lightning_int8_edgetpu
+    fi
 }
 
 step_service() {

@@ -210,7 +210,7 @@ def test_dry_run_on_the_live_system_changes_nothing(host, tmp_path):
                    f"+ python3 -m venv --system-site-packages {prefix}/venv", "models fetch",
                    "+ systemd-sysusers pose-appliance.conf", "+ systemctl daemon-reload",
                    "+ systemctl enable pose-appliance.service", "+ systemctl restart pose-appliance.service",
-                   "+ journalctl"):
+                   "+ journalctl", "models fetch movenet_lightning_int8_edgetpu"):
         assert action in out, action
 
 
