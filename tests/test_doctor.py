@@ -323,13 +323,13 @@ def test_a_damaged_model_fails_and_a_missing_edgetpu_build_only_warns(root, mode
     (copy / "movenet_lightning_int8_edgetpu.tflite").unlink()
     config = replace(Config(), "service.models_dir", str(copy))
     lines = [c.line() for c in doctor.check_models(config, host(root))]
-    assert any(line.startswith("FAIL  models: yoga_classifier: wrong sha256") and
-               line.endswith(f"-- pose-appliance models fetch --force yoga_classifier (models dir {copy})")
-               for line in lines), lines
-    assert any(line.startswith("WARN  models: movenet_lightning_int8_edgetpu is not fetched") for line in lines)
+    assert any(line.startswith("FAIL  model yoga_classifier: wrong sha256") and
+               line.endswith("-- pose-appliance models fetch --force yoga_classifier") for line in lines), lines
+    assert f"WARN  model movenet_lightning_int8_edgetpu: not fetched into {copy}  -- pose-appliance models " \
+           "fetch movenet_lightning_int8_edgetpu" in lines
     config = replace(config, "model.delegate", "edgetpu")
     lines = [c.line() for c in doctor.check_models(config, host(root))]
-    assert any(line.startswith("FAIL  models: movenet_lightning_int8_edgetpu is not fetched") for line in lines)
+    assert any(line.startswith("FAIL  model movenet_lightning_int8_edgetpu: not fetched") for line in lines)
     config = replace(config, "model.delegate", "cpu")
     lines = [c.line() for c in doctor.check_models(config, host(root))]
     assert not any("edgetpu" in line for line in lines)
@@ -341,3 +341,9 @@ def test_the_installed_services_models_dir_is_found_without_the_units_environmen
     h = host(root, environ={"POSE_APPLIANCE_MODELS": "/srv/models"})
     assert doctor.models_dir_for(Config(), h) == Path("/srv/models")
     assert doctor.models_dir_for(replace(Config(), "service.models_dir", "/x"), h) == Path("/x")
+
+
+def test_an_unknown_model_name_points_at_the_list(root, models_dir):
+    config = replace(replace(Config(), "service.models_dir", str(models_dir)), "model.name", "movenet_lightnin")
+    lines = [c.line() for c in doctor.check_models(config, host(root))]
+    assert lines[0] == "FAIL  model movenet_lightnin: not in the manifest  -- pose-appliance models list"

@@ -377,14 +377,20 @@ def check_models(config: Config, host: Host) -> list[Check]:
     manifest = modelstore.load_manifest()
     models_dir = models_dir_for(config, host)
     for name, required in model_names(config, manifest):
-        try:
-            path = modelstore.model_file(name, models_dir, manifest=manifest)
-            modelstore.verify(manifest[name], path)
-        except modelstore.ModelError as exc:
-            checks.append(Check("FAIL" if required else "WARN", f"models: {exc}",
-                                f"pose-appliance models fetch --force {name} (models dir {models_dir})"))
+        entry = manifest.get(name)
+        state = "unknown" if entry is None else modelstore.status(entry, models_dir)
+        if state == "present":
+            checks.append(Check("OK", f"model {name}: {models_dir / entry.file}, checksum verified"))
+        elif state == "unknown":
+            checks.append(Check("FAIL", f"model {name}: not in the manifest", "pose-appliance models list"))
+        elif state == "missing":
+            checks.append(Check("FAIL" if required else "WARN", f"model {name}: not fetched into {models_dir}",
+                                f"pose-appliance models fetch {name}"))
         else:
-            checks.append(Check("OK", f"model {name}: {path}, checksum verified"))
+            try:
+                modelstore.verify(entry, models_dir / entry.file)
+            except modelstore.ModelError as exc:
+                checks.append(Check("FAIL", f"model {exc}", f"pose-appliance models fetch --force {name}"))
     return checks
 
 
