@@ -86,7 +86,8 @@ def _axis(lo: float, hi: float, size: int, frame_size: int, one: int) -> tuple[n
         coords = lo * (frame_size - 1) + np.arange(size) * ((hi - lo) * (frame_size - 1) / (size - 1))
     else:
         coords = np.full(1, 0.5 * (lo + hi) * (frame_size - 1))
-    inside = (coords >= 0) & (coords <= frame_size - 1)
+    slack = 1e-6 * frame_size  # float rounding must not turn the last row/column black
+    inside = (coords >= -slack) & (coords <= frame_size - 1 + slack)
     first = np.clip(np.floor(coords), 0, frame_size - 2).astype(np.intp)
     frac = np.clip(np.rint((coords - first) * one), 0, one).astype(np.uint32)
     w_second = np.where(inside, frac, 0)
