@@ -64,7 +64,7 @@ if [ "$PURGE" = 1 ]; then
         run userdel "$SERVICE"
     fi
 else
-    say "kept $DESTDIR/etc/$SERVICE (config) and the $SERVICE account; --purge removes them"
+    say "kept $DESTDIR/etc/$SERVICE (config), $DESTDIR/var/lib/$SERVICE and the $SERVICE account; --purge removes them"
 fi
 if [ -z "$DESTDIR" ]; then
     run systemctl daemon-reload
