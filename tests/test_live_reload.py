@@ -78,6 +78,8 @@ def test_switch_model_file_and_delegate_mid_run(tmp_path, models_dir, shared, ca
     video = shared / "data/tfjs_pose_detection/pose_1.mp4"
     other = tmp_path / "coral_cpu_lightning.tflite"
     shutil.copy(shared / "models/coral/movenet_single_pose_lightning_ptq.tflite", other)
+    shutil.copy(shared / "models/coral/movenet_single_pose_lightning_ptq_edgetpu.tflite",
+                tmp_path / "coral_cpu_lightning_edgetpu.tflite")
     loader = NoEdgeTpu()
     caplog.set_level(logging.INFO)
     recs, appliance = run_with_edit(
