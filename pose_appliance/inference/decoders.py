@@ -48,5 +48,5 @@ def decode_posenet(heatmaps: np.ndarray, offsets: np.ndarray, input_height: int,
     y = rows * stride_y + offs[rows, cols, kp]
     x = cols * stride_x + offs[rows, cols, kp + count]
     score = 1.0 / (1.0 + np.exp(-heat[rows, cols, kp]))
-    # Input pixel p is at p / (size - 1) of the crop, as crop_and_resize samples it.
-    return np.stack([y / (input_height - 1), x / (input_width - 1), score], axis=1).astype(np.float32)
+    # Normalized like MoveNet's output: pixels = normalized x size.
+    return np.stack([y / input_height, x / input_width, score], axis=1).astype(np.float32)
