@@ -295,7 +295,10 @@ def _strip_name(entry: ModelEntry, exc: Exception) -> str:
 
 def _install(entry: ModelEntry, dest: Path, produce: Callable[[Path], None]) -> None:
     """produce() writes a temp file beside dest; it replaces dest only once verified."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{entry.file}.", suffix=".part", dir=dest.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{entry.file}.", suffix=".part", dir=dest.parent)
+    except OSError as exc:
+        raise ModelError(f"{entry.name}: cannot write in {dest.parent}: {exc.strerror or exc}") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
