@@ -54,13 +54,6 @@ def test_timeout_without_signal_returns_nothing(waker):
     assert not waker.stop_requested
 
 
-def test_other_threads_can_post(waker):
-    poster = threading.Timer(0.1, waker.post, ("reload",))
-    poster.start()
-    assert waker.wait(30) == {"reload"}
-    poster.join()
-
-
 def test_close_restores_previous_handlers():
     seen = []
     mine = lambda signum, frame: seen.append(signum)  # noqa: E731

@@ -25,9 +25,8 @@ RELOAD = "reload"
 class SignalWaker:
     """Installs the handlers on creation and restores the previous ones on ``close()``.
 
-    ``wait(timeout)`` returns the set of events that arrived since the last call (``"stop"``, ``"reload"``,
-    or anything another thread passed to ``post()``), empty after the timeout. ``stop_requested`` stays
-    true once a stop signal came.
+    ``wait(timeout)`` returns the set of events that arrived since the last call (``"stop"``, ``"reload"``),
+    empty after the timeout. ``stop_requested`` stays true once a stop signal came.
     """
 
     def __init__(self, stop_signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT),
@@ -47,21 +46,11 @@ class SignalWaker:
             if event == STOP:
                 self.stop_requested = True
             self._pending.append((event, signal.Signals(signum).name))
-            self._wake()
+            try:
+                os.write(self._write_fd, b"\0")
+            except OSError:
+                pass  # a full pipe already wakes the reader; a closed one means nobody waits any more
         return handle
-
-    def post(self, event: str) -> None:
-        """Wake the main loop with an event from any thread (e.g. ``"reload"`` from a file watcher)."""
-        if event == STOP:
-            self.stop_requested = True
-        self._pending.append((event, ""))
-        self._wake()
-
-    def _wake(self) -> None:
-        try:
-            os.write(self._write_fd, b"\0")
-        except (BlockingIOError, OSError):
-            pass  # a full pipe already wakes the reader; a closed one means nobody waits any more
 
     def wait(self, timeout: float | None = None) -> set[str]:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -75,8 +64,7 @@ class SignalWaker:
         events = set()
         while self._pending:
             event, signal_name = self._pending.popleft()
-            if signal_name:
-                log.info("%s received: %s", signal_name, event)
+            log.info("%s received: %s", signal_name, event)
             events.add(event)
         return events
 
