@@ -268,7 +268,8 @@ def test_missing_default_config_is_a_warning(root):
 def test_root_is_told_to_check_the_service_user(root):
     h = host_for(root.path, None)
     assert h.uid == 0
-    assert doctor.check_user(h)[0].fix == "the service runs as pose-appliance: add --user pose-appliance to check its groups"
+    assert doctor.check_user(h)[0].fix == \
+        "the service runs as pose-appliance: add --user pose-appliance to check its groups"
     with pytest.raises(LookupError, match="no user 'nobody-here'"):
         host_for(root.path, "nobody-here")
 

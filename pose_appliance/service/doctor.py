@@ -161,8 +161,11 @@ def check_user(host: Host) -> list[Check]:
     missing = [g for g in existing if g not in member]
     if missing:
         return [Check("WARN", f"user {host.user} not in group {', '.join(missing)}",
-                      f"sudo usermod -aG {','.join(missing)} {host.user} (then log in again or restart the service)")]
-    return [Check("OK", f"user {host.user} in groups {', '.join(existing) or '(none of ' + ', '.join(DEVICE_GROUPS) + ' exist)'}")]
+                      f"sudo usermod -aG {','.join(missing)} {host.user} "
+                      "(then log in again or restart the service)")]
+    if not existing:
+        return [Check("OK", f"user {host.user}: none of the groups {', '.join(DEVICE_GROUPS)} exist here")]
+    return [Check("OK", f"user {host.user} in groups {', '.join(existing)}")]
 
 
 def check_devices(host: Host, paths: Iterable[Path], what: str) -> list[Check]:
@@ -203,14 +206,15 @@ def check_camera(config: Config, host: Host) -> list[Check]:
             return [Check("FAIL", f"camera: {node} does not exist (video devices: {found})",
                           "plug the webcam in, or set camera.opencv.device")]
         name = host.read(host.path(f"/sys/class/video4linux/{node.name}/name"))
-        return check_devices(host, [path], "camera") or [Check("OK", f"camera: {node}" + (f" ({name})" if name else ""))]
+        summary = Check("OK", f"camera: {node}" + (f" ({name})" if name else ""))
+        return check_devices(host, [path], "camera") or [summary]
     source = getattr(camera, camera.type)
     if not source.path:
         return [Check("OK", f"camera: {camera.type} source, the demo video (see models)")]
-    exists = Path(source.path).is_dir() if camera.type == "images" else Path(source.path).is_file()
-    if not exists:
+    kind = "folder" if camera.type == "images" else "file"
+    if not (Path(source.path).is_dir() if kind == "folder" else Path(source.path).is_file()):
         return [Check("FAIL", f"camera: {camera.type} source {source.path} not found",
-                      f"set camera.{camera.type}.path to an existing {'folder' if camera.type == 'images' else 'file'}")]
+                      f"set camera.{camera.type}.path to an existing {kind}")]
     return [Check("OK", f"camera: {camera.type} source {source.path}")]
 
 
@@ -373,7 +377,8 @@ def check_models(config: Config, host: Host) -> list[Check]:
     for what, key, path in own_files:
         if path:
             checks.append(Check("OK", f"{what} {path}") if Path(path).is_file() else
-                          Check("FAIL", f"{what} {path} not found", f"fix {key}, or leave it empty for the fetched file"))
+                          Check("FAIL", f"{what} {path} not found",
+                                f"fix {key}, or leave it empty for the fetched file"))
     manifest = modelstore.load_manifest()
     models_dir = models_dir_for(config, host)
     for name, required in model_names(config, manifest):
