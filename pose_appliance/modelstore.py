@@ -189,7 +189,7 @@ def model_file(name: str, models_dir: str | os.PathLike, *,
         raise ModelError(f"{name} is not fetched ({path} is missing): run `pose-appliance models fetch {name}`")
     if entry.size and path.stat().st_size != entry.size:
         raise ModelError(f"{name}: {path} is damaged (size {path.stat().st_size}, expected {entry.size}): "
-                         f"run `pose-appliance models fetch --force {name}`")
+                         f"run `pose-appliance models fetch {name}`")
     return path
 
 
