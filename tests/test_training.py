@@ -1,28 +1,43 @@
-"""train-classifier: CSV and image datasets to a TFLite model the appliance loads, and bad layouts."""
+"""train-classifier: CSV and image datasets to a TFLite model the appliance loads, and bad layouts.
+
+Training runs in a child process (the real ``pose-appliance train-classifier`` command, or a short script):
+TensorFlow and an SDL X11 window (tests/test_display_window.py) crash with SIGSEGV when they share a process,
+in either order. Bad-layout checks run in-process: they stop before TensorFlow is imported.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 
 from pose_appliance.classify import PoseClassifier, create_classifier
 from pose_appliance.classify import training
-from pose_appliance.classify.features import normalized_landmarks
 from pose_appliance.classify.keypoint_csv import read_keypoint_csv
 from pose_appliance.cli import CommandError
 from pose_appliance.config import ClassifierConfig
 from pose_appliance.types import Pose
 
 
+def train_command(*argv) -> subprocess.CompletedProcess:
+    """``pose-appliance train-classifier ARGV`` in a child process; fails the test on a non-zero exit."""
+    done = subprocess.run([sys.executable, "-m", "pose_appliance", "train-classifier", *map(str, argv)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
 
-@pytest.fixture(scope="module")
-def tf():
-    import tensorflow  # the [train] extra; the tests need it installed, they do not skip without it
 
-    return tensorflow
+def run_python(code: str) -> dict:
+    """Run ``code`` in a child interpreter; it prints one JSON object as its last line."""
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -35,8 +50,8 @@ def parse(*argv: str) -> argparse.Namespace:
 def yoga_csv_model(tmp_path_factory, shared):
     out = tmp_path_factory.mktemp("yoga_csv_model")
     csvs = shared / "data/yoga_poses_csv"
-    assert training.run(parse(csvs / "yoga_train_data.csv", "--out", out, "--test", csvs / "yoga_test_data.csv",
-                              "--epochs", 60, "--int8")) == 0
+    train_command(csvs / "yoga_train_data.csv", "--out", out, "--test", csvs / "yoga_test_data.csv", "--epochs", 60,
+                  "--int8")
     return out
 
 
@@ -63,19 +78,28 @@ def test_trained_on_the_tutorial_csv_it_reaches_95_percent_on_the_test_csv(yoga_
     assert matrix.shape == (5, 5) and matrix.sum() == 495
 
 
-def test_the_best_epoch_weights_are_the_ones_kept(shared, tf):
+def test_the_best_epoch_weights_are_the_ones_kept(shared):
     # A validation set with shuffled labels makes validation accuracy wander, so the last epoch is not the best.
-    samples = read_keypoint_csv(shared / "data/yoga_poses_csv/yoga_train_data.csv")
-    rng = np.random.default_rng(3)
-    order = rng.permutation(len(samples))
-    train, validation = samples.subset(order[:400]), samples.subset(order[400:480])
-    validation.targets = rng.permutation(validation.targets)
-    model, fit = training.train_model(tf, train, validation, epochs=30, seed=0)
-    history = fit["val_accuracy_history"]
+    result = run_python(f"""
+        import json, numpy as np
+        from pose_appliance.classify import training
+        from pose_appliance.classify.features import normalized_landmarks
+        from pose_appliance.classify.keypoint_csv import read_keypoint_csv
+        samples = read_keypoint_csv("{shared / 'data/yoga_poses_csv/yoga_train_data.csv'}")
+        rng = np.random.default_rng(3)
+        order = rng.permutation(len(samples))
+        train, validation = samples.subset(order[:400]), samples.subset(order[400:480])
+        validation.targets = rng.permutation(validation.targets)
+        tf = training._import_tensorflow()
+        model, fit = training.train_model(tf, train, validation, epochs=30, seed=0)
+        _, accuracy = model.evaluate(normalized_landmarks(validation.keypoints), validation.targets, verbose=0)
+        print(json.dumps({{"fit": fit, "restored_accuracy": accuracy}}))
+    """)
+    history = result["fit"]["val_accuracy_history"]
     assert history[-1] < max(history), "test needs a run whose last epoch is not its best"
-    _, accuracy = model.evaluate(normalized_landmarks(validation.keypoints), validation.targets, verbose=0)
-    assert accuracy == pytest.approx(fit["best_val_accuracy"], abs=1e-3)
-    assert fit["best_val_accuracy"] == pytest.approx(max(history), abs=1e-3)
+    assert result["restored_accuracy"] == pytest.approx(max(history), abs=1e-3)
+    assert result["fit"]["best_val_accuracy"] == pytest.approx(max(history), abs=1e-3)
+    assert history[result["fit"]["best_epoch"] - 1] == pytest.approx(max(history))
 
 
 def make_image_tree(root, layout: dict[str, list[str]]):
@@ -127,15 +151,14 @@ def test_one_class_csv_and_bad_options(tmp_path, shared):
         training.run(parse(tmp_path / "chairs.csv", "--out", tmp_path / "out", "--val-split", 1.5))
 
 
-def test_trained_end_to_end_from_images_it_names_a_real_photo(tmp_path, shared, models_dir, capsys):
+def test_trained_end_to_end_from_images_it_names_a_real_photo(tmp_path, shared, models_dir):
     from pose_appliance.config import ModelConfig
     from pose_appliance.inference import create_estimator
     import cv2
 
     dataset, out = shared / "data/yoga_cg_subset/test", tmp_path / "out"
-    assert training.run(parse(dataset, "--out", out, "--models-dir", models_dir, "--epochs", 100,
-                              "--keypoints-csv", out / "keypoints.csv")) == 0
-    stderr = capsys.readouterr().err
+    stderr = train_command(dataset, "--out", out, "--models-dir", models_dir, "--epochs", 100,
+                           "--keypoints-csv", out / "keypoints.csv").stderr
     assert "50/50" in stderr and "skipped" in stderr
     report = json.loads((out / "report.json").read_text())
     assert "movenet" in report["keypoints_from"]
@@ -156,6 +179,15 @@ def test_trained_end_to_end_from_images_it_names_a_real_photo(tmp_path, shared, 
     saved = read_keypoint_csv(out / "keypoints.csv")
     assert len(saved) == used and saved.classes == ["chair", "cobra", "dog", "tree", "warrior"]
     again = tmp_path / "again"
-    assert training.run(parse(out / "keypoints.csv", "--out", again, "--models-dir", tmp_path / "none",
-                              "--epochs", 3)) == 0
+    train_command(out / "keypoints.csv", "--out", again, "--models-dir", tmp_path / "none", "--epochs", 3)
     assert json.loads((again / "report.json").read_text())["keypoints_from"] == "CSV keypoints.csv"
+
+
+def test_the_command_prints_a_bad_layout_as_one_line_and_exits_2(tmp_path):
+    dataset = make_image_tree(tmp_path / "photos", {"tree": ["1.jpg"], "dog": []})
+    done = subprocess.run([sys.executable, "-m", "pose_appliance", "train-classifier", str(dataset), "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"pose-appliance train-classifier: {dataset / 'dog'}: empty class folder (no .jpg/.jpeg/.png/.bmp images); "
+        "add images or remove the folder"]
