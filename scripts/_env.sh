@@ -12,7 +12,7 @@ ensure_venv() {  # ensure_venv EXTRAS
         "$VENV/bin/pip" install --quiet --upgrade pip
     fi
     if [ ! -e "$stamp" ]; then
-        "$VENV/bin/pip" install --quiet -e "$REPO[$extras]"
+        "$VENV/bin/pip" install --quiet -e "$REPO${extras:+[$extras]}"
         touch "$stamp"
     fi
 }
