@@ -9,7 +9,7 @@ import numpy as np
 from pose_appliance.inference.crop_region import (CropRegionTracker, next_crop_region, padded_full_frame,
                                                   torso_visible)
 from pose_appliance.inference.decoders import decode_singlepose
-from pose_appliance.inference.tflite_estimator import TFLiteEstimator
+from pose_appliance.inference.tflite_estimator import PreparedInput, TFLiteEstimator
 from pose_appliance.types import Pose
 
 
@@ -34,10 +34,22 @@ class MoveNetEstimator(TFLiteEstimator):
 
     def estimate(self, image: np.ndarray, *, timestamp: float | None = None,
                  output_size: tuple[int, int] | None = None) -> Pose | None:
+        prepared = self.prepare(image)
+        return self.finish(prepared, self.infer(prepared), timestamp=timestamp, output_size=output_size)
+
+    # ``estimate`` in three steps, for a pipeline that prepares frame N+1 while frame N is invoked: ``prepare``
+    # crops around the newest pose ``finish`` has seen, ``infer`` runs the model (any thread), ``finish`` decodes,
+    # smooths and moves the crop. ``prepare`` and ``finish`` keep the tracking state: call them on one thread.
+    def prepare(self, image: np.ndarray) -> PreparedInput:
         height, width = image.shape[:2]
         crop = self._tracker.crop(width, height) if self.config.tracking else padded_full_frame(width, height)
-        keypoints = decode_singlepose(self._run(image, crop)[0])
-        found = self._to_pose(keypoints, crop, (width, height), output_size,
+        return self._prepare(image, crop)
+
+    def finish(self, prepared: PreparedInput, outputs: list[np.ndarray], *, timestamp: float | None = None,
+               output_size: tuple[int, int] | None = None) -> Pose | None:
+        width, height = prepared.image_size
+        keypoints = decode_singlepose(outputs[0])
+        found = self._to_pose(keypoints, prepared.crop, (width, height), output_size,
                               time.monotonic() if timestamp is None else timestamp)
         if found is None:
             self.reset()

@@ -3,6 +3,8 @@ keypoints from the crop back to frame pixels."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from pose_appliance.config import ModelConfig
@@ -12,6 +14,15 @@ from pose_appliance.inference.runtime import LoadedModel
 from pose_appliance.types import Pose
 
 SUPPORTED_INPUT_TYPES = (np.uint8, np.int32, np.float32)
+
+
+@dataclass(slots=True)
+class PreparedInput:
+    """One frame's model input, written ahead of its invoke: the buffer, the crop it shows, the image size."""
+
+    buffer: np.ndarray
+    crop: tuple[float, float, float, float]
+    image_size: tuple[int, int]
 
 
 class TFLiteEstimator:
@@ -30,6 +41,8 @@ class TFLiteEstimator:
         self.name = name or model.path.stem
         self._filter = OneEuroFilter()
         self._interpreter = None
+        self._buffers: list[np.ndarray] | None = None
+        self._next_buffer = 0
         self._bind(model.interpreter)
 
     @property
@@ -77,6 +90,29 @@ class TFLiteEstimator:
         interpreter.allocate_tensors()
         self._resizer = None
         self._bind(interpreter)
+
+    def _prepare(self, image: np.ndarray, crop: tuple[float, float, float, float]) -> PreparedInput:
+        """Crop-and-resize ``image`` into the next of two input buffers of this estimator's own, so frame N+1 can
+        be prepared on one thread while frame N is invoked on another (``infer``)."""
+        shape = (1, self._resizer.height, self._resizer.width, 3)
+        if self._buffers is None or self._buffers[0].shape != shape or self._buffers[0].dtype != self._input_dtype:
+            self._buffers = [np.empty(shape, self._input_dtype) for _ in range(2)]
+        buffer = self._buffers[self._next_buffer]
+        self._next_buffer ^= 1
+        self._resizer(image, crop, buffer, scale=self.input_scale, offset=self.input_offset)
+        return PreparedInput(buffer, tuple(crop), (image.shape[1], image.shape[0]))
+
+    def infer(self, prepared: PreparedInput) -> list[np.ndarray]:
+        """Copy a prepared input into the input tensor (a memcpy of the model input), invoke, return copies of
+        the outputs in model order. Touches only the interpreter: safe beside ``prepare`` on another thread."""
+
+        def write_input(interpreter) -> None:
+            if interpreter is not self._interpreter:
+                self._bind(interpreter)
+            np.copyto(interpreter.tensor(self._input_index)(), prepared.buffer)  # the view is dropped at once
+
+        self.model.invoke(write_input)
+        return [self._interpreter.get_tensor(d["index"]) for d in self._outputs]
 
     def _run(self, image: np.ndarray, crop: tuple[float, float, float, float]) -> list[np.ndarray]:
         """Crop-and-resize ``image`` into the input tensor, invoke, return copies of the outputs in model order."""
