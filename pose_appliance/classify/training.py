@@ -24,6 +24,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed)
     if test is None:
         samples, test_samples = stratified_split(samples, TEST_FRACTION, rng, args.dataset)
-        test_source = f"{TEST_FRACTION:.0%} of {args.dataset} held out (never trained on or used for stopping)"
+        test_source = f"{TEST_FRACTION:.0%} of the dataset held out, never trained on nor used for stopping"
     else:
         test_samples = _match_classes(test.samples, samples.classes, args.test)
         test_source = str(args.test)
@@ -366,7 +367,9 @@ def export_tflite(tf: Any, model: Any, path: Path, *, representative: np.ndarray
         chosen = representative[:REPRESENTATIVE_SAMPLES].astype(np.float32)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([row[None, :]] for row in chosen)
-    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its SavedModel signature
+    # The converter prints its SavedModel signature to stdout and warns that float inputs have no statistics.
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs", category=UserWarning)
         model_bytes = converter.convert()
     path.write_bytes(model_bytes)
     return path
