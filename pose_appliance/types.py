@@ -35,12 +35,14 @@ class Frame:
 
     ``image`` is what the screen shows. ``lores`` is an optional smaller image of the same field of view
     (picamera2's lores stream) that the model reads instead, so the resampling per frame is cheap.
+    ``still`` marks a frame unrelated to the one before (a folder of photos): no tracking, no smoothing.
     """
 
     image: np.ndarray
     index: int
     timestamp: float
     lores: np.ndarray | None = None
+    still: bool = False
 
     @property
     def size(self) -> tuple[int, int]:

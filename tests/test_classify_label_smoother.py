@@ -99,3 +99,13 @@ def test_top_k_and_reset_when_the_body_is_hidden():
 def test_wrong_number_of_scores_is_an_error():
     with pytest.raises(ValueError, match="3 scores for 5 labels"):
         LabelSmoother(LABELS, ClassifierConfig()).update(visible_pose(), np.ones(3))
+
+
+def test_a_still_image_is_labelled_on_its_own_scores():
+    smoother = LabelSmoother(["chair", "cobra", "tree"], ClassifierConfig())
+    pose = Pose(keypoints=np.full((17, 3), 0.9, np.float32))
+    for _ in range(10):
+        smoother.update(pose, np.array([0.9, 0.05, 0.05]))
+    decision = smoother.update(pose, np.array([0.1, 0.1, 0.8]), still=True)
+    assert (decision.label, round(decision.score, 3)) == ("tree", 0.8)
+    assert smoother.update(pose, np.array([0.2, 0.7, 0.1]), still=True).label == "cobra"

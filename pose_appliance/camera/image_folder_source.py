@@ -69,7 +69,7 @@ class ImageFolderSource(FrameSource):
             if image is None:
                 continue
             self._readable_in_pass += 1
-            return self.make_frame(image, slot)
+            return self.make_frame(image, slot, still=True)
 
     def _load(self, path: Path):
         import cv2

@@ -28,6 +28,9 @@ class LabelSmoother:
        label's average by at least ``hysteresis``.
 
     ``top`` lists the ``top_k`` classes by average score; ``score`` is the shown label's average (0 if none).
+
+    A ``still`` image (a photo of a folder) has no history: its own scores are the averages and nothing is
+    carried over to the next image.
     """
 
     def __init__(self, labels: list[str], classifier_config: ClassifierConfig):
@@ -46,14 +49,16 @@ class LabelSmoother:
         """True when every keypoint scores at least ``min_keypoint_score`` (the whole body is visible)."""
         return bool(np.all(pose.scores >= self.config.min_keypoint_score))
 
-    def update(self, pose: Pose, scores: np.ndarray | None) -> LabelDecision:
+    def update(self, pose: Pose, scores: np.ndarray | None, *, still: bool = False) -> LabelDecision:
         if scores is None or not self.pose_is_classifiable(pose):
             self.reset()
             return LabelDecision(label=None, message=WHOLE_BODY_MESSAGE)
         scores = np.asarray(scores, np.float32).reshape(-1)
         if scores.shape[0] != len(self.labels):
             raise ValueError(f"{scores.shape[0]} scores for {len(self.labels)} labels")
-        alpha = self.config.smoothing
+        if still:
+            self.reset()
+        alpha = 1.0 if still else self.config.smoothing
         self._average = (1.0 - alpha) * self._average + alpha * scores
         self._shown = self._choose(self._average)
         order = np.argsort(-self._average, kind="stable")[: self.config.top_k]
