@@ -5,9 +5,11 @@ Sampling follows TensorFlow's bilinear crop_and_resize: output row i reads input
 image is 0 (black), so crops may extend past the frame. The result is truncated to integers as tfjs does
 before the model.
 
-Speed: only the 4 x h x w neighbour pixels are gathered (np.take into preallocated buffers), the blend runs in
-integer fixed point (8 fractional bits per axis: positions in 1/256 pixel, within 1 of the float result), and
-nothing image-sized is allocated per frame: about 0.4 ms for 192x192 on this 2-core x86 machine.
+Speed: the blend runs in integer fixed point (8 fractional bits per axis: positions in 1/256 pixel, within 1 of
+the float result), separably: the two source rows of each output row are copied whole (only the columns the
+crop reads) and blended in uint16, then the two columns of each output byte are gathered from that and blended
+in uint32. Everything lands in preallocated buffers: about 0.2 ms for 192x192 from 640x480 on this 2-core x86
+machine (gathering the four neighbours of every output byte took 0.45 ms).
 """
 
 from __future__ import annotations
@@ -26,14 +28,12 @@ class CropResizer:
         self.width, self.height = width, height
         self._one = 1 << FRACTION_BITS
         self._shift = 2 * FRACTION_BITS
-        acc_type = np.uint32  # 255 * 2**16 fits
         shape = (height, width * 3)
-        self._index = np.empty(shape, np.intp)
-        self._pixels = np.empty(shape, np.uint8)
-        self._top = np.empty(shape, acc_type)
-        self._bottom = np.empty(shape, acc_type)
-        self._term = np.empty(shape, acc_type)
+        self._near = np.empty(shape, np.uint16)  # one horizontal neighbour of each output byte
+        self._acc = np.empty(shape, np.uint32)  # 255 * 2**16 fits
+        self._term = np.empty(shape, np.uint32)
         self._float = np.empty(shape, np.float32)
+        self._rows_capacity = 0  # bytes per buffer of source rows; grows with the widest frame seen
 
     def __call__(self, image: np.ndarray, crop: tuple[float, float, float, float], out: np.ndarray, *,
                  scale: float = 1.0, offset: float = 0.0) -> np.ndarray:
@@ -44,29 +44,31 @@ class CropResizer:
         """
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or min(image.shape[:2]) < 2:
             raise ValueError(f"expected an HxWx3 uint8 RGB image, got shape {image.shape} {image.dtype}")
+        if not out.flags.c_contiguous or out.size != self.height * self.width * 3:
+            raise ValueError(f"output must be a contiguous {self.height}x{self.width}x3 buffer, got {out.shape}")
         frame_h, frame_w = image.shape[:2]
         ymin, xmin, ymax, xmax = crop
         rows, wy0, wy1 = _axis(ymin, ymax, self.height, frame_h, self._one)
         cols, wx0, wx1 = _axis(xmin, xmax, self.width, frame_w, self._one)
-        # Byte offsets of each output byte's top-left neighbour; the other three are the same offsets read
-        # from the flat image shifted by one pixel right, one row down, or both.
-        col_bytes = (cols[:, None] * 3 + np.arange(3)).reshape(-1)
-        np.add((rows * (frame_w * 3))[:, None], col_bytes[None, :], out=self._index)
-        wx0, wx1 = np.repeat(wx0, 3)[None, :], np.repeat(wx1, 3)[None, :]
-        flat = np.ascontiguousarray(image).reshape(-1)
-        row = frame_w * 3
-        pixels, top, bottom, term = self._pixels, self._top, self._bottom, self._term
-        for row_shift, blend in ((0, top), (row, bottom)):
-            np.take(flat[row_shift:], self._index, out=pixels)
-            np.multiply(pixels, wx0, out=blend)
-            np.take(flat[row_shift + 3:], self._index, out=pixels)
-            np.multiply(pixels, wx1, out=term)
-            np.add(blend, term, out=blend)
-        np.multiply(top, wy0[:, None], out=top)
-        np.multiply(bottom, wy1[:, None], out=bottom)
-        acc = np.add(top, bottom, out=top)
-        if not out.flags.c_contiguous or out.size != self.height * self.width * 3:
-            raise ValueError(f"output must be a contiguous {self.height}x{self.width}x3 buffer, got {out.shape}")
+        # Separable, in integers: first blend the two source rows of each output row over the columns the crop
+        # reads (uint16: 255 * 2**8 fits), then the two columns of each output byte (uint32). The sum of
+        # pixel * wx * wy is the same integer as blending columns first.
+        first_col, end_col = int(cols[0]), int(cols[-1]) + 2
+        span = (end_col - first_col) * 3
+        pixels, rows_blended, term16 = self._row_buffers(span)
+        window = image[:, first_col:end_col]
+        np.take(window, rows, axis=0, out=pixels.reshape(self.height, -1, 3), mode="clip")
+        np.multiply(pixels, wy0.astype(np.uint16)[:, None], out=rows_blended)
+        np.take(window, rows + 1, axis=0, out=pixels.reshape(self.height, -1, 3), mode="clip")
+        np.multiply(pixels, wy1.astype(np.uint16)[:, None], out=term16)
+        np.add(rows_blended, term16, out=rows_blended)
+        left = ((cols - first_col)[:, None] * 3 + np.arange(3)).reshape(-1)
+        acc, term, near = self._acc, self._term, self._near
+        np.take(rows_blended, left, axis=1, out=near, mode="clip")
+        np.multiply(near, np.repeat(wx0, 3)[None, :], out=acc)
+        np.take(rows_blended, left + 3, axis=1, out=near, mode="clip")
+        np.multiply(near, np.repeat(wx1, 3)[None, :], out=term)
+        np.add(acc, term, out=acc)
         target = out.reshape(self.height, self.width * 3)
         if np.issubdtype(out.dtype, np.floating):
             np.right_shift(acc, self._shift, out=term)
@@ -75,6 +77,17 @@ class CropResizer:
         else:
             np.right_shift(acc, self._shift, out=target, casting="unsafe")
         return out
+
+    def _row_buffers(self, span: int) -> tuple[np.ndarray, ...]:
+        """Contiguous ``height x span`` views: source bytes (uint8), blended rows and a term (uint16). The
+        buffers are reallocated only for a wider frame than any before."""
+        if span > self._rows_capacity:
+            self._rows_capacity = span
+            self._row_pixels = np.empty(self.height * span, np.uint8)
+            self._row_sums = np.empty((2, self.height * span), np.uint16)
+        size, shape = self.height * span, (self.height, span)
+        return (self._row_pixels[:size].reshape(shape), self._row_sums[0, :size].reshape(shape),
+                self._row_sums[1, :size].reshape(shape))
 
 
 def _axis(lo: float, hi: float, size: int, frame_size: int, one: int) -> tuple[np.ndarray, ...]:
