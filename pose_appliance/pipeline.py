@@ -5,6 +5,12 @@ source that is not paced waits for the pipeline instead, so every frame is proce
 
 The stages that turn a frame into a result (estimator, classifier, label smoother, renderer) are one immutable
 ``Stages`` value. ``swap_stages`` replaces it between two frames; the camera and the display keep running.
+
+Overlap: the model runs on an invoke thread of its own while the inference thread prepares the next frame (its
+crop and resize) and finishes the previous one (decode, smoothing, classifier, result). So the crop of frame
+N+1 comes from the pose of frame N-1 whenever frame N+1 is already waiting (always with an unpaced file: the
+results are reproducible); a live source whose next frame has not arrived gets frame N finished at once, so
+the crop and the latency are those of a serial loop. Estimators without ``prepare``/``finish`` run serially.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +28,8 @@ from pose_appliance.camera import CaptureThread, FrameSource, LatestFrameMailbox
 from pose_appliance.types import Frame, FrameResult, LabelDecision
 
 log = logging.getLogger(__name__)
+
+_FAILED = object()  # a step's result when it raised (None is a valid result: nobody found)
 
 
 @dataclass(frozen=True)
@@ -35,10 +44,55 @@ class Stages:
 
     def process(self, frame: Frame) -> tuple[Any, LabelDecision]:
         pose = self.estimator.estimate(frame.model_image, timestamp=frame.timestamp, output_size=frame.size)
+        return pose, self.decide(pose)
+
+    def decide(self, pose: Any) -> LabelDecision:
+        """The label for a pose: classifier scores through the label smoother."""
         if pose is None or self.classifier is None or self.smoother is None:
-            return pose, LabelDecision(label=None)
+            return LabelDecision(label=None)
         scores = self.classifier.classify(pose) if self.smoother.pose_is_classifiable(pose) else None
-        return pose, self.smoother.update(pose, scores)
+        return self.smoother.update(pose, scores)
+
+
+@dataclass
+class _InFlight:
+    """A frame whose model input is prepared and handed to the invoke thread."""
+
+    frame: Frame
+    stages: Stages
+    prepared: Any
+    started: float
+
+
+class _Invoker:
+    """One thread that only runs ``estimator.infer(prepared)``, one job at a time."""
+
+    def __init__(self):
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._done: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="invoke", daemon=True)
+        self._thread.start()
+
+    def submit(self, estimator: Any, prepared: Any) -> None:
+        self._jobs.put((estimator, prepared))
+
+    def result(self) -> list:
+        """The outputs of the job submitted last; raises what ``infer`` raised."""
+        outcome = self._done.get()
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(2.0)
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                self._done.put(job[0].infer(job[1]))
+            except BaseException as exc:  # handed to the inference thread, which counts and logs it
+                self._done.put(exc)
 
 
 class PipelineStats:
@@ -169,46 +223,91 @@ class Pipeline:
     _last_label: tuple[str | None, float] = (None, 0.0)
 
     def _inference_loop(self) -> None:
-        last_time = None
-        logged_errors: set[str] = set()
+        self._last_time: float | None = None
+        self._logged_errors: set[str] = set()
+        invoker = _Invoker()
+        in_flight: _InFlight | None = None
         try:
-            while not self._stopping.is_set():
+            while not self._stopping.is_set() and not self._done_enough():
                 frames = self._frames
-                frame = frames.get(timeout=0.25)
+                # With a frame in flight, a live source's next frame is taken only if it is already there.
+                live_and_waiting = in_flight is not None and frames.drop_when_full
+                frame = frames.get(timeout=0 if live_and_waiting else 0.25)
                 if frame is None:
-                    if frames is self._frames and frames.closed:
+                    if in_flight is not None and (live_and_waiting or frames.closed):
+                        self._finish(in_flight, invoker)
+                        in_flight = None
+                    elif frames is self._frames and frames.closed:
                         break
                     continue
                 stages = self._stages
+                if in_flight is not None and in_flight.stages is not stages:
+                    self._finish(in_flight, invoker)
+                    in_flight = None
                 started = time.perf_counter()
-                try:
-                    pose, decision = stages.process(frame)
-                except Exception as exc:  # one bad frame must not stop the appliance
-                    self.stats.errors += 1
-                    kind = f"{type(exc).__name__}: {exc}"
-                    if kind not in logged_errors:
-                        logged_errors.add(kind)
-                        log.error("frame %d failed: %s", frame.index, kind)
+                if not callable(getattr(stages.estimator, "finish", None)):
+                    self._guarded(frame, lambda: self._publish(frame, stages, started, *stages.process(frame)))
                     continue
-                now = time.perf_counter()
-                if last_time is not None:
-                    instant = 1.0 / max(now - last_time, 1e-6)
-                    self.stats.fps = instant if self.stats.fps == 0 else 0.9 * self.stats.fps + 0.1 * instant
-                last_time = now
-                result = FrameResult(frame=frame, pose=pose, decision=decision, fps=self.stats.fps,
-                                     inference_ms=(now - started) * 1000.0)
-                self._last_label = (decision.label, decision.score)
-                if self._recorder is not None:
-                    self._recorder.write(result, stages.model_name, getattr(stages.estimator, "delegate", "cpu"))
-                self.stats.inference_ms.append(result.inference_ms)
-                self.stats.processed += 1
-                self.stats.last_processed_at = time.monotonic()
-                self.first_result.set()
-                self._results.put(result)
-                if self._max_frames and self.stats.processed >= self._max_frames:
-                    break
+                prepared = self._guarded(frame, lambda: stages.estimator.prepare(frame.model_image))
+                if prepared is None:
+                    continue
+                previous, outputs = in_flight, None
+                if previous is not None:
+                    outputs = self._guarded(previous.frame, invoker.result, default=_FAILED)
+                invoker.submit(stages.estimator, prepared)  # frame N+1 runs while frame N is finished here
+                in_flight = _InFlight(frame, stages, prepared, started)
+                if previous is not None and outputs is not _FAILED:
+                    self._guarded(previous.frame, lambda: self._complete(previous, outputs))
         finally:
+            if in_flight is not None:
+                self._guarded(in_flight.frame, invoker.result)  # never leave the model running
+            invoker.close()
             self._results.close()
+
+    def _done_enough(self) -> bool:
+        return bool(self._max_frames) and self.stats.processed >= self._max_frames
+
+    def _finish(self, in_flight: _InFlight, invoker: _Invoker) -> None:
+        outputs = self._guarded(in_flight.frame, invoker.result, default=_FAILED)
+        if outputs is not _FAILED:
+            self._guarded(in_flight.frame, lambda: self._complete(in_flight, outputs))
+
+    def _complete(self, in_flight: _InFlight, outputs: list) -> None:
+        frame, stages = in_flight.frame, in_flight.stages
+        pose = stages.estimator.finish(in_flight.prepared, outputs, timestamp=frame.timestamp,
+                                       output_size=frame.size)
+        self._publish(frame, stages, in_flight.started, pose, stages.decide(pose))
+
+    def _guarded(self, frame: Frame, step, default: Any = None) -> Any:
+        """Run one step of a frame; a failure is counted and logged once per kind, and the frame is dropped."""
+        try:
+            return step()
+        except Exception as exc:  # one bad frame must not stop the appliance
+            self.stats.errors += 1
+            kind = f"{type(exc).__name__}: {exc}"
+            if kind not in self._logged_errors:
+                self._logged_errors.add(kind)
+                log.error("frame %d failed: %s", frame.index, kind)
+            return default
+
+    def _publish(self, frame: Frame, stages: Stages, started: float, pose: Any, decision: LabelDecision) -> None:
+        if self._done_enough():
+            return
+        now = time.perf_counter()
+        if self._last_time is not None:
+            instant = 1.0 / max(now - self._last_time, 1e-6)
+            self.stats.fps = instant if self.stats.fps == 0 else 0.9 * self.stats.fps + 0.1 * instant
+        self._last_time = now
+        result = FrameResult(frame=frame, pose=pose, decision=decision, fps=self.stats.fps,
+                             inference_ms=(now - started) * 1000.0)
+        self._last_label = (decision.label, decision.score)
+        if self._recorder is not None:
+            self._recorder.write(result, stages.model_name, getattr(stages.estimator, "delegate", "cpu"))
+        self.stats.inference_ms.append(result.inference_ms)
+        self.stats.processed += 1
+        self.stats.last_processed_at = time.monotonic()
+        self.first_result.set()
+        self._results.put(result)
 
     def _display_loop(self) -> None:
         try:
