@@ -1,0 +1,97 @@
+"""The benchmark runs on the real model and writes well-formed JSON with every field (no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from pose_appliance.cli import main
+
+INVOKE_FIELDS = {"median_ms", "p90_ms", "mean_ms", "fps"}
+RUN_FIELDS = {"size", "frame_size", "lores_size", "display", "invoke_fps", "pipeline_fps", "ratio",
+              "cpu_ms_per_frame", "serial_fps", "serial_ratio", "paced", "rounds"}
+PACED_FIELDS = {"frames", "dropped", "fps_in", "latency_ms", "cpu_ms_per_frame"}
+APPLIANCE_FIELDS = {"first_overlay_s", "frames", "display", "source", "latency_ms", "cpu_ms_per_frame", "dropped",
+                    "peak_rss_mb"}
+
+
+def positive(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, models_dir):
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    status = main(["bench", "--models-dir", str(models_dir), "--threads", "1", "--frames", "12",
+                   "--paced-frames", "8", "--fps", "60", "--invokes", "10", "--rounds", "1",
+                   "--startup-seconds", "0.3", "--sizes", "640x480,camera:320x240", "--json", str(out)])
+    assert status == 0
+    return json.loads(out.read_text())
+
+
+def test_every_configuration_and_run_is_reported(report, capsys):
+    assert report["machine"]["cores"] >= 1 and report["machine"]["cpu"]
+    assert report["command"].startswith("pose-appliance bench")
+    (config,) = report["configs"]  # one model fetched, CPU only (no Edge TPU here), one thread count asked
+    assert (config["model"], config["delegate"], config["threads"]) == ("movenet_lightning_int8", "cpu", 1)
+    assert config["model_bytes"] == 2894840 and config["input_size"] == [192, 192]
+    assert set(config["invoke"]) == INVOKE_FIELDS and all(positive(v) for v in config["invoke"].values())
+    assert config["invoke"]["p90_ms"] >= config["invoke"]["median_ms"]
+    assert positive(config["bench_peak_rss_mb"])
+
+    runs = {(r["size"], r["display"]): r for r in config["runs"]}
+    assert set(runs) == {(s, d) for s in ("640x480", "camera:320x240") for d in ("null", "fbdev")}
+    for run in runs.values():
+        assert set(run) == RUN_FIELDS
+        for key in ("invoke_fps", "pipeline_fps", "ratio", "cpu_ms_per_frame", "serial_fps", "serial_ratio"):
+            assert positive(run[key]), (key, run)
+        assert run["ratio"] == pytest.approx(run["pipeline_fps"] / run["invoke_fps"], abs=1e-3)
+        assert set(run["paced"]) == PACED_FIELDS and run["paced"]["fps_in"] == 60
+        assert run["paced"]["frames"] + run["paced"]["dropped"] <= 8 and run["paced"]["frames"] >= 1
+        assert set(run["paced"]["latency_ms"]) == {"p50", "p99"}
+        assert positive(run["paced"]["latency_ms"]["p50"])
+        assert run["paced"]["latency_ms"]["p99"] >= run["paced"]["latency_ms"]["p50"]
+        assert len(run["rounds"]) == 1
+    # camera sizes: the model reads a lores stream covering its input, with the main stream's aspect ratio
+    assert runs[("camera:320x240", "null")]["lores_size"] == [256, 192]
+    assert runs[("640x480", "null")]["lores_size"] is None
+
+    appliance = config["appliance"]
+    assert set(appliance) == APPLIANCE_FIELDS
+    assert positive(appliance["first_overlay_s"]) and positive(appliance["peak_rss_mb"])
+    assert appliance["frames"] >= 1 and appliance["display"] == "fbdev"
+
+    checks = {c["what"]: c for c in report["checks"]}
+    assert len(checks) == 0 or all(set(c) == {"what", "value", "target", "ok"} for c in checks.values())
+    printed = capsys.readouterr().out
+    assert "Invoke ms p50/p90" in printed and "TF-sample loop fps" in printed and "movenet_lightning_int8" in printed
+
+
+def test_target_checks_name_the_targets():
+    from pose_appliance.bench import target_checks
+
+    run = {"size": "640x480", "display": "null", "ratio": 0.95,
+           "paced": {"fps_in": 30.0, "latency_ms": {"p50": 3.0, "p99": 14.0}}}
+    config = {"model": "movenet_lightning_int8", "delegate": "cpu", "threads": 2, "invoke": {"median_ms": 2.0},
+              "runs": [run], "appliance": {"peak_rss_mb": 250.0, "first_overlay_s": 0.5}}
+    checks = target_checks({"machine": {"cores": 2}, "configs": [config]})
+    assert [c["ok"] for c in checks] == [True, False, False, True]  # ratio, p99 > 2 + 10, RSS > 200, start
+    assert target_checks({"machine": {"cores": 2}, "configs": [dict(config, threads=1)]}) == []
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--sizes", "640"], "--sizes: '640' is not WxH"),
+    (["--displays", "hdmi"], "--displays: choose null and/or fbdev"),
+    (["--threads", "two"], "--threads: expected numbers"),
+    (["--models", "nope"], "--models: 'nope' is not a pose model"),
+])
+def test_bad_options_are_one_line_errors(models_dir, capsys, argv, message):
+    assert main(["bench", "--models-dir", str(models_dir), *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_no_model_fetched_says_how_to_fetch(tmp_path, capsys):
+    assert main(["bench", "--models-dir", str(tmp_path)]) == 2
+    assert "pose-appliance models fetch" in capsys.readouterr().err
