@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 
@@ -24,14 +26,16 @@ def positive(value) -> bool:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory, models_dir):
     out = tmp_path_factory.mktemp("bench") / "bench.json"
-    status = main(["bench", "--models-dir", str(models_dir), "--threads", "1", "--frames", "12",
-                   "--paced-frames", "8", "--fps", "60", "--invokes", "10", "--rounds", "1",
-                   "--startup-seconds", "0.3", "--sizes", "640x480,camera:320x240", "--json", str(out)])
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = main(["bench", "--models-dir", str(models_dir), "--threads", "1", "--frames", "12",
+                       "--paced-frames", "8", "--fps", "60", "--invokes", "10", "--rounds", "1",
+                       "--startup-seconds", "0.3", "--sizes", "640x480,camera:320x240", "--json", str(out)])
     assert status == 0
-    return json.loads(out.read_text())
+    return dict(json.loads(out.read_text()), printed=printed.getvalue())
 
 
-def test_every_configuration_and_run_is_reported(report, capsys):
+def test_every_configuration_and_run_is_reported(report):
     assert report["machine"]["cores"] >= 1 and report["machine"]["cpu"]
     assert report["command"].startswith("pose-appliance bench")
     (config,) = report["configs"]  # one model fetched, CPU only (no Edge TPU here), one thread count asked
@@ -65,7 +69,7 @@ def test_every_configuration_and_run_is_reported(report, capsys):
 
     checks = {c["what"]: c for c in report["checks"]}
     assert len(checks) == 0 or all(set(c) == {"what", "value", "target", "ok"} for c in checks.values())
-    printed = capsys.readouterr().out
+    printed = report["printed"]
     assert "Invoke ms p50/p90" in printed and "TF-sample loop fps" in printed and "movenet_lightning_int8" in printed
 
 
