@@ -141,8 +141,8 @@ def _plan(args: argparse.Namespace, error: type[Exception]) -> dict:
             for count in threads:
                 configs.append((entry.name, delegate, count))
     settings = {"models_dir": str(models_dir), "video": str(video), "sizes": sizes, "displays": displays,
-                "frames": args.frames, "rounds": max(1, args.rounds), "paced_frames": args.paced_frames, "fps": args.fps,
-                "invokes": args.invokes, "startup_seconds": args.startup_seconds,
+                "frames": args.frames, "rounds": max(1, args.rounds), "paced_frames": args.paced_frames,
+                "fps": args.fps, "invokes": args.invokes, "startup_seconds": args.startup_seconds,
                 "edgetpu_device": device}
     return {"settings": settings, "configs": configs}
 
