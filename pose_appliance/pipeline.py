@@ -43,15 +43,19 @@ class Stages:
     model_name: str
 
     def process(self, frame: Frame) -> tuple[Any, LabelDecision]:
-        pose = self.estimator.estimate(frame.model_image, timestamp=frame.timestamp, output_size=frame.size)
-        return pose, self.decide(pose)
+        """One frame start to end on this thread (stills, and estimators that cannot be overlapped)."""
+        if frame.still:
+            pose = self.estimator.estimate_still(frame.model_image, output_size=frame.size)
+        else:
+            pose = self.estimator.estimate(frame.model_image, timestamp=frame.timestamp, output_size=frame.size)
+        return pose, self.decide(pose, still=frame.still)
 
-    def decide(self, pose: Any) -> LabelDecision:
+    def decide(self, pose: Any, *, still: bool = False) -> LabelDecision:
         """The label for a pose: classifier scores through the label smoother."""
         if pose is None or self.classifier is None or self.smoother is None:
             return LabelDecision(label=None)
         scores = self.classifier.classify(pose) if self.smoother.pose_is_classifiable(pose) else None
-        return self.smoother.update(pose, scores)
+        return self.smoother.update(pose, scores, still=still)
 
 
 @dataclass
@@ -245,7 +249,10 @@ class Pipeline:
                     self._finish(in_flight, invoker)
                     in_flight = None
                 started = time.perf_counter()
-                if not callable(getattr(stages.estimator, "finish", None)):
+                if frame.still or not callable(getattr(stages.estimator, "finish", None)):
+                    if in_flight is not None:
+                        self._finish(in_flight, invoker)
+                        in_flight = None
                     self._guarded(frame, lambda: self._publish(frame, stages, started, *stages.process(frame)))
                     continue
                 prepared = self._guarded(frame, lambda: stages.estimator.prepare(frame.model_image))

@@ -1,4 +1,4 @@
-"""picamera2 buffers -> RGB uint8, in pure numpy (one pass, one copy).
+"""picamera2 buffers -> RGB uint8 in one pass and one copy (numpy; OpenCV for the 32-bit formats).
 
 Memory layouts, as picamera2 maps them (request.py: its PIL mode table and make_array):
 "RGB888" is B,G,R per pixel (libcamera names formats by the 24-bit word, little-endian); "BGR888" is R,G,B;
@@ -22,10 +22,12 @@ def picamera2_to_rgb(array: np.ndarray, fmt: str, size: tuple[int, int]) -> np.n
         return np.ascontiguousarray(array[:h, :w, :3])
     if fmt == "RGB888":
         return np.ascontiguousarray(array[:h, :w, 2::-1])
-    if fmt == "XBGR8888":
-        return np.ascontiguousarray(array[:h, :w, :3])
-    if fmt == "XRGB8888":
-        return np.ascontiguousarray(array[:h, :w, 2::-1])
+    if fmt in ("XBGR8888", "XRGB8888"):
+        # Dropping the 4th byte is a strided gather in numpy (~1 ms at 640x480 on x86, far more on a Pi);
+        # OpenCV's SIMD conversion does the same copy in ~0.01 ms.
+        import cv2
+        code = cv2.COLOR_RGBA2RGB if fmt == "XBGR8888" else cv2.COLOR_BGRA2RGB
+        return cv2.cvtColor(array[:h, :w], code)
     if fmt in ("YUV420", "YVU420"):
         return i420_to_rgb(array, w, h, swap_uv=fmt == "YVU420")
     raise ValueError(f"picamera2 format {fmt!r} is not supported (use XBGR8888, RGB888, BGR888 or YUV420)")

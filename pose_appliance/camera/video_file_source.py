@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from pathlib import Path
 
 from pose_appliance.camera.frame_source import FrameSource, SourceError
@@ -20,7 +21,9 @@ class VideoFileSource(FrameSource):
     """A video file. ``realtime=False``: every frame in order, the consumer sets the pace (not live).
     ``realtime=True``: played at the file's frame rate, frames the consumer cannot take are dropped (live), and
     frames already overdue when ``read()`` is called are skipped (a gap in ``Frame.index``).
-    ``loop``: start again at the end; ``Frame.index`` keeps counting across loops."""
+    ``loop``: start again at the end; ``Frame.index`` keeps counting across loops.
+    ``Frame.timestamp`` is the capture time when paced, and the media time (start + index / fps) otherwise, so the
+    keypoint filter sees the real spacing of the frames and a run's keypoints are the same every time."""
 
     name = "video"
 
@@ -58,6 +61,7 @@ class VideoFileSource(FrameSource):
         self._capture = capture
         self._position = self._loop_start = 0
         self._pacer = Pacer(self.frame_rate) if self.realtime else None
+        self._started_at = time.monotonic()
 
     def read(self) -> Frame | None:
         if self._capture is None:
@@ -74,7 +78,8 @@ class VideoFileSource(FrameSource):
         index = self._position
         self._position += 1
         image = cv_to_rgb(resize_to(bgr, self.width, self.height))
-        return self.make_frame(image, index)
+        timestamp = None if self.realtime else self._started_at + index / self.frame_rate
+        return self.make_frame(image, index, timestamp=timestamp)
 
     def _next_image(self):
         ok, bgr = self._capture.read()
