@@ -11,7 +11,6 @@ import argparse
 import difflib
 import gzip
 import hashlib
-import io
 import os
 import shutil
 import sys
@@ -20,7 +19,7 @@ import tarfile
 import tempfile
 import tomllib
 import zlib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable
 

@@ -434,7 +434,7 @@ def report_markdown(report: dict) -> str:
              f"- Training: {report['training']['epochs_run']} of {report['training']['max_epochs']} epochs, "
              f"best epoch {report['training']['best_epoch']} (validation accuracy "
              f"{report['training']['best_val_accuracy']:.3f}), whose weights were exported",
-             f"- Times (s): " + ", ".join(f"{k[:-2]} {v}" for k, v in report["times_s"].items()),
+             "- Times (s): " + ", ".join(f"{k[:-2]} {v}" for k, v in report["times_s"].items()),
              f"- Seed: {report['seed']}", ""]
     for name, model in report["models"].items():
         lines += [f"## {name}", "", f"Held-out accuracy **{model['accuracy']:.3f}**, size {model['size_bytes']:,} "

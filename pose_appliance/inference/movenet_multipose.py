@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 
 from pose_appliance.inference.decoders import decode_multipose
-from pose_appliance.inference.tflite_estimator import TFLiteEstimator
+from pose_appliance.inference.tflite_estimator import SinglePassEstimator
 from pose_appliance.types import Pose
 
 DIMENSION_DIVISOR = 32  # the model's input sides must be multiples of 32
 MIN_PERSON_SCORE = 0.2
 
 
-class MoveNetMultiPoseEstimator(TFLiteEstimator):
+class MoveNetMultiPoseEstimator(SinglePassEstimator):
     """The image is scaled so its long side is ``long_side`` pixels and padded (bottom/right, black) to multiples
     of 32; the dynamic input tensor is resized to that once per image size. Keypoints come out in pixels of
     ``output_size`` (width, height) when given, else of the image.
@@ -34,14 +33,6 @@ class MoveNetMultiPoseEstimator(TFLiteEstimator):
         if self._image_size is None:
             return self.long_side, self.long_side
         return super().input_size
-
-    def estimate(self, image: np.ndarray, *, timestamp: float | None = None,
-                 output_size: tuple[int, int] | None = None) -> Pose | None:
-        return self._estimate(image, output_size, time.monotonic() if timestamp is None else timestamp)
-
-    def estimate_still(self, image: np.ndarray, passes: int = 2, *,
-                       output_size: tuple[int, int] | None = None) -> Pose | None:
-        return self._estimate(image, output_size, None)
 
     def _estimate(self, image: np.ndarray, output_size, timestamp) -> Pose | None:
         height, width = image.shape[:2]

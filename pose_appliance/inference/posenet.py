@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
 from pose_appliance.inference.crop_region import padded_full_frame
 from pose_appliance.inference.decoders import NUM_KEYPOINTS, decode_posenet
-from pose_appliance.inference.tflite_estimator import TFLiteEstimator
+from pose_appliance.inference.tflite_estimator import SinglePassEstimator
 from pose_appliance.types import Pose
 
 
-class PoseNetEstimator(TFLiteEstimator):
+class PoseNetEstimator(SinglePassEstimator):
     """Reads the whole frame padded to a square (no crop tracking: that is MoveNet's). Keypoints come out in
     pixels of ``output_size`` (width, height) when given, else of the image."""
 
@@ -27,14 +26,6 @@ class PoseNetEstimator(TFLiteEstimator):
                              "[..., 17] and offsets [..., 34])")
         self._heatmaps = last_dims.index(NUM_KEYPOINTS)
         self._offsets = last_dims.index(2 * NUM_KEYPOINTS)
-
-    def estimate(self, image: np.ndarray, *, timestamp: float | None = None,
-                 output_size: tuple[int, int] | None = None) -> Pose | None:
-        return self._estimate(image, output_size, time.monotonic() if timestamp is None else timestamp)
-
-    def estimate_still(self, image: np.ndarray, passes: int = 2, *,
-                       output_size: tuple[int, int] | None = None) -> Pose | None:
-        return self._estimate(image, output_size, None)
 
     def _estimate(self, image: np.ndarray, output_size, timestamp) -> Pose | None:
         height, width = image.shape[:2]

@@ -3,6 +3,7 @@ keypoints from the crop back to frame pixels."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -144,3 +145,19 @@ class TFLiteEstimator:
         in_pixels = np.column_stack([xy * image_size, scores]).astype(np.float32)
         out = np.column_stack([xy * (output_size or image_size), scores]).astype(np.float32)
         return Pose(out, tuple(float(v) for v in crop)), in_pixels
+
+
+class SinglePassEstimator(TFLiteEstimator):
+    """An estimator without crop tracking: a video frame and a still image take the same single pass."""
+
+    def estimate(self, image: np.ndarray, *, timestamp: float | None = None,
+                 output_size: tuple[int, int] | None = None) -> Pose | None:
+        return self._estimate(image, output_size, time.monotonic() if timestamp is None else timestamp)
+
+    def estimate_still(self, image: np.ndarray, passes: int = 2, *,
+                       output_size: tuple[int, int] | None = None) -> Pose | None:
+        return self._estimate(image, output_size, None)
+
+    def _estimate(self, image: np.ndarray, output_size: tuple[int, int] | None,
+                  timestamp: float | None) -> Pose | None:
+        raise NotImplementedError
