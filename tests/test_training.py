@@ -191,3 +191,12 @@ def test_the_command_prints_a_bad_layout_as_one_line_and_exits_2(tmp_path):
     assert done.stderr.strip().splitlines() == [
         f"pose-appliance train-classifier: {dataset / 'dog'}: empty class folder (no .jpg/.jpeg/.png/.bmp images); "
         "add images or remove the folder"]
+
+
+def test_an_existing_model_is_not_replaced_without_force(tmp_path, shared):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "model.tflite").write_bytes(b"the model the appliance runs")
+    with pytest.raises(CommandError, match="already exists.*--force"):
+        training.run(parse(shared / "data/yoga_poses_csv/yoga_train_data.csv", "--out", out))
+    assert (out / "model.tflite").read_bytes() == b"the model the appliance runs"

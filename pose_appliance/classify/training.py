@@ -61,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keypoints-csv", help="also write the keypoints extracted from DATASET's images to this "
                                                 "CSV; pass it as DATASET later to skip pose estimation")
     parser.add_argument("--seed", type=int, default=0, help="random seed for the splits and training")
+    parser.add_argument("--force", action="store_true", help="replace a model already in --out")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 < args.val_split < 0.9:
         raise CommandError("--val-split must be between 0 and 0.9, e.g. 0.15")
     out = Path(args.out)
+    if (out / FLOAT_MODEL).exists() and not args.force:
+        raise CommandError(f"{out / FLOAT_MODEL} already exists (an appliance may be using it): choose another "
+                           "--out, or pass --force to replace it")
     times: dict[str, float] = {}
     # Loaded once, and only when a dataset is an image folder whose layout checked out.
     estimator = functools.cache(lambda: _best_estimator(args.models_dir))
