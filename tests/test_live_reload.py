@@ -119,3 +119,26 @@ def test_bad_config_mid_run_keeps_the_running_model(tmp_path, models_dir, shared
     rejected = [m for m in caplog.messages if "rejected" in m]
     assert rejected and words in rejected[0]
     assert appliance.config.model.path == ""
+
+
+def test_camera_and_display_changes_restart_only_those(tmp_path, models_dir, shared):
+    """A new frame size restarts the camera alone; a new display target opens beside the running pipeline."""
+    import cv2
+
+    video = shared / "data/tfjs_pose_detection/pose_1.mp4"
+    recording = tmp_path / "after.mp4"
+    new_text = base_config(video, models_dir).replace(
+        '[camera]\ntype = "video"\n', '[camera]\ntype = "video"\nwidth = 320\nheight = 320\n').replace(
+        '[display]\ntype = "null"\n', f'[display]\ntype = "record"\n[display.record]\npath = "{recording}"\n')
+    recs, appliance = run_with_edit(tmp_path, base_config(video, models_dir), new_text, frames=120)
+    estimator_models = {r["model"] for r in recs}
+    assert estimator_models == {"movenet_lightning_int8"}
+    biggest = [max(max(k[0], k[1]) for k in r["keypoints"]) for r in recs if r["keypoints"]]
+    assert max(biggest[:30]) > 320, "frames before the edit are 576x576"
+    assert max(biggest[-20:]) <= 320, "frames after the edit are 320x320"
+    assert_no_gap(recs)
+    capture = cv2.VideoCapture(str(recording))
+    ok, image = capture.read()
+    assert ok and image.shape == (320, 320, 3)
+    assert 10 <= int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) <= 90
+    assert appliance.config.display.type == "record"
