@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 
@@ -29,13 +28,8 @@ class LatestFrameMailbox:
     def put(self, item: Any, timeout: float | None = None) -> bool:
         """Hand over ``item``. False if the mailbox is closed (or, when waiting, ``timeout`` passed)."""
         with self._cond:
-            if self._full and not self.drop_when_full and not self._closed:
-                deadline = None if timeout is None else time.monotonic() + timeout
-                while self._full and not self._closed:
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        return False
-                    self._cond.wait(remaining)
+            if not self.drop_when_full and not self._cond.wait_for(lambda: not self._full or self._closed, timeout):
+                return False
             if self._closed:
                 return False
             if self._full:
