@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pose_appliance.cli import CommandError
 from pose_appliance.config import Config, ConfigError, load_config, replace
@@ -52,18 +52,19 @@ def build_source(config: Config, estimator: Any):
     return source
 
 
-def build_display(config: Config, source: Any):
+def build_display(config: Config, current_source: Callable[[], Any]):
+    """The display, opened on the first frame with the source running then (the DRM target shows its preview)."""
     from pose_appliance.display import ResilientDisplay, open_display
-    return ResilientDisplay(lambda: open_display(config.display, camera=source), config.display)
+    return ResilientDisplay(lambda: open_display(config.display, camera=current_source()), config.display)
 
 
-def close_quietly(thing: Any) -> None:
-    close = getattr(thing, "close", None)
+def close_quietly(thing: Any, method: str = "close") -> None:
+    close = getattr(thing, method, None)
     if close is not None:
         try:
             close()
         except Exception as exc:
-            log.warning("closing %s: %s", type(thing).__name__, exc)
+            log.warning("%s %s: %s", method, type(thing).__name__, exc)
 
 
 # ---------------------------------------------------------------------------------------------- the service
@@ -115,7 +116,7 @@ class Appliance:
         stages = build_stages(self.config, load_delegate=self.load_delegate)
         self._log_stages(stages)
         source = build_source(self.config, stages.estimator)
-        display = build_display(self.config, source)
+        display = build_display(self.config, lambda: self.pipeline.source)
         recorder_file = None
         if self.keypoints_path:
             self.keypoints_path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,7 +136,7 @@ class Appliance:
             pipeline.stop()
             pipeline.display.close()
             close_quietly(pipeline.stages.estimator)
-            self._source_stop(pipeline)
+            close_quietly(pipeline.source, "stop")
             waker.close()
             notifier.close()
             if recorder_file:
@@ -188,41 +189,44 @@ class Appliance:
             notifier.ready()
             return False
         old = self.config
+        new_stages = None
         try:
-            new_stages = None
             if (new.model, new.classifier, new.overlay, new.service.models_dir) != (
                     old.model, old.classifier, old.overlay, old.service.models_dir):
                 new_stages = build_stages(new, load_delegate=self.load_delegate)
             if new.camera != old.camera:
-                estimator = (new_stages or pipeline.stages).estimator
-                pipeline.replace_source(build_source(new, estimator))
-                log.info("camera restarted: %s", new.camera.type)
-        except Exception as exc:  # a model that fails to load must not stop the appliance
+                self._restart_camera(pipeline, new, old, (new_stages or pipeline.stages).estimator)
+        except Exception as exc:  # a model or camera that fails to load must not stop the appliance
             log.error("reload (%s) rejected, still running the previous config: %s", reason, exc)
             if new_stages is not None:
                 close_quietly(new_stages.estimator)
             notifier.ready()
             return False
         if new_stages is not None:
-            old_stages = pipeline.swap_stages(new_stages)
-            close_quietly(old_stages.estimator)
+            # Not closed here: a frame may still be in flight on the old model; the old stages are freed when
+            # the pipeline lets go of them.
+            pipeline.swap_stages(new_stages)
             self._log_stages(new_stages)
-        if new.display != old.display:
-            old_display = pipeline.swap_display(build_display(new, pipeline.source))
-            old_display.close()
+        # The DRM target is the camera's own preview: a restarted camera needs it attached again.
+        if new.display != old.display or (new.camera != old.camera and new.display.type == "drm"):
+            close_quietly(pipeline.swap_display(build_display(new, lambda: pipeline.source)))
             log.info("display switched to %s", new.display.type)
         self.config = new
         log.info("reloaded (%s)", reason)
         notifier.ready()
         return True
 
-    # -------------------------------------------------------------------------------------------- output
-    def _source_stop(self, pipeline) -> None:
+    @staticmethod
+    def _restart_camera(pipeline, new: Config, old: Config, estimator: Any) -> None:
+        """The camera alone restarts; if the new settings fail, the old camera comes back and the error is raised."""
         try:
-            pipeline.source.stop()
-        except Exception as exc:
-            log.warning("closing the frame source: %s", exc)
+            pipeline.replace_source(lambda: build_source(new, estimator))
+        except Exception:
+            pipeline.replace_source(lambda: build_source(old, pipeline.stages.estimator))
+            raise
+        log.info("camera restarted: %s", new.camera.type)
 
+    # -------------------------------------------------------------------------------------------- output
     @staticmethod
     def _log_stages(stages) -> None:
         estimator = stages.estimator

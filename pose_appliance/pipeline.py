@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 from pose_appliance.camera import CaptureThread, FrameSource, LatestFrameMailbox
 from pose_appliance.types import Frame, FrameResult, LabelDecision
@@ -190,16 +190,22 @@ class Pipeline:
         old, self._display = self._display, display
         return old
 
-    def replace_source(self, source: FrameSource) -> None:
-        """Restart only the camera: the inference and display threads keep running."""
-        old_capture, old_frames = self._capture, self._frames
-        self._frames = LatestFrameMailbox(drop_when_full=source.live)
-        self._capture = CaptureThread(source, self._frames)
-        self._results.drop_when_full = source.live
+    def replace_source(self, make_source: Callable[[], FrameSource]) -> None:
+        """Restart only the camera; the inference and display threads keep running.
+
+        The old source is stopped before ``make_source()`` opens the new one, because a camera can be opened only
+        once. If ``make_source`` raises, no source runs and the error propagates: the caller brings one back.
+        """
+        old_capture, old_frames, old_source = self._capture, self._frames, self._source
+        self._frames = LatestFrameMailbox()  # installed first, so the inference thread never sees the end
         old_capture.stop()
         old_frames.close()
         self._dropped_by_old_sources += old_frames.dropped
+        old_source.stop()
+        source = make_source()
+        self._frames.drop_when_full = self._results.drop_when_full = source.live
         self._source = source
+        self._capture = CaptureThread(source, self._frames)
         self._capture.start()
 
     def status(self) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import shutil
@@ -142,3 +143,46 @@ def test_camera_and_display_changes_restart_only_those(tmp_path, models_dir, sha
     assert ok and image.shape == (320, 320, 3)
     assert 10 <= int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) <= 90
     assert appliance.config.display.type == "record"
+
+
+def test_a_camera_that_fails_to_restart_is_replaced_by_the_old_one(tmp_path, models_dir, shared, caplog):
+    video = shared / "data/tfjs_pose_detection/pose_1.mp4"
+    caplog.set_level(logging.INFO)
+    broken = base_config(video, models_dir).replace(f'path = "{video}"', f'path = "{tmp_path / "gone.mp4"}"')
+    recs, appliance = run_with_edit(tmp_path, base_config(video, models_dir), broken, frames=90)
+    assert len(recs) == 90
+    assert_no_gap(recs)
+    rejected = [m for m in caplog.messages if "rejected" in m]
+    assert rejected and "gone.mp4" in rejected[0]
+    assert appliance.config.camera.video.path == str(video)
+
+
+def test_pi_camera_restart_reattaches_the_drm_preview(tmp_path, models_dir, shared, monkeypatch):
+    """On a Pi the camera can be opened once: the old one is closed before the new one opens, and the DRM
+    preview (the camera's own) follows the new camera."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fakes import picamera2 as fake_picamera2
+
+    module = fake_picamera2.install(monkeypatch, video=shared / "data/tfjs_pose_detection/pose_1.mp4",
+                                    realtime=True)
+    screen = tmp_path / "sys/class/drm/card1-HDMI-A-1"
+    screen.mkdir(parents=True)
+    (screen / "status").write_text("connected\n")
+    (screen / "modes").write_text("1920x1080\n")
+    from pose_appliance.display import drm_display
+    monkeypatch.setattr(drm_display, "DrmDisplay",
+                        functools.partial(drm_display.DrmDisplay, sysfs_root=str(tmp_path / "sys")))
+    config = (f'[camera]\ntype = "picamera2"\nwidth = 640\nheight = 480\n[display]\ntype = "drm"\n'
+              f'[service]\nmodels_dir = "{models_dir}"\n')
+    recs, appliance = run_with_edit(tmp_path, config, config.replace("width = 640\nheight = 480",
+                                                                       "width = 320\nheight = 240"), frames=90)
+    cameras = module.hardware.instances
+    assert len(cameras) == 2 and not any(camera.is_open for camera in cameras)  # both closed at the end
+    assert max(max(k[0] for k in r["keypoints"]) for r in recs[:30] if r["keypoints"]) > 320
+    assert max(max(k[0] for k in r["keypoints"]) for r in recs[-20:] if r["keypoints"]) <= 320
+    for camera in cameras:
+        assert any(kind == module.Preview.DRM for kind, _ in camera.preview_history)
+        assert camera.overlay_calls, "no overlay reached this camera's DRM preview"
+    assert_no_gap(recs, limit=2.0)

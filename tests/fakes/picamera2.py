@@ -320,6 +320,9 @@ class Picamera2:
             self.camera_idx = self.global_camera_info()[camera_num]["Num"]
         except IndexError:
             raise IndexError("list index out of range") from None  # what picamera2 raises for a missing camera
+        if any(other.is_open and other.camera_idx == self.camera_idx for other in self._hw.instances):
+            # libcamera hands a camera to one owner at a time; picamera2 then fails in its constructor.
+            raise RuntimeError("Failed to acquire camera: Device or resource busy")
         self.camera = f"camera{self.camera_idx}"
         self.is_open = True
         self.camera_config = None
