@@ -44,6 +44,7 @@ class DrmDisplay(Display):
         self._picam2: Any = None
         self._canvas: np.ndarray | None = None  # drawn this frame
         self._shown: np.ndarray | None = None  # what the overlay plane holds
+        self._same_pixels: np.ndarray | None = None  # canvas == shown per pixel, reused every frame
         self._opened_at = 0.0
         self.screen_size: tuple[int, int] | None = None
         self.window: tuple[int, int, int, int] | None = None
@@ -67,6 +68,7 @@ class DrmDisplay(Display):
         size = (max(1, round(frame_h * scale)), max(1, round(frame_w * scale)), 4)
         self._canvas = np.zeros(size, np.uint8)
         self._shown = np.zeros(size, np.uint8)
+        self._same_pixels = np.empty(size[:2], bool)
 
     def show(self, result: FrameResult, renderer: Any, status: dict) -> None:
         if self._canvas is None:
@@ -80,7 +82,7 @@ class DrmDisplay(Display):
         canvas = self._canvas
         canvas.fill(0)
         renderer.draw(canvas, result, scale=canvas.shape[1] / result.frame.size[0])
-        if self._plane_current and np.array_equal(canvas, self._shown):
+        if self._plane_current and self._unchanged(canvas):
             return
         try:
             self._picam2.set_overlay(canvas)
@@ -91,9 +93,16 @@ class DrmDisplay(Display):
                 raise DisplayError("this screen has no spare DRM plane for the overlay (picamera2: "
                                    f"{exc}); use display.type = \"fbdev\" or \"web\"") from None
             raise
-        np.copyto(self._shown, canvas)
+        # set_overlay copied the canvas into a DRM buffer: it becomes the shown copy, the old one the next canvas.
+        self._canvas, self._shown = self._shown, canvas
         self._plane_current = True
         self.overlays_sent += 1
+
+    def _unchanged(self, canvas: np.ndarray) -> bool:
+        """canvas == what the plane shows, one 32-bit pixel at a time into a reused buffer (no per-frame allocation
+        of a display-sized array, as np.array_equal would make)."""
+        np.equal(canvas.view(np.uint32)[..., 0], self._shown.view(np.uint32)[..., 0], out=self._same_pixels)
+        return bool(self._same_pixels.all())
 
     def close(self) -> None:
         picam2, self._picam2 = self._picam2, None
