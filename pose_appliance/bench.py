@@ -98,8 +98,7 @@ def _plan(args: argparse.Namespace, error: type[Exception]) -> dict:
 
     models_dir = modelstore.resolve_models_dir(args.models_dir or "")
     manifest = modelstore.load_manifest()
-    edgetpu_builds = {e.edgetpu for e in manifest.values() if e.edgetpu}
-    pose_models = [e for e in manifest.values() if e.kind == "pose" and e.name not in edgetpu_builds]
+    pose_models = modelstore.pose_models(manifest)
     if args.models:
         wanted = _split(args.models)
         unknown = [m for m in wanted if m not in {e.name for e in pose_models}]

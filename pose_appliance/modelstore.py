@@ -179,6 +179,13 @@ def get_entry(name: str, manifest: dict[str, ModelEntry] | None = None) -> Model
     return entry
 
 
+def pose_models(manifest: dict[str, ModelEntry]) -> list[ModelEntry]:
+    """The pose models in manifest order, without the Edge TPU builds (those are loaded through their CPU
+    model's ``edgetpu`` key)."""
+    edgetpu_builds = {entry.edgetpu for entry in manifest.values() if entry.edgetpu}
+    return [entry for entry in manifest.values() if entry.kind == "pose" and entry.name not in edgetpu_builds]
+
+
 def model_file(name: str, models_dir: str | os.PathLike, *,
                manifest: dict[str, ModelEntry] | None = None) -> Path:
     """The fetched file of a manifest entry. Cheap: checks presence and size, not the checksum."""
@@ -471,4 +478,5 @@ def _fetch_command(names: list[str], manifest: dict[str, ModelEntry], models_dir
 
 
 __all__ = ["DEFAULT_NAMES", "FetchResult", "ModelEntry", "ModelError", "default_manifest_path", "digests",
-           "fetch", "get_entry", "load_manifest", "model_file", "resolve_models_dir", "status", "verify"]
+           "fetch", "get_entry", "load_manifest", "model_file", "pose_models", "resolve_models_dir", "status",
+           "verify"]

@@ -140,6 +140,12 @@ def test_model_file_names_the_fix_for_unknown_and_missing_models(tmp_path):
         modelstore.model_file("yoga_labels", tmp_path)
 
 
+def test_pose_models_leave_out_the_edgetpu_builds(manifest):
+    names = [entry.name for entry in modelstore.pose_models(manifest)]
+    assert names == ["movenet_lightning_int8", "movenet_lightning_fp16", "movenet_thunder_int8",
+                     "movenet_thunder_fp16", "movenet_multipose_lightning_fp16", "posenet_mobilenet_v1"]
+
+
 # ------------------------------------------------------------------------------------------------ verify
 def test_git_blob_id_matches_git_hash_object_on_a_real_model(lightning_int8, manifest):
     size, sha256, blob = modelstore.digests(lightning_int8)

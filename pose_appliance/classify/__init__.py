@@ -50,12 +50,12 @@ def resolve_classifier_files(classifier_config: ClassifierConfig, models_dir: st
     if entry is None:
         raise ClassifierError(f"classifier.name: {classifier_config.name!r} is not in the model manifest "
                               f"(known: {', '.join(sorted(manifest))})")
-    model = modelstore.model_file(classifier_config.name, models_dir)
+    model = modelstore.model_file(classifier_config.name, models_dir, manifest=manifest)
     if labels is None:
-        if not getattr(entry, "labels", None):
+        if not entry.labels:
             raise ClassifierError(f"classifier.labels: the manifest lists no labels for "
                                   f"{classifier_config.name!r}; set classifier.labels")
-        labels = modelstore.model_file(entry.labels, models_dir)
+        labels = modelstore.model_file(entry.labels, models_dir, manifest=manifest)
     return model, labels
 
 

@@ -236,14 +236,12 @@ def _best_estimator(models_dir_setting: str) -> tuple[Any, str]:
 
     models_dir = modelstore.resolve_models_dir(models_dir_setting)
     manifest = modelstore.load_manifest()
-    edgetpu_builds = {entry.edgetpu for entry in manifest.values() if entry.edgetpu}
-    candidates = [entry for name, entry in manifest.items()
-                  if entry.kind == "pose" and entry.family == "movenet_singlepose" and name not in edgetpu_builds]
+    candidates = [entry for entry in modelstore.pose_models(manifest) if entry.family == "movenet_singlepose"]
     # Thunder (256 px input) before Lightning (192), float before int8.
     candidates.sort(key=lambda entry: (-entry.input_size, entry.precision == "int8", entry.name))
     for name in (entry.name for entry in candidates):
         try:
-            modelstore.model_file(name, models_dir)
+            modelstore.model_file(name, models_dir, manifest=manifest)
         except modelstore.ModelError:
             continue
         config = ModelConfig(name=name, delegate="cpu", tracking=False, smoothing=False)

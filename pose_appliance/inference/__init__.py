@@ -49,25 +49,15 @@ def create_estimator(model_config: ModelConfig, models_dir: str | os.PathLike, *
         edgetpu_path: Path | None = path.with_name(f"{path.stem}_edgetpu{path.suffix}")
     else:
         try:
-            path = Path(modelstore.model_file(entry.name, models_dir))
+            path = Path(modelstore.model_file(entry.name, models_dir, manifest=manifest))
         except modelstore.ModelError as exc:
             raise ModelLoadError(str(exc)) from None
-        edgetpu_path = _edgetpu_file(modelstore, entry, models_dir)
+        # Where the Edge TPU build is, or would be once fetched; load_model checks that it is there.
+        edgetpu_path = Path(models_dir).expanduser() / manifest[entry.edgetpu].file if entry.edgetpu else None
     model = load_model(path, threads=model_config.threads, delegate=model_config.delegate,
                        edgetpu_device=model_config.edgetpu_device, load_delegate=load_delegate,
                        edgetpu_path=edgetpu_path, name=entry.name, **load_options)
     return ESTIMATORS[entry.family](model, model_config, name=entry.name)
-
-
-def _edgetpu_file(modelstore: Any, entry: Any, models_dir: str | os.PathLike) -> Path | None:
-    """Where the Edge TPU build of ``entry`` is (or would be once fetched); None when it has none."""
-    if not entry.edgetpu:
-        return None
-    try:
-        return Path(modelstore.model_file(entry.edgetpu, models_dir))
-    except modelstore.ModelError:
-        edgetpu_entry = modelstore.load_manifest().get(entry.edgetpu)
-        return Path(models_dir, edgetpu_entry.file) if edgetpu_entry else None
 
 
 __all__ = [
