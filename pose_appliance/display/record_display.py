@@ -31,14 +31,12 @@ class RecordDisplay(Display):
         self.written = 0
         self._seen = 0
         self._writer = None
-        self._frame_size: tuple[int, int] | None = None
         self._compositor = Compositor()
         self._bgr: np.ndarray | None = None
 
     def open(self, frame_size: tuple[int, int]) -> None:
         import cv2
 
-        self._frame_size = frame_size
         self._compositor.fit(frame_size)
         w, h = frame_size
         self._bgr = np.zeros((h, w, 3), np.uint8)
