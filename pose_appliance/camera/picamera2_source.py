@@ -68,8 +68,7 @@ class Picamera2Source(FrameSource):
         self.settings = settings  # Picamera2SourceConfig: camera_num, hflip, vflip, buffer_count
         self.main_size = (even(width or DEFAULT_SIZE[0]), even(height or DEFAULT_SIZE[1]))
         self.frame_rate: float | None = float(fps)
-        self.wanted_lores = tuple(lores_size) if lores_size else None
-        self.lores_size = lores_size_for(self.main_size, self.wanted_lores)
+        self.lores_size = lores_size_for(self.main_size, lores_size)
         self.lores_format: str | None = None
         self.platform_name: str | None = None
         self._module = picamera2_module
