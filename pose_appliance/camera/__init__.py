@@ -66,10 +66,9 @@ def _backend(kind: str) -> type:
 
 def __getattr__(name: str):
     """Lazy re-exports of the backend classes (``from pose_appliance.camera import Picamera2Source``)."""
-    for module_name, class_name in _BACKENDS.values():
+    for kind, (_, class_name) in _BACKENDS.items():
         if name == class_name:
-            import importlib
-            return getattr(importlib.import_module(module_name), class_name)
+            return _backend(kind)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
