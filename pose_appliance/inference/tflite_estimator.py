@@ -42,6 +42,7 @@ class TFLiteEstimator:
         self.name = name or model.path.stem
         self._filter = OneEuroFilter()
         self._interpreter = None
+        self._resizer: CropResizer | None = None
         self._buffers: list[np.ndarray] | None = None
         self._next_buffer = 0
         self._bind(model.interpreter)
@@ -79,8 +80,7 @@ class TFLiteEstimator:
             raise ValueError(f"{self.model.path}: input type {dtype} is not supported (uint8, int32, float32)")
         self._input_index, self._input_dtype = detail["index"], dtype
         self._outputs = interpreter.get_output_details()
-        if getattr(self, "_resizer", None) is None or (self._resizer.height, self._resizer.width) != tuple(
-                shape[1:3]):
+        if self._resizer is None or (self._resizer.height, self._resizer.width) != tuple(shape[1:3]):
             self._resizer = CropResizer(shape[2], shape[1])
         self._interpreter = interpreter
 
@@ -89,7 +89,6 @@ class TFLiteEstimator:
         interpreter = self.model.interpreter
         interpreter.resize_tensor_input(self._input_index, [1, height, width, 3])
         interpreter.allocate_tensors()
-        self._resizer = None
         self._bind(interpreter)
 
     def _prepare(self, image: np.ndarray, crop: tuple[float, float, float, float]) -> PreparedInput:
@@ -106,23 +105,21 @@ class TFLiteEstimator:
     def infer(self, prepared: PreparedInput) -> list[np.ndarray]:
         """Copy a prepared input into the input tensor (a memcpy of the model input), invoke, return copies of
         the outputs in model order. Touches only the interpreter: safe beside ``prepare`` on another thread."""
-
-        def write_input(interpreter) -> None:
-            if interpreter is not self._interpreter:
-                self._bind(interpreter)
-            np.copyto(interpreter.tensor(self._input_index)(), prepared.buffer)  # the view is dropped at once
-
-        self.model.invoke(write_input)
-        return [self._interpreter.get_tensor(d["index"]) for d in self._outputs]
+        return self._invoke(lambda tensor: np.copyto(tensor, prepared.buffer))
 
     def _run(self, image: np.ndarray, crop: tuple[float, float, float, float]) -> list[np.ndarray]:
         """Crop-and-resize ``image`` into the input tensor, invoke, return copies of the outputs in model order."""
+        return self._invoke(lambda tensor: self._resizer(image, crop, tensor, scale=self.input_scale,
+                                                         offset=self.input_offset))
+
+    def _invoke(self, fill_input) -> list[np.ndarray]:
+        """``fill_input(view of the input tensor)``, invoke, copies of the outputs in model order. After a
+        fallback to the CPU model the new interpreter is bound and filled again."""
 
         def write_input(interpreter) -> None:
             if interpreter is not self._interpreter:
                 self._bind(interpreter)
-            tensor = interpreter.tensor(self._input_index)()  # a view: dropped before invoke
-            self._resizer(image, crop, tensor, scale=self.input_scale, offset=self.input_offset)
+            fill_input(interpreter.tensor(self._input_index)())  # the view is dropped before invoke
 
         self.model.invoke(write_input)
         return [self._interpreter.get_tensor(d["index"]) for d in self._outputs]
