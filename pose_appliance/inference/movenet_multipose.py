@@ -8,7 +8,6 @@ import numpy as np
 
 from pose_appliance.inference.decoders import decode_multipose
 from pose_appliance.inference.tflite_estimator import SinglePassEstimator
-from pose_appliance.types import Pose
 
 DIMENSION_DIVISOR = 32  # the model's input sides must be multiples of 32
 MIN_PERSON_SCORE = 0.2
@@ -34,19 +33,12 @@ class MoveNetMultiPoseEstimator(SinglePassEstimator):
             return self.long_side, self.long_side
         return super().input_size
 
-    def _estimate(self, image: np.ndarray, output_size, timestamp) -> Pose | None:
+    def _keypoints(self, image: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
         height, width = image.shape[:2]
         self._fit_input(width, height)
         keypoints, boxes, scores = decode_multipose(self._run(image, self._box)[0])
         person = self._central_person(boxes, scores, width, height)
-        if person is None:
-            self.reset()
-            return None
-        found = self._to_pose(keypoints[person], self._box, (width, height), output_size, timestamp)
-        if found is None:
-            self.reset()
-            return None
-        return found[0]
+        return None if person is None else (keypoints[person], self._box)
 
     def _fit_input(self, width: int, height: int) -> None:
         if self._image_size == (width, height):

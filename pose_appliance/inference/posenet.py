@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from pose_appliance.inference.crop_region import padded_full_frame
 from pose_appliance.inference.decoders import NUM_KEYPOINTS, decode_posenet
 from pose_appliance.inference.tflite_estimator import SinglePassEstimator
-from pose_appliance.types import Pose
 
 
 class PoseNetEstimator(SinglePassEstimator):
@@ -27,14 +25,9 @@ class PoseNetEstimator(SinglePassEstimator):
         self._heatmaps = last_dims.index(NUM_KEYPOINTS)
         self._offsets = last_dims.index(2 * NUM_KEYPOINTS)
 
-    def _estimate(self, image: np.ndarray, output_size, timestamp) -> Pose | None:
+    def _keypoints(self, image: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float, float]]:
         height, width = image.shape[:2]
         crop = padded_full_frame(width, height)
         outputs = self._run(image, crop)
         input_w, input_h = self.input_size
-        keypoints = decode_posenet(outputs[self._heatmaps], outputs[self._offsets], input_h, input_w)
-        found = self._to_pose(keypoints, crop, (width, height), output_size, timestamp)
-        if found is None:
-            self.reset()
-            return None
-        return found[0]
+        return decode_posenet(outputs[self._heatmaps], outputs[self._offsets], input_h, input_w), crop

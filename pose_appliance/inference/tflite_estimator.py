@@ -157,4 +157,14 @@ class SinglePassEstimator(TFLiteEstimator):
 
     def _estimate(self, image: np.ndarray, output_size: tuple[int, int] | None,
                   timestamp: float | None) -> Pose | None:
+        found = self._keypoints(image)
+        pose = None if found is None else self._to_pose(*found, (image.shape[1], image.shape[0]), output_size,
+                                                        timestamp)
+        if pose is None:
+            self.reset()
+            return None
+        return pose[0]
+
+    def _keypoints(self, image: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
+        """One pass of the model: crop-normalized ``(17, 3)`` (y, x, score) and the crop, or None for nobody."""
         raise NotImplementedError
