@@ -55,8 +55,7 @@ class LatestJpeg:
 
     def newer_than(self, sequence: int, timeout: float) -> tuple[int, bytes, int] | None:
         with self._changed:
-            self._changed.wait_for(lambda: self.closed or self.sequence > sequence, timeout)
-            if self.closed or self.sequence <= sequence or self._jpeg is None:
+            if not self._changed.wait_for(lambda: self.closed or self.sequence > sequence, timeout) or self.closed:
                 return None
             return self.sequence, self._jpeg, self._frame_index
 
