@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pytest
 
 from pose_appliance.config import DisplayConfig, OverlayConfig
@@ -57,10 +58,12 @@ def test_open_display_chooses_by_type(tmp_path):
 
 
 def test_null_display_shows_nothing(result):
+    picture = result.frame.image.copy()
     with NullDisplay() as display:
         display.open(result.frame.size)
         display.show(result, OverlayRenderer(OverlayConfig()), {})
     assert not display.overlay_only
+    assert np.array_equal(result.frame.image, picture)  # nothing drawn, not even on the frame
 
 
 def test_resilient_display_runs_headless_logs_once_and_retries(result, caplog):
