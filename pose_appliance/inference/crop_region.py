@@ -64,14 +64,13 @@ class CropRegionTracker:
     def __init__(self, min_score: float = MIN_CROP_KEYPOINT_SCORE, alpha: float = CROP_FILTER_ALPHA):
         self.min_score = min_score
         self.alpha = alpha
-        self._crop: np.ndarray | None = None
         self._filtered: np.ndarray | None = None
 
     def crop(self, width: int, height: int) -> Crop:
         """The crop for the next frame: the tracked one, or the padded full frame when nobody is tracked."""
-        if self._crop is None:
+        if self._filtered is None:
             return padded_full_frame(width, height)
-        return tuple(float(v) for v in self._crop)  # type: ignore[return-value]
+        return tuple(float(v) for v in self._filtered)  # type: ignore[return-value]
 
     def update(self, keypoints: np.ndarray, width: int, height: int) -> Crop:
         """Follow the person of ``keypoints`` (pixels of a ``width`` x ``height`` frame); low-pass the box."""
@@ -80,9 +79,7 @@ class CropRegionTracker:
             self._filtered = target
         else:
             self._filtered = self._filtered + self.alpha * (target - self._filtered)
-        self._crop = self._filtered
         return self.crop(width, height)
 
     def reset(self) -> None:
-        self._crop = None
         self._filtered = None
