@@ -112,7 +112,8 @@ class Preview(Enum):
     QTGL = 3
 
 
-RGB_FORMATS = ("RGB888", "BGR888", "XBGR8888", "XRGB8888")
+BYTES_PER_PIXEL = {"RGB888": 3, "BGR888": 3, "XBGR8888": 4, "XRGB8888": 4}
+RGB_FORMATS = tuple(BYTES_PER_PIXEL)
 YUV_FORMATS = ("YUV420", "YVU420")
 
 SCENE_BACKGROUND = (128, 128, 128)
@@ -256,8 +257,8 @@ class CompletedRequest:
 
 def _shape_buffer(flat: np.ndarray, config: dict, copy: bool) -> np.ndarray:
     fmt, (w, h), stride = config["format"], config["size"], config["stride"]
-    if fmt in ("BGR888", "RGB888", "XBGR8888", "XRGB8888"):
-        channels = 3 if fmt in ("BGR888", "RGB888") else 4
+    if fmt in RGB_FORMATS:
+        channels = BYTES_PER_PIXEL[fmt]
         array = flat.reshape(h, stride)[:, :w * channels]
         if copy:
             array = np.ascontiguousarray(array)
@@ -458,8 +459,7 @@ class Picamera2:
         pisp = self.platform == Platform.PISP
         if fmt in YUV_FORMATS:
             return _align(width, 128 if pisp else 64)
-        bytes_per_pixel = 3 if fmt in ("RGB888", "BGR888") else 4
-        return _align(width * bytes_per_pixel, 64 if pisp else 32)
+        return _align(width * BYTES_PER_PIXEL[fmt], 64 if pisp else 32)
 
     def configure(self, camera_config=None) -> None:
         if self.started:
