@@ -16,6 +16,12 @@ class Estimator(Protocol):
     ``estimate_still(image, passes=2, *, output_size=None)`` treats the image on its own. Both return keypoints in
     pixels of ``output_size`` = (width, height) when given (the display image when ``image`` is the lores stream of
     the same field of view), else of ``image``; ``None`` when nobody is found.
+
+    An estimator whose model can run while the next frame is prepared also has ``prepare(image) -> prepared``
+    (crop and resize into an input buffer of its own), ``infer(prepared) -> outputs`` (the only call that touches
+    the interpreter; the pipeline runs it on its invoke thread) and ``finish(prepared, outputs, *, timestamp,
+    output_size) -> Pose | None`` (decode, smooth, update the tracking crop). ``estimate`` is the three in a row.
+    The pipeline overlaps frames only for estimators that have ``finish``; the others run frame by frame.
     """
 
     name: str
