@@ -108,7 +108,8 @@ def test_frames_are_copies_released_at_once():
         assert camera.requests_outstanding == 0
         for _ in range(3):
             source.read()  # the fake scribbles 0x55 over recycled buffers: a view would change under us
-    assert_scene(frame.image, 0) and assert_scene(frame.lores, 0, tolerance=3)
+    assert_scene(frame.image, 0)
+    assert_scene(frame.lores, 0, tolerance=3)
 
 
 def test_all_formats_convert_to_the_same_rgb():
