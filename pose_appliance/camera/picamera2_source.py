@@ -96,7 +96,8 @@ class Picamera2Source(FrameSource):
         try:
             cameras = camera_class.global_camera_info()
         except Exception as exc:
-            raise SourceError(f"picamera2: cannot list cameras: {exc}") from exc
+            raise SourceError(f"picamera2: cannot list cameras: {exc} (check libcamera with "
+                              "`rpicam-hello --list-cameras`)") from exc
         if num >= len(cameras):
             raise SourceError(f"camera.picamera2.camera_num: no camera {num} ({len(cameras)} found; check the "
                               "ribbon cable and `rpicam-hello --list-cameras`)")
@@ -109,7 +110,8 @@ class Picamera2Source(FrameSource):
             camera.start()
         except Exception as exc:
             camera.close()
-            raise SourceError(f"picamera2: cannot start camera {num}: {exc}") from exc
+            raise SourceError(f"picamera2: cannot start camera {num}: {exc} (check camera.width, camera.height, "
+                              "camera.fps and camera.picamera2.buffer_count)") from exc
         self._camera = camera
         self._first_timestamp = None
         self._last_index = -1

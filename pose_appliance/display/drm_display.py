@@ -144,7 +144,8 @@ class DrmDisplay(Display):
             text = str(exc)
             if re.search(r"master|DRM plane|Permission denied|Device or resource busy", text, re.IGNORECASE):
                 raise DisplayError(f"{NO_MASTER_HINT} (picamera2: {text})") from None
-            raise DisplayError(f"DRM preview failed: {type(exc).__name__}: {text}") from None
+            raise DisplayError(f"DRM preview failed: {type(exc).__name__}: {text} (use display.type = \"fbdev\" or "
+                               "\"web\")") from None
 
     def _connected_screen(self) -> tuple[int, int]:
         """Size of the first mode of the first connected connector (/sys/class/drm/cardN-HDMI-A-1/...)."""

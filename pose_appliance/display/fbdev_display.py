@@ -110,7 +110,8 @@ class FbdevDisplay(Display):
             self.bits_per_pixel = int(read("bits_per_pixel"))
             self.stride = int(read("stride"))
         except ValueError:
-            raise DisplayError(f"display.fbdev: unreadable geometry in {self.sysfs_dir}") from None
+            raise DisplayError(f"display.fbdev: unreadable virtual_size, bits_per_pixel or stride in {self.sysfs_dir} "
+                               "(display.fbdev.sysfs_root must point at /sys)") from None
         if self.bits_per_pixel not in PIXEL_FORMATS:
             raise DisplayError(f"display.fbdev: {self.device} is {self.bits_per_pixel} bits per pixel; supported "
                                f"are 16 (RGB565) and 32 (XRGB8888) (set it with `fbset -depth 32`)")
