@@ -43,10 +43,10 @@ def read_screen(device, stride, bytes_per_pixel):
 
 
 def show_once(config, result):
+    """One frame shown; the display stays open (closing blanks the screen)."""
     display = open_display(config)
     display.open(result.frame.size)
     display.show(result, OverlayRenderer(OverlayConfig()), {})
-    display.close()
     return display
 
 
@@ -105,10 +105,20 @@ def test_a_smaller_frame_is_scaled_up_and_the_bars_repainted_when_the_size_chang
     scaled = type(result)(frame=type(result.frame)(image=wide, index=1, timestamp=0.0), pose=None,
                           decision=result.decision)
     display.show(scaled, renderer, {})
-    display.close()
     screen, _ = read_screen(device, stride, 4)
     assert not screen[:15].any() and not screen[-15:].any()  # 16:9 on 800x480: bars top and bottom now
     assert screen[240, 5].any() and screen[240, 795].any()
+    display.close()
+
+
+def test_closing_blanks_the_screen_and_leaves_the_stride_padding(tmp_path, result):
+    config, device, stride = fake_framebuffer(tmp_path, 32)
+    display = show_once(config, result)
+    assert read_screen(device, stride, 4)[0].any()
+    display.close()
+    screen, raw = read_screen(device, stride, 4)
+    assert not screen.any()
+    assert (raw[:, SCREEN_W * 4:] == UNTOUCHED).all()
 
 
 def test_missing_framebuffer_is_a_clear_error(tmp_path, result):

@@ -89,6 +89,9 @@ class FbdevDisplay(Display):
         cv2.cvtColor(canvas, self._conversion, dst=self._screen[y:y + h, x:x + w])
 
     def close(self) -> None:
+        """Black screen (no frozen last frame after the appliance stops), then release the device."""
+        if self._screen is not None:
+            self._screen[:] = 0
         self._screen = None  # drop the view before unmapping
         if self._map is not None:
             self._map.close()
