@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from pose_appliance.camera.frame_source import FrameSource, SourceError
-from pose_appliance.camera.imageops import cv_to_rgb, resize_to
+from pose_appliance.camera.imageops import read_rgb, resize_to
 from pose_appliance.camera.pacer import Pacer
 from pose_appliance.types import Frame
 
@@ -72,19 +72,10 @@ class ImageFolderSource(FrameSource):
             return self.make_frame(image, slot, still=True)
 
     def _load(self, path: Path):
-        import cv2
-        import numpy as np
-
-        try:
-            data = np.fromfile(path, dtype=np.uint8)
-            image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-        except OSError as exc:
-            image, reason = None, str(exc)
-        else:
-            reason = "not a decodable image"
+        image = read_rgb(path)
         if image is None:
             if path not in self.skipped:
                 self.skipped.append(path)
-                log.warning("skipping %s: %s", path, reason)
+                log.warning("skipping %s: not a readable image", path)
             return None
-        return cv_to_rgb(resize_to(image, self.width, self.height))
+        return resize_to(image, self.width, self.height)

@@ -23,6 +23,22 @@ def cv_to_rgb(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def read_rgb(path) -> np.ndarray | None:
+    """An image file as RGB uint8, or None when it cannot be read or decoded.
+
+    Decoded as ``cv2.imread`` does by default: EXIF orientation applied (phone photos), alpha dropped, 16-bit and
+    gray converted; read through numpy so any path works.
+    """
+    import cv2
+
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError:
+        return None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
 def target_size(width: int, height: int, source_size: tuple[int, int]) -> tuple[int, int] | None:
     """The (w, h) to resize to: both given = exactly that; one given = keep the aspect ratio; none = None."""
     if width <= 0 and height <= 0:

@@ -194,7 +194,7 @@ def _unreadable(path: Path) -> str:
 def extract_keypoints(root: Path, images: dict[str, list[Path]], estimator: Any, model_name: str
                       ) -> tuple[KeypointSet, list[tuple[str, str]]]:
     """Keypoints of every image (x, y, score pixels), with a progress bar on stderr."""
-    import cv2
+    from pose_appliance.camera.imageops import read_rgb
 
     classes = list(images)
     keypoints, targets, files, skipped = [], [], [], []
@@ -203,11 +203,11 @@ def extract_keypoints(root: Path, images: dict[str, list[Path]], estimator: Any,
     for target, name in enumerate(classes):
         for path in images[name]:
             relative = path.relative_to(root).as_posix()
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            image = read_rgb(path)
             if image is None:
                 progress.close()
                 raise CommandError(_unreadable(path))
-            pose = estimator.estimate_still(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+            pose = estimator.estimate_still(image)
             if pose is None:
                 skipped.append((relative, "no person found"))
             elif pose.scores.min() < MIN_KEYPOINT_SCORE:

@@ -55,14 +55,13 @@ def run(args: argparse.Namespace) -> int:
 
 def read_rgb(path: str) -> np.ndarray:
     """An image file as HxWx3 uint8 RGB (alpha dropped); CommandError naming the file when it cannot be read."""
-    import cv2
-
+    from pose_appliance.camera.imageops import read_rgb
     from pose_appliance.cli import CommandError
 
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    image = read_rgb(path)
     if image is None:
         raise CommandError(f"{path}: cannot read this image (missing, or not a JPEG/PNG/BMP file)")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image
 
 
 def _models_dir(config) -> str:
