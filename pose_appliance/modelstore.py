@@ -191,11 +191,12 @@ def model_file(name: str, models_dir: str | os.PathLike, *,
     """The fetched file of a manifest entry. Cheap: checks presence and size, not the checksum."""
     entry = get_entry(name, manifest)
     path = Path(models_dir).expanduser() / entry.file
+    fetch = f"pose-appliance models fetch --models-dir {path.parent} {name}"
     if not path.is_file():
-        raise ModelError(f"{name} is not fetched ({path} is missing): run `pose-appliance models fetch {name}`")
+        raise ModelError(f"{name} is not fetched ({path} is missing): run `{fetch}`")
     if entry.size and path.stat().st_size != entry.size:
         raise ModelError(f"{name}: {path} is damaged (size {path.stat().st_size}, expected {entry.size}): "
-                         f"run `pose-appliance models fetch {name}`")
+                         f"run `{fetch}`")
     return path
 
 

@@ -325,9 +325,10 @@ def test_a_damaged_model_fails_and_a_missing_edgetpu_build_only_warns(root, mode
     config = replace(Config(), "service.models_dir", str(copy))
     lines = [c.line() for c in doctor.check_models(config, host(root))]
     assert any(line.startswith("FAIL  model yoga_classifier: wrong sha256") and
-               line.endswith("-- pose-appliance models fetch --force yoga_classifier") for line in lines), lines
+               line.endswith(f"-- pose-appliance models fetch --models-dir {copy} --force yoga_classifier")
+               for line in lines), lines
     assert f"WARN  model movenet_lightning_int8_edgetpu: not fetched into {copy}  -- pose-appliance models " \
-           "fetch movenet_lightning_int8_edgetpu" in lines
+           f"fetch --models-dir {copy} movenet_lightning_int8_edgetpu" in lines
     config = replace(config, "model.delegate", "edgetpu")
     lines = [c.line() for c in doctor.check_models(config, host(root))]
     assert any(line.startswith("FAIL  model movenet_lightning_int8_edgetpu: not fetched") for line in lines)

@@ -390,12 +390,12 @@ def check_models(config: Config, host: Host) -> list[Check]:
             checks.append(Check("FAIL", f"model {name}: not in the manifest", "pose-appliance models list"))
         elif state == "missing":
             checks.append(Check("FAIL" if required else "WARN", f"model {name}: not fetched into {models_dir}",
-                                f"pose-appliance models fetch {name}"))
+                                f"pose-appliance models fetch --models-dir {models_dir} {name}"))
         else:
             try:
                 modelstore.verify(entry, models_dir / entry.file)
             except modelstore.ModelError as exc:
-                checks.append(Check("FAIL", f"model {exc}", f"pose-appliance models fetch --force {name}"))
+                checks.append(Check("FAIL", f"model {exc}", f"pose-appliance models fetch --models-dir {models_dir} --force {name}"))
     return checks
 
 
