@@ -395,7 +395,8 @@ def check_models(config: Config, host: Host) -> list[Check]:
             try:
                 modelstore.verify(entry, models_dir / entry.file)
             except modelstore.ModelError as exc:
-                checks.append(Check("FAIL", f"model {exc}", f"pose-appliance models fetch --models-dir {models_dir} --force {name}"))
+                checks.append(Check("FAIL", f"model {exc}",
+                                    f"pose-appliance models fetch --models-dir {models_dir} --force {name}"))
     return checks
 
 
