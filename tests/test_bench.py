@@ -82,7 +82,10 @@ def test_target_checks_name_the_targets():
               "runs": [run], "appliance": {"peak_rss_mb": 250.0, "first_overlay_s": 0.5}}
     checks = target_checks({"machine": {"cores": 2}, "configs": [config]})
     assert [c["ok"] for c in checks] == [True, False, False, True]  # ratio, p99 > 2 + 10, RSS > 200, start
-    assert target_checks({"machine": {"cores": 2}, "configs": [dict(config, threads=1)]}) == []
+    assert all(c["what"].startswith("2 threads: ") for c in checks)
+    one_thread = target_checks({"machine": {"cores": 2}, "configs": [dict(config, threads=1)]})
+    assert [c["what"].split(":")[0] for c in one_thread] == ["1 thread"] * 4
+    assert target_checks({"machine": {"cores": 2}, "configs": [dict(config, delegate="edgetpu")]}) == []
 
 
 @pytest.mark.parametrize("argv,message", [
