@@ -301,9 +301,6 @@ def run(args: argparse.Namespace) -> int:
     overrides = overrides_from_args(args)
     try:
         appliance = Appliance(args.config, overrides, max_frames=args.frames, keypoints_path=args.record_keypoints)
-        # Validate the display type given on the command line the same way as the file.
-        from pose_appliance.config import validate_config
-        validate_config(_as_dict(appliance.config), "command line")
     except ConfigError as exc:
         raise CommandError(str(exc)) from None
     setup_logging(appliance.config.service.log_level)
@@ -314,9 +311,3 @@ def run(args: argparse.Namespace) -> int:
         log.debug("start failed", exc_info=True)
         raise CommandError(str(exc)) from None
 
-
-def _as_dict(value: Any) -> Any:
-    import dataclasses
-    if dataclasses.is_dataclass(value):
-        return {f.name: _as_dict(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    return value

@@ -246,12 +246,21 @@ def load_config(path: str | os.PathLike) -> Config:
     return validate_config(read_config_file(path), str(path))
 
 
-def replace(config: Config, dotted: str, value: Any) -> Config:
-    """A copy of config with one field changed, e.g. replace(cfg, "display.type", "null")."""
-    head, _, rest = dotted.partition(".")
-    if not rest:
-        return dataclasses.replace(config, **{head: value})
-    return dataclasses.replace(config, **{head: replace(getattr(config, head), rest, value)})
+def replace(config: Any, dotted: str, value: Any, source: str = "command line") -> Any:
+    """A copy of config with one field changed, e.g. replace(cfg, "display.type", "null"); the value is checked
+    against the schema like a value from the file (``source`` names where it came from)."""
+    return _replace(config, dotted.split("."), value, source, dotted)
+
+
+def _replace(node: Any, path: list[str], value: Any, source: str, dotted: str) -> Any:
+    head, rest = path[0], path[1:]
+    fields = {f.name: f for f in dataclasses.fields(node)}
+    if head not in fields:
+        raise ConfigError(source, dotted, "unknown key", _suggest(head, fields, dotted.rpartition(".")[0]))
+    if rest:
+        return dataclasses.replace(node, **{head: _replace(getattr(node, head), rest, value, source, dotted)})
+    kind = typing.get_type_hints(type(node))[head]
+    return dataclasses.replace(node, **{head: _check_value(kind, value, fields[head].metadata, source, dotted)})
 
 
 def _build(cls: type, data: Any, source: str, prefix: str) -> Any:

@@ -97,6 +97,12 @@ def test_bad_input_is_one_line_naming_the_problem(tmp_path, models_dir, pose_vid
     assert all(w in last for w in words), last
 
 
+def test_a_bad_display_on_the_command_line_is_one_line(tmp_path, capsys):
+    assert main(["run", "--display", "hdmi", "--models-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("pose-appliance run: command line: display.type: 'hdmi'")
+
+
 def test_model_not_fetched_says_how_to_fetch(tmp_path, pose_video, capsys):
     empty = tmp_path / "models"
     empty.mkdir()

@@ -93,3 +93,15 @@ def test_check_config_command(tmp_path, capsys):
 def test_replace_changes_one_field():
     config = cfg.replace(cfg.Config(), "display.record.path", "x.mp4")
     assert config.display.record.path == "x.mp4" and config.display.type == "record"
+
+
+@pytest.mark.parametrize("dotted, value, words", [
+    ("display.type", "hdmi", "command line: display.type: 'hdmi' is not one of"),
+    ("model.threads", -2, "command line: model.threads: -2 is below the minimum 0"),
+    ("display.typ", "null", "command line: display.typ: unknown key (did you mean 'type'?)"),
+])
+def test_replace_checks_the_value_like_the_file(dotted, value, words):
+    with pytest.raises(cfg.ConfigError) as caught:
+        cfg.replace(cfg.Config(), dotted, value)
+    assert str(caught.value).startswith(words)
+
