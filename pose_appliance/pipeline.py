@@ -156,6 +156,9 @@ class Pipeline:
         self._capture = CaptureThread(source, self._frames)
         self._results = LatestFrameMailbox(drop_when_full=source.live)
         self._dropped_by_old_sources = 0
+        self._last_label: tuple[str | None, float] = (None, 0.0)
+        self._last_time: float | None = None
+        self._logged_errors: set[str] = set()
         self._inference_thread = threading.Thread(target=self._inference_loop, name="inference", daemon=True)
         self._display_thread = threading.Thread(target=self._display_loop, name="display", daemon=True)
 
@@ -182,7 +185,8 @@ class Pipeline:
         self._display_thread.start()
 
     def swap_stages(self, stages: Stages) -> Stages:
-        """Use new stages from the next frame on; returns the old ones (the caller closes them)."""
+        """Use new stages from the next frame on; returns the old ones. They are not closed: a frame may still be
+        in flight on them, and they are freed when the pipeline lets go of them."""
         old, self._stages = self._stages, stages
         return old
 
@@ -211,7 +215,7 @@ class Pipeline:
     def status(self) -> dict:
         stages = self._stages
         status = self.stats.as_dict(self.capture_dropped, self._results.dropped)
-        status.update(model=stages.model_name, delegate=getattr(stages.estimator, "delegate", "cpu"),
+        status.update(model=stages.model_name, delegate=stages.estimator.delegate,
                       label=self._last_label[0], label_score=round(self._last_label[1], 3))
         return status
 
@@ -230,11 +234,7 @@ class Pipeline:
         return self._capture.error
 
     # ---------------------------------------------------------------------------------------- threads
-    _last_label: tuple[str | None, float] = (None, 0.0)
-
     def _inference_loop(self) -> None:
-        self._last_time: float | None = None
-        self._logged_errors: set[str] = set()
         invoker = _Invoker()
         in_flight: _InFlight | None = None
         try:
@@ -315,7 +315,7 @@ class Pipeline:
                              inference_ms=(now - started) * 1000.0)
         self._last_label = (decision.label, decision.score)
         if self._recorder is not None:
-            self._recorder.write(result, stages.model_name, getattr(stages.estimator, "delegate", "cpu"))
+            self._recorder.write(result, stages.model_name, stages.estimator.delegate)
         self.stats.inference_ms.append(result.inference_ms)
         self.stats.processed += 1
         self.stats.last_processed_at = time.monotonic()
