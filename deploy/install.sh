@@ -32,11 +32,8 @@ CORAL_KEY_URL=https://packages.cloud.google.com/apt/doc/apt-key.gpg
 APT_PACKAGES=(python3-venv python3-pip python3-numpy python3-systemd)
 APT_PI_PACKAGES=(python3-picamera2 python3-kms++)
 
-usage() { sed -n '2,/^set -E/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
-say() { printf '%s\n' "$*"; }
-die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
-# RUNNING: the command run() was given, so a failure names it rather than "$@".
-trap 'die "failed at line $LINENO: ${RUNNING:-$BASH_COMMAND}"' ERR
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -53,9 +50,7 @@ for i in "${!MIRRORS[@]}"; do
     [ -d "${MIRRORS[$i]}" ] || die "--mirror ${MIRRORS[$i]}: no such folder"
     MIRRORS[i]=$(cd "${MIRRORS[$i]}" && pwd)
 done
-if [ "$DRY_RUN" = 0 ] && [ -z "$DESTDIR" ] && [ "$(id -u)" != 0 ]; then
-    die "run as root (sudo $0), or try --dry-run"
-fi
+require_root
 
 VENV=$PREFIX/venv
 ETC=$DESTDIR/etc/$SERVICE
@@ -65,13 +60,6 @@ UNIT=$DESTDIR/etc/systemd/system/$SERVICE.service
 SYSUSERS=$DESTDIR/etc/sysusers.d/$SERVICE.conf
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-
-# Run a command, or only show it with --dry-run.
-run() {
-    say "+ $*"
-    local RUNNING="$*"
-    if [ "$DRY_RUN" = 0 ]; then "$@"; fi
-}
 
 # Copy a file only when its content differs, so a second run changes nothing (not even mtimes).
 install_file() {

@@ -14,11 +14,8 @@ DESTDIR=${DESTDIR:-}
 DRY_RUN=0
 PURGE=0
 
-usage() { sed -n '2,/^set -E/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
-say() { printf '%s\n' "$*"; }
-die() { printf 'uninstall.sh: %s\n' "$*" >&2; exit 1; }
-# RUNNING: the command run() was given, so a failure names it rather than "$@".
-trap 'die "failed at line $LINENO: ${RUNNING:-$BASH_COMMAND}"' ERR
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -29,15 +26,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-if [ "$DRY_RUN" = 0 ] && [ -z "$DESTDIR" ] && [ "$(id -u)" != 0 ]; then
-    die "run as root (sudo $0), or try --dry-run"
-fi
-
-run() {
-    say "+ $*"
-    local RUNNING="$*"
-    if [ "$DRY_RUN" = 0 ]; then "$@"; fi
-}
+require_root
 
 remove() {
     local path

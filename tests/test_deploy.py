@@ -123,7 +123,7 @@ def destdir(tmp_path) -> Path:
 def test_scripts_pass_shellcheck():
     shellcheck = shutil.which("shellcheck")
     assert shellcheck, "shellcheck is missing: apt-get install shellcheck (scripts/test installs it)"
-    result = subprocess.run([shellcheck, "--severity=style", str(INSTALL), str(UNINSTALL)],
+    result = subprocess.run([shellcheck, "--external-sources", "--severity=style", str(INSTALL), str(UNINSTALL)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
