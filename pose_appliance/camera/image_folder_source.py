@@ -27,7 +27,6 @@ class ImageFolderSource(FrameSource):
         self.path = Path(path)
         self.loop = loop
         self.realtime = realtime
-        self.live = realtime
         self.frame_rate = float(fps)
         self.width, self.height = width, height
         self.files: list[Path] = []
@@ -35,6 +34,11 @@ class ImageFolderSource(FrameSource):
         self._slot = 0
         self._pacer: Pacer | None = None
         self._readable_in_pass = 0
+
+    @property
+    def live(self) -> bool:
+        """Paced files behave like a camera: frames the pipeline cannot take are dropped."""
+        return self.realtime
 
     def start(self) -> None:
         if not self.path.is_dir():

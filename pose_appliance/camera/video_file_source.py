@@ -32,7 +32,6 @@ class VideoFileSource(FrameSource):
         self.path = Path(path)
         self.loop = loop
         self.realtime = realtime
-        self.live = realtime
         self.width, self.height = width, height
         self.frame_rate: float | None = None
         self.frame_count = 0
@@ -40,6 +39,11 @@ class VideoFileSource(FrameSource):
         self._position = 0  # index of the next frame the file will decode, counted across loops
         self._loop_start = 0  # index of the file's first frame in the current loop
         self._pacer: Pacer | None = None
+
+    @property
+    def live(self) -> bool:
+        """Paced files behave like a camera: frames the pipeline cannot take are dropped."""
+        return self.realtime
 
     def start(self) -> None:
         import cv2
