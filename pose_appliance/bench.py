@@ -51,8 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--displays", default=DEFAULT_DISPLAYS, help="display targets: null (nothing drawn) "
                         "and/or fbdev (overlay composed into a file-backed framebuffer of the frame's size)")
     parser.add_argument("--frames", type=int, default=600, help="frames per unpaced run (default 600)")
-    parser.add_argument("--rounds", type=int, default=3, help="unpaced measurements per size and display; "
-                        "the best round counts, for the pipeline and the bare invoke alike (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="unpaced measurements per size and display, each "
+                        "against bare invokes just before and after it; the median ratio is reported (default 5)")
     parser.add_argument("--paced-frames", type=int, default=300, help="frames per paced run (default 300)")
     parser.add_argument("--fps", type=float, default=30.0, help="rate of the paced source (default 30)")
     parser.add_argument("--invokes", type=int, default=300, help="bare invokes per measurement (default 300)")
@@ -270,31 +270,43 @@ def _pipeline_worker(job: dict) -> dict:
                 display_config = _display_config(display_type, (size["width"], size["height"]), scratch)
                 rounds = [_measured_round(invoke, stages, frames, display_config, job)
                           for _ in range(job["rounds"])]
-                best = {key: max(rounds, key=lambda r: r[key]["fps"])[key]
-                        for key in ("invoke", "unpaced", "serial")}
-                invoke_fps = best["invoke"]["fps"]
+                pipeline_round = _median_round(rounds, "ratio")
+                serial_round = _median_round(rounds, "serial_ratio")
                 paced = run_pipeline(stages, frames, display_config, job["paced_frames"], fps=job["fps"])
                 result["runs"].append({
                     "size": size["name"], "frame_size": [size["width"], size["height"]],
                     "lores_size": frames.lores_size, "display": display_type,
-                    "invoke_fps": invoke_fps,
-                    "pipeline_fps": best["unpaced"]["fps"],
-                    "ratio": round(best["unpaced"]["fps"] / invoke_fps, 3),
-                    "cpu_ms_per_frame": best["unpaced"]["cpu_ms_per_frame"],
-                    "serial_fps": best["serial"]["fps"], "serial_ratio": round(best["serial"]["fps"] / invoke_fps, 3),
+                    "invoke_fps": pipeline_round["invoke_fps"],
+                    "pipeline_fps": pipeline_round["unpaced"]["fps"],
+                    "ratio": pipeline_round["ratio"],
+                    "cpu_ms_per_frame": pipeline_round["unpaced"]["cpu_ms_per_frame"],
+                    "serial_fps": serial_round["serial"]["fps"], "serial_ratio": serial_round["serial_ratio"],
                     "paced": paced, "rounds": rounds})
             del frames
     return result
 
 
 def _measured_round(invoke: "InvokeTimer", stages, frames: "PreparedFrames", display_config, job: dict) -> dict:
-    """Bare invoke before and after the unpaced pipeline (the better of the two: another process that grabbed a
-    core slows both alike), then the TF sample's loop."""
+    """Bare invoke, the unpaced pipeline, bare invoke, the TF sample's loop, bare invoke. Each loop is compared
+    with the mean of the bare invoke rates just before and after it: a shared host changes speed every few
+    seconds, so only measurements this close together share its state."""
     before = invoke.measure(job["invokes"])
     unpaced = run_pipeline(stages, frames, display_config, job["frames"])
-    after = invoke.measure(job["invokes"])
+    between = invoke.measure(job["invokes"])
     serial = run_serial_loop(stages, frames, display_config, job["frames"])
-    return {"invoke": max(before, after, key=lambda r: r["fps"]), "unpaced": unpaced, "serial": serial}
+    after = invoke.measure(job["invokes"])
+    invoke_fps = round((before["fps"] + between["fps"]) / 2, 1)
+    serial_invoke_fps = round((between["fps"] + after["fps"]) / 2, 1)
+    return {"invoke_fps": invoke_fps, "unpaced": unpaced, "ratio": round(unpaced["fps"] / invoke_fps, 3),
+            "serial_invoke_fps": serial_invoke_fps, "serial": serial,
+            "serial_ratio": round(serial["fps"] / serial_invoke_fps, 3),
+            "invoke_fps_measured": [before["fps"], between["fps"], after["fps"]]}
+
+
+def _median_round(rounds: list[dict], key: str) -> dict:
+    """The round whose ``key`` is the median (the lower middle one of an even count)."""
+    ordered = sorted(rounds, key=lambda r: r[key])
+    return ordered[(len(ordered) - 1) // 2]
 
 
 def _appliance_worker(job: dict) -> dict:
