@@ -1,4 +1,4 @@
-"""picamera2 buffers -> RGB uint8 in one pass and one copy (numpy; OpenCV for the 32-bit formats).
+"""picamera2 buffers -> RGB uint8 in one pass and one copy (numpy slicing; OpenCV for 32-bit and YUV).
 
 Memory layouts, as picamera2 maps them (request.py: its PIL mode table and make_array):
 "RGB888" is B,G,R per pixel (libcamera names formats by the 24-bit word, little-endian); "BGR888" is R,G,B;
@@ -9,10 +9,6 @@ then the U plane and the V plane, each ``h/2`` rows of ``stride/2`` bytes ("YVU4
 from __future__ import annotations
 
 import numpy as np
-
-# Full-range BT.601 (libcamera ColorSpace.Sycc(), which the picamera2 source asks for).
-_CR_TO_R, _CB_TO_G, _CR_TO_G, _CB_TO_B = 1.402, 0.344136, 0.714136, 1.772
-
 
 def picamera2_to_rgb(array: np.ndarray, fmt: str, size: tuple[int, int]) -> np.ndarray:
     """A picamera2 array (from MappedArray or make_array) of stream format ``fmt`` and ``size`` (w, h) as a new
@@ -34,7 +30,15 @@ def picamera2_to_rgb(array: np.ndarray, fmt: str, size: tuple[int, int]) -> np.n
 
 
 def i420_to_rgb(array: np.ndarray, width: int, height: int, *, swap_uv: bool = False) -> np.ndarray:
-    """Full-range BT.601 I420 ``(h*3/2, stride)`` -> RGB ``(h, w, 3)`` uint8; chroma is upsampled 2x2 nearest."""
+    """Full-range BT.601 I420 ``(h*3/2, stride)`` -> RGB ``(h, w, 3)`` uint8; chroma is upsampled 2x2 nearest.
+
+    OpenCV's I420 conversion is SIMD (~0.04 ms at 256x192 against ~0.55 ms for the same arithmetic in numpy
+    floats) but assumes limited range (Y 16..235, chroma 16..240). So the planes are first mapped to limited
+    range through a lookup table while they are packed without row padding, which OpenCV also needs; the
+    double rounding costs at most 2 levels against the exact full-range formula.
+    """
+    import cv2
+
     if height % 2 or width % 2:
         raise ValueError(f"YUV420 needs even width and height, got {width}x{height}")
     stride = array.shape[1] if array.ndim == 2 else width
@@ -50,10 +54,14 @@ def i420_to_rgb(array: np.ndarray, width: int, height: int, *, swap_uv: bool = F
     v = flat[second:second + chroma_stride * half_h].reshape(half_h, chroma_stride)[:, :half_w]
     if swap_uv:
         u, v = v, u
-    cb = u.astype(np.float32) - 128.0
-    cr = v.astype(np.float32) - 128.0
-    # Chroma terms at quarter resolution, then spread over each 2x2 block.
-    chroma = np.stack([_CR_TO_R * cr, -_CB_TO_G * cb - _CR_TO_G * cr, _CB_TO_B * cb], axis=-1)
-    chroma = chroma.repeat(2, axis=0).repeat(2, axis=1)
-    rgb = chroma + y.astype(np.float32)[..., None]
-    return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+    packed = np.empty(width * height * 3 // 2, np.uint8)
+    chroma_size = half_w * half_h
+    cv2.LUT(y, _FULL_TO_LIMITED_LUMA, dst=packed[:width * height].reshape(height, width))
+    cv2.LUT(u, _FULL_TO_LIMITED_CHROMA, dst=packed[width * height:][:chroma_size].reshape(half_h, half_w))
+    cv2.LUT(v, _FULL_TO_LIMITED_CHROMA, dst=packed[width * height + chroma_size:].reshape(half_h, half_w))
+    return cv2.cvtColor(packed.reshape(height * 3 // 2, width), cv2.COLOR_YUV2RGB_I420)
+
+
+_LEVELS = np.arange(256, dtype=np.float64)
+_FULL_TO_LIMITED_LUMA = np.rint(16 + _LEVELS * 219 / 255).astype(np.uint8)
+_FULL_TO_LIMITED_CHROMA = np.rint(128 + (_LEVELS - 128) * 224 / 255).astype(np.uint8)
