@@ -269,8 +269,8 @@ class Pipeline:
                 if len(in_flight) > 1:
                     self._finish(in_flight.popleft(), invoker)
         finally:
-            for _ in in_flight:
-                self._guarded(in_flight[0].frame, invoker.result)  # never leave the model running
+            for pending in in_flight:
+                self._guarded(pending.frame, invoker.result)  # never leave the model running
             invoker.close()
             self._results.close()
 
