@@ -44,23 +44,30 @@ def section(cls: type, text: str) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------------- camera
+# true, false, or "auto": on when someone watches the picture live (display web, window, drm or fbdev).
+AutoBool = bool | Literal["auto"]
+AUTO_PLAYBACK = ("Start again at the end instead of stopping the pipeline. \"auto\" = yes when the display is "
+                 "watched live (web, window, drm, fbdev), no when it records (record, null).")
 CameraType = Literal["video", "images", "opencv", "picamera2"]
 
 
 @dataclass(frozen=True)
 class VideoSourceConfig:
     path: str = doc("Video file to play. Empty = the demo video fetched with the models.", "")
-    loop: bool = doc("Start again at the end instead of stopping the pipeline.", False)
-    realtime: bool = doc("Play at the file's frame rate and drop frames a slow pipeline cannot take, like a "
-                         "camera (true), or hand every frame to the pipeline (false).", False)
+    loop: AutoBool = doc(AUTO_PLAYBACK, "auto")
+    realtime: AutoBool = doc("Play at the file's frame rate and drop frames a slow pipeline cannot take, like a "
+                             "camera (true), or hand every frame to the pipeline as fast as it goes (false). "
+                             "\"auto\" = true when the display is watched live, false when it records.", "auto")
 
 
 @dataclass(frozen=True)
 class ImageFolderSourceConfig:
     path: str = doc("Folder of .jpg/.jpeg/.png/.bmp images, read in name order.", "")
-    loop: bool = doc("Start again after the last image.", False)
+    loop: AutoBool = doc("Start again after the last image. \"auto\" = yes when the display is watched live "
+                         "(web, window, drm, fbdev), no when it records (record, null).", "auto")
     fps: float = doc("Frames per second when realtime is on.", 5.0, minimum=0.1, maximum=240)
-    realtime: bool = doc("Pace images at fps and drop what the pipeline cannot take.", False)
+    realtime: AutoBool = doc("Pace images at fps and drop what the pipeline cannot take. \"auto\" = true when "
+                             "the display is watched live, false when it records.", "auto")
 
 
 @dataclass(frozen=True)
@@ -285,6 +292,13 @@ def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
 
 
 def _check_value(kind: Any, value: Any, meta: Any, source: str, key: str) -> Any:
+    if kind == AutoBool:
+        if value == "auto":
+            return value
+        if not isinstance(value, bool):
+            raise ConfigError(source, key, f"expected true, false or \"auto\", got {_describe(value)}",
+                              "write true or false without quotes, or \"auto\" with them")
+        return value
     choices = meta.get("choices")
     if typing.get_origin(kind) is Literal:
         choices = typing.get_args(kind)

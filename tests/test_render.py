@@ -151,3 +151,11 @@ def save_screenshot(rgb: np.ndarray, target: str) -> Path:
     assert ok and len(data) < SCREENSHOT_MAX_BYTES, f"{path} would be {len(data)} bytes"
     path.write_bytes(data.tobytes())
     return path
+
+
+def test_no_fps_box_before_a_rate_is_known(result):
+    """The first frame has no frame rate yet: no "0 fps", no box at all in the top-right corner."""
+    canvas = result.frame.image.copy()
+    first = FrameResult(frame=result.frame, pose=None, decision=LabelDecision(label=None), fps=None)
+    OverlayRenderer(OverlayConfig()).draw(canvas, first)
+    assert np.array_equal(canvas, result.frame.image)

@@ -32,8 +32,9 @@ BOUNDARY = "frame"
 VIEWER_SEND_BUFFER = 256 * 1024  # bytes the kernel may hold for one viewer: a few frames at most, not seconds
 BIND_PATIENCE = 1.0  # seconds to wait for a port the previous web display is releasing
 VIEWER_TIMEOUT = 30.0  # a viewer whose socket takes nothing for this long is dropped
-STATUS_FIELDS = (("label", "Pose"), ("label_score", "Score"), ("fps", "FPS"), ("model", "Model"),
-                 ("delegate", "Delegate"), ("frames", "Frames"), ("dropped", "Dropped"))
+STATUS_FIELDS = (("label", "Pose"), ("label_score", "Score"), ("fps", "Shown fps"), ("model_fps", "Model fps"),
+                 ("model", "Model"), ("delegate", "Delegate"), ("frames", "Frames"), ("dropped", "Dropped"))
+RATE_FIELDS = ("fps", "model_fps")
 
 
 class LatestJpeg:
@@ -86,7 +87,9 @@ class WebDisplay(Display):
 
     @property
     def url(self) -> str:
-        return f"http://{self.bind}:{self.port}/"
+        """The address to type in a browser (this machine's name when listening on every address)."""
+        host = socket.gethostname() if self.bind in ("0.0.0.0", "::", "") else self.bind
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/"
 
     def open(self, frame_size: tuple[int, int]) -> None:
         handler = type("Handler", (_Handler,), {"display": self})
@@ -102,7 +105,9 @@ class WebDisplay(Display):
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="web-display", daemon=True)
         self._thread.start()
-        log.info("web display: status page %s, stream %sstream.mjpg", self.url, self.url)
+        # On stdout, the one line a user running it by hand needs; the journal gets it too under systemd.
+        print(f"serving {self.url}", flush=True)
+        log.debug("web display: status page %s, stream %sstream.mjpg", self.url, self.url)
 
     def show(self, result: FrameResult, renderer: Any, status: dict) -> None:
         import cv2
@@ -215,7 +220,7 @@ def _format(key: str, value: Any) -> str:
         return "-"
     if key == "label_score":
         return f"{float(value):.0%}"
-    if key == "fps":
+    if key in RATE_FIELDS:
         return f"{float(value):.1f}"
     return str(value)
 
@@ -231,6 +236,7 @@ aside { flex: 1 0 240px; padding: 12px 20px; }
 h1 { font-size: 18px; margin: 0 0 8px; }
 th { text-align: left; font-weight: normal; color: #999; padding: 2px 16px 2px 0; }
 td { font-weight: bold; overflow-wrap: anywhere; }
+.note { color: #999; font-size: 13px; max-width: 36em; }
 #label { color: #ff3030; font-size: 22px; }
 </style></head>
 <body><main>
@@ -238,7 +244,9 @@ td { font-weight: bold; overflow-wrap: anywhere; }
 <aside><h1>pose-appliance</h1>
 <table>
 {rows}
-</table></aside>
+</table>
+<p class="note">Shown fps: pictures this page gets per second (last 2 s).<br>Model fps: how fast the model alone
+runs (1 / its time per frame); the picture cannot go faster than this nor than the camera.</p></aside>
 </main>
 <script>
 function show(status) {
@@ -247,7 +255,7 @@ function show(status) {
     if (!cell) continue;
     let text = value === null || value === "" ? "-" : String(value);
     if (key === "label_score" && value !== null) text = Math.round(value * 100) + "%";
-    if (key === "fps" && value !== null) text = Number(value).toFixed(1);
+    if ((key === "fps" || key === "model_fps") && value !== null) text = Number(value).toFixed(1);
     cell.textContent = text;
   }
 }
