@@ -8,9 +8,13 @@ error (``ModelLoadError``). The Edge TPU is reached with the runtime's own
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -25,6 +29,11 @@ RUNTIME_MODULES: tuple[tuple[str, str], ...] = (
     ("tflite_runtime", "tflite_runtime.interpreter"),
 )
 MAX_DEFAULT_THREADS = 4
+# Written by LiteRT's C++ code straight to the process's stderr when an interpreter first applies XNNPACK. Neither
+# runtime has a switch for it (no environment variable, no exported log-severity call in LiteRT 2.3), so it is
+# filtered out of fd 2 while interpreters are built; see quiet_runtime_banner.
+RUNTIME_BANNERS: tuple[bytes, ...] = (b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",)
+_banner_seen = False
 
 InterpreterFactory = Callable[..., Any]
 
@@ -117,8 +126,9 @@ def load_model(path: str | os.PathLike, *, threads: int = 0, delegate: str = "cp
 
     def load_cpu() -> Any:
         try:
-            interpreter = factory(model_path=str(path), num_threads=num_threads)
-            interpreter.allocate_tensors()
+            with quiet_runtime_banner():
+                interpreter = factory(model_path=str(path), num_threads=num_threads)
+                interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelLoadError(f"{path}: not a usable TFLite model ({_first_line(exc)}); "
                                  f"{_fetch_hint(name, path)}") from None
@@ -146,6 +156,34 @@ def load_model(path: str | os.PathLike, *, threads: int = 0, delegate: str = "cp
     return LoadedModel(load_cpu(), path, "cpu", reason, runtime, load_cpu)
 
 
+@contextlib.contextmanager
+def quiet_runtime_banner() -> Iterator[None]:
+    """Run the block with fd 2 sent to a temporary file, then pass on every line it got except the runtime's INFO
+    banner (errors and warnings of the runtime, or log lines of other threads meanwhile, still reach stderr, a
+    moment later). The banner is printed once per process, so once it was seen this does nothing."""
+    global _banner_seen
+    if _banner_seen:
+        yield
+        return
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as captured:
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().splitlines(keepends=True)
+            kept = [line for line in lines if line.rstrip(b"\r\n") not in RUNTIME_BANNERS]
+            _banner_seen = len(kept) < len(lines)
+            data = b"".join(kept)
+            while data:
+                data = data[os.write(2, data):]
+
+
 def _load_edgetpu(model: Path, factory: InterpreterFactory, loader: Callable[..., Any], device_option: str,
                   num_threads: int, device: str | None) -> tuple[Any, str | None]:
     options = {"device": device_option} if device_option else {}
@@ -158,8 +196,9 @@ def _load_edgetpu(model: Path, factory: InterpreterFactory, loader: Callable[...
         return None, (f"{EDGETPU_LIBRARY} could not open the Edge TPU {device_option or device} "
                       f"({_first_line(exc)}); install libedgetpu1-std and check the device option")
     try:
-        interpreter = factory(model_path=str(model), experimental_delegates=[edgetpu], num_threads=num_threads)
-        interpreter.allocate_tensors()
+        with quiet_runtime_banner():
+            interpreter = factory(model_path=str(model), experimental_delegates=[edgetpu], num_threads=num_threads)
+            interpreter.allocate_tensors()
     except Exception as exc:  # noqa: BLE001
         return None, (f"{model.name} did not start on the Edge TPU ({_first_line(exc)}); libedgetpu probably "
                       "does not match the TFLite runtime version")
