@@ -141,6 +141,7 @@ class PipelineStats:
         self.processed = 0
         self.shown = 0
         self.errors = 0
+        self.first_processed_at = 0.0
         self.last_processed_at = 0.0
         self.latencies = collections.deque(maxlen=latency_window)
         self.inference_ms = collections.deque(maxlen=latency_window)
@@ -362,6 +363,8 @@ class Pipeline:
         self.stats.inference_ms.append(result.inference_ms)
         self.stats.processed += 1
         self.stats.last_processed_at = time.monotonic()
+        if self.stats.processed == 1:
+            self.stats.first_processed_at = self.stats.last_processed_at
         self.first_result.set()
         self._results.put(result)
 

@@ -23,7 +23,8 @@ from pose_appliance.render import OverlayRenderer
 from pose_appliance.render.overlay_renderer import KEYPOINT_COLOR
 from test_render import keypoint_xy, real_result, save_screenshot
 
-STATUS = {"fps": 29.7, "model_fps": 312.5, "model": "movenet_lightning_int8", "delegate": "cpu", "label": "chair", "label_score": 0.89,
+STATUS = {"fps": 29.7, "model_fps": 312.5, "model": "movenet_lightning_int8", "delegate": "cpu", "label": "chair",
+          "label_score": 0.89,
           "frames": 1200, "dropped": 3}
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--hide-scrollbars")

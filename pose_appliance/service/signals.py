@@ -61,12 +61,20 @@ class SignalWaker:
             readable, _, _ = select.select([self._read_fd], [], [], remaining)
             if readable:
                 self._drain()
+                break  # a signal (now pending) or wake()
         events = set()
         while self._pending:
             event, signal_name = self._pending.popleft()
             log.info("%s received: %s", signal_name, event)
             events.add(event)
         return events
+
+    def wake(self) -> None:
+        """Make the current or next ``wait`` return at once, with no event (any thread may call it)."""
+        try:
+            os.write(self._write_fd, b"\0")
+        except OSError:
+            pass  # full: it wakes anyway; closed: nobody waits any more
 
     def _drain(self) -> None:
         try:
