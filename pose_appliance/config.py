@@ -1,7 +1,7 @@
 """The appliance's one config file: a strict, documented schema.
 
 Reading (TOML text -> dict) is separate from validation (dict -> frozen dataclasses). Every field carries its
-documentation in ``metadata["doc"]``; ``pose-appliance check-config --explain`` prints it. Unknown keys, wrong types
+documentation in ``metadata["doc"]``; ``pose-appliance check-config --example`` prints it. Unknown keys, wrong types
 and bad choices are rejected with the file, the key and a hint.
 
 Backends are picked by a ``type`` field and configured in a sub-table named after the type, so switching
@@ -234,7 +234,8 @@ def read_config_file(path: str | os.PathLike) -> dict:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(str(path), "", "file not found",
-                          "copy config.example.toml there, or pass --config with an existing file") from None
+                          "check the path; `pose-appliance check-config --example > FILE` writes a config with "
+                          "every key documented") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), "", f"cannot read: {exc}") from None
     try:
@@ -309,9 +310,11 @@ def _check_value(kind: Any, value: Any, meta: Any, source: str, key: str) -> Any
         raise ConfigError(source, key, f"expected true or false, got {_describe(value)}",
                           "write true or false without quotes")
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ConfigError(source, key, f"expected a whole number, got {_describe(value)}", "write e.g. 4")
+        raise ConfigError(source, key, f"expected a whole number, got {_describe(value)}",
+                          _number_hint(value, int, "a whole number"))
     if kind is float and not isinstance(value, float):
-        raise ConfigError(source, key, f"expected a number, got {_describe(value)}", "write e.g. 0.5")
+        raise ConfigError(source, key, f"expected a number, got {_describe(value)}", _number_hint(value, float,
+                                                                                                 "a number"))
     if kind is str and not isinstance(value, str):
         raise ConfigError(source, key, f"expected a string, got {_describe(value)}", "put it in quotes")
     if choices and value not in choices:
@@ -323,6 +326,16 @@ def _check_value(kind: Any, value: Any, meta: Any, source: str, key: str) -> Any
     if high is not None and value > high:
         raise ConfigError(source, key, f"{value!r} is above the maximum {high}")
     return value
+
+
+def _number_hint(value: Any, kind: type, what: str) -> str:
+    """"write 8080 without quotes" for "8080"; what to write instead for anything else."""
+    if isinstance(value, str):
+        try:
+            return f"write {kind(value.strip())} without quotes"
+        except ValueError:
+            pass
+    return f"write {what}, without quotes"
 
 
 def _join(prefix: str, name: str) -> str:
@@ -348,20 +361,6 @@ def _suggest(name: str, fields: dict, prefix: str) -> str:
     return hint or f"known keys in [{prefix or 'top level'}]: {', '.join(fields)}"
 
 
-def explain(cls: type = Config, prefix: str = "") -> list[str]:
-    """One line per key: dotted name, default, documentation. For --explain and the docs."""
-    lines = []
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        key = _join(prefix, f.name)
-        if dataclasses.is_dataclass(hints[f.name]):
-            lines.append(f"[{key}]  {f.metadata['doc']}")
-            lines.extend(explain(hints[f.name], key))
-        else:
-            lines.append(f"  {key} = {_toml_value(f.default)}  # {f.metadata['doc']}")
-    return lines
-
-
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -378,5 +377,5 @@ def backend_settings(section_config: Any) -> Any:
 __all__ = [
     "Config", "CameraConfig", "ModelConfig", "ClassifierConfig", "OverlayConfig", "DisplayConfig",
     "ServiceConfig", "ConfigError", "read_config_file", "validate_config", "load_config", "replace",
-    "explain", "backend_settings",
+    "backend_settings",
 ]
