@@ -46,3 +46,22 @@ def test_a_missing_webcam_is_our_one_error_without_opencv_warnings(tmp_path, mod
     assert run.returncode == 2
     assert "[ WARN" not in run.stderr and "cap.cpp" not in run.stderr
     assert "camera.opencv.device: cannot open /dev/video63" in run.stderr
+
+
+def test_training_prints_progress_not_tensorflows_cpp_lines(tmp_path, shared):
+    csvs = shared / "data/yoga_poses_csv"
+    run = pose_appliance("train-classifier", str(csvs / "yoga_train_data.csv"), "--out", str(tmp_path / "model"),
+                         "--epochs", "2", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "training [" in run.stderr
+    for chatter in ("oneDNN", "absl::InitializeLog", "port.cc", "I0000"):
+        assert chatter not in run.stderr, run.stderr
+
+
+def test_the_absl_pattern_drops_info_and_warnings_only():
+    from pose_appliance.native_stderr import ABSL_INFO_OR_WARNING
+
+    assert ABSL_INFO_OR_WARNING.match(b"I0000 00:00:1796098034.870346    9993 port.cc:153] oneDNN custom ops")
+    assert ABSL_INFO_OR_WARNING.match(b"W1201 04:05:06.123456 42 cpu_feature_guard.cc:210] this CPU has AVX2")
+    assert not ABSL_INFO_OR_WARNING.match(b"E0000 00:00:1796098034.870346    9993 op_kernel.cc:1] a real error")
+    assert not ABSL_INFO_OR_WARNING.match(b"Traceback (most recent call last):")

@@ -12,12 +12,12 @@ import contextlib
 import importlib
 import logging
 import os
-import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+
+from pose_appliance.native_stderr import filtered_stderr
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ RUNTIME_MODULES: tuple[tuple[str, str], ...] = (
 MAX_DEFAULT_THREADS = 4
 # Written by LiteRT's C++ code straight to the process's stderr when an interpreter first applies XNNPACK. Neither
 # runtime has a switch for it (no environment variable, no exported log-severity call in LiteRT 2.3), so it is
-# filtered out of fd 2 while interpreters are built; see quiet_runtime_banner.
+# filtered out of fd 2 while interpreters are built (quiet_runtime_banner).
 RUNTIME_BANNERS: tuple[bytes, ...] = (b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",)
 _banner_seen = False
 
@@ -158,30 +158,15 @@ def load_model(path: str | os.PathLike, *, threads: int = 0, delegate: str = "cp
 
 @contextlib.contextmanager
 def quiet_runtime_banner() -> Iterator[None]:
-    """Run the block with fd 2 sent to a temporary file, then pass on every line it got except the runtime's INFO
-    banner (errors and warnings of the runtime, or log lines of other threads meanwhile, still reach stderr, a
-    moment later). The banner is printed once per process, so once it was seen this does nothing."""
+    """Interpreters built in this block do not print the runtime's INFO banner; every other line on stderr
+    passes. The banner comes once per process, so once it was seen this does nothing."""
     global _banner_seen
     if _banner_seen:
         yield
         return
-    sys.stderr.flush()
-    with tempfile.TemporaryFile() as captured:
-        saved = os.dup(2)
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            lines = captured.read().splitlines(keepends=True)
-            kept = [line for line in lines if line.rstrip(b"\r\n") not in RUNTIME_BANNERS]
-            _banner_seen = len(kept) < len(lines)
-            data = b"".join(kept)
-            while data:
-                data = data[os.write(2, data):]
+    with filtered_stderr(lambda line: line in RUNTIME_BANNERS) as dropped:
+        yield
+    _banner_seen = bool(dropped)
 
 
 def _load_edgetpu(model: Path, factory: InterpreterFactory, loader: Callable[..., Any], device_option: str,

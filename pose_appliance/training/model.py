@@ -24,9 +24,13 @@ REPRESENTATIVE_SAMPLES = 300
 
 
 def import_tensorflow() -> Any:
+    from pose_appliance.native_stderr import ABSL_INFO_OR_WARNING, filtered_stderr
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        import tensorflow as tf
+        # Its C++ INFO lines (oneDNN...) come while it loads, before it reads TF_CPP_MIN_LOG_LEVEL.
+        with filtered_stderr(lambda line: ABSL_INFO_OR_WARNING.match(line) is not None):
+            import tensorflow as tf
     except ImportError:
         raise UserError("TensorFlow is not installed: pip install 'pose-appliance[train]' "
                         "(tensorflow-cpu on x86_64)") from None
