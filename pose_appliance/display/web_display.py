@@ -169,7 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.dumps(self.display.status_document(), default=str).encode()
             self._reply(body, "application/json")
         elif path in ("/", "/index.html"):
-            self._reply(_page(self.display.status_document()).encode(), "text/html; charset=utf-8")
+            self._reply(_page(self.display.status_document(), self.display.url).encode(), "text/html; charset=utf-8")
         else:
             self.send_error(HTTPStatus.NOT_FOUND, "try / or /stream.mjpg")
 
@@ -209,10 +209,10 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("web display %s: " + format, self.address_string(), *args)
 
 
-def _page(status: dict) -> str:
+def _page(status: dict, url: str) -> str:
     rows = "\n".join(f'<tr><th>{title}</th><td id="{key}">{html.escape(_format(key, status.get(key)))}</td></tr>'
                      for key, title in STATUS_FIELDS)
-    return _PAGE.replace("{rows}", rows)
+    return _PAGE.replace("{rows}", rows).replace("{url}", html.escape(url))
 
 
 def _format(key: str, value: Any) -> str:
@@ -237,11 +237,13 @@ h1 { font-size: 18px; margin: 0 0 8px; }
 th { text-align: left; font-weight: normal; color: #999; padding: 2px 16px 2px 0; }
 td { font-weight: bold; overflow-wrap: anywhere; }
 .note { color: #999; font-size: 13px; max-width: 36em; }
+.address { margin: 0 0 10px; color: #999; } .address a { color: #8cf; }
 #label { color: #ff3030; font-size: 22px; }
 </style></head>
 <body><main>
 <img src="stream.mjpg" alt="camera with the pose overlay">
 <aside><h1>pose-appliance</h1>
+<p class="address">serving <a href="{url}">{url}</a></p>
 <table>
 {rows}
 </table>
