@@ -264,7 +264,7 @@ class Appliance:
                    f"display" if stats.processed > 1 and flowing > 0 else "")
         display = self.config.display
         print(f"{stats.processed} frames in {seconds:.1f} s ({start:.1f} s to start{through}; the model alone runs "
-              f"{_rate(stats.model_fps)} frames/s); {pipeline.capture_dropped} camera frames skipped while the "
+              f"{_rate(stats.model_fps_overall)} frames/s); {pipeline.capture_dropped} camera frames skipped while the "
               "pipeline was busy"
               + (f"; overlay video in {display.record.path}" if display.type == "record"
                  else f"; display {display.type}"))

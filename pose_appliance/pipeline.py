@@ -72,10 +72,10 @@ class _InFlight:
 
 class _Invoker:
     """One thread that only runs ``estimator.infer(prepared)``, one job at a time; each run's duration in seconds
-    goes to ``durations``."""
+    goes to ``record``."""
 
-    def __init__(self, durations: collections.deque):
-        self._durations = durations
+    def __init__(self, record: Callable[[float], None]):
+        self._record = record
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="invoke", daemon=True)
@@ -100,7 +100,7 @@ class _Invoker:
             try:
                 started = time.perf_counter()
                 outputs = job[0].infer(job[1])
-                self._durations.append(time.perf_counter() - started)
+                self._record(time.perf_counter() - started)
                 self._done.put(outputs)
             except BaseException as exc:  # handed to the inference thread, which counts and logs it
                 self._done.put(exc)
@@ -147,6 +147,13 @@ class PipelineStats:
         self.inference_ms = collections.deque(maxlen=latency_window)
         self.shown_rate = FrameRate()
         self.model_seconds: collections.deque[float] = collections.deque(maxlen=30)
+        self.model_runs = 0
+        self.model_seconds_total = 0.0
+
+    def record_model_run(self, seconds: float) -> None:
+        self.model_seconds.append(seconds)
+        self.model_runs += 1
+        self.model_seconds_total += seconds
 
     @property
     def fps(self) -> float | None:
@@ -158,6 +165,11 @@ class PipelineStats:
         """1 / the model's mean time per frame over its last 30 runs; None before its first run."""
         seconds = list(self.model_seconds)
         return len(seconds) / sum(seconds) if seconds and sum(seconds) > 0 else None
+
+    @property
+    def model_fps_overall(self) -> float | None:
+        """1 / the model's mean time per frame over the whole run (the closing summary's figure)."""
+        return self.model_runs / self.model_seconds_total if self.model_seconds_total > 0 else None
 
     def as_dict(self, capture_dropped: int, display_dropped: int) -> dict:
         fps, model_fps = self.fps, self.model_fps
@@ -285,7 +297,7 @@ class Pipeline:
 
     # ---------------------------------------------------------------------------------------- threads
     def _inference_loop(self) -> None:
-        invoker = _Invoker(self.stats.model_seconds)
+        invoker = _Invoker(self.stats.record_model_run)
         in_flight: collections.deque[_InFlight] = collections.deque()
         try:
             while not self._stopping.is_set() and not self._done_enough():

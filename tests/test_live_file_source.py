@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import selectors
 import signal
 import socket
@@ -65,4 +66,9 @@ def test_recording_still_takes_every_frame_once(tmp_path, models_dir):
                          cwd=tmp_path, check=False)
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("120 frames in ") and "overlay video in" in run.stdout
-    assert "frames/s through camera, model, overlay and display; the model alone runs" in run.stdout
+    match = re.search(r"then ([\d.]+) frames/s through camera, model, overlay and display; the model alone runs "
+                      r"([\d.]+) frames/s", run.stdout)
+    assert match, run.stdout
+    through, model_alone = map(float, match.groups())
+    # One model runs one frame at a time: the whole pipeline can only match it, not beat it.
+    assert through <= model_alone * 1.05
