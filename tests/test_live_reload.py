@@ -186,3 +186,23 @@ def test_pi_camera_restart_reattaches_the_drm_preview(tmp_path, models_dir, shar
         assert any(kind == module.Preview.DRM for kind, _ in camera.preview_history)
         assert camera.overlay_calls, "no overlay reached this camera's DRM preview"
     assert_no_gap(recs, limit=2.0)
+
+
+def test_a_file_plays_on_or_stops_as_the_display_is_watched_or_not(tmp_path, models_dir, shared, caplog):
+    """loop/realtime = "auto": looping live for the web page; switched to a null display, the file is read once
+    more from its start, unpaced, and the run ends at its end."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    caplog.set_level(logging.INFO)
+    video = shared / "data/tfjs_pose_detection/pose_1.mp4"
+    watched = (f'[camera.video]\npath = "{video}"\n[display]\ntype = "web"\n[display.web]\nport = {port}\n'
+               f'[service]\nmodels_dir = "{models_dir}"\n')
+    unwatched = watched.replace('type = "web"', 'type = "null"')
+    recs, appliance = run_with_edit(tmp_path, watched, unwatched, frames=100_000)
+    assert appliance.config.display.type == "null"
+    assert any(m == "camera restarted: video" for m in caplog.messages)
+    restart = next(i for i, r in enumerate(recs) if i and r["frame"] < recs[i - 1]["frame"])
+    assert restart >= 30 and [r["frame"] for r in recs[restart:]] == list(range(120))  # every frame, once
