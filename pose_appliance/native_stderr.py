@@ -37,7 +37,7 @@ def filtered_stderr(drop: Callable[[bytes], bool]) -> Iterator[list[bytes]]:
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)
-            kept = []
+            kept: list[bytes] = []
             for line in captured.read().splitlines(keepends=True):
                 (dropped if drop(line.rstrip(b"\r\n")) else kept).append(line)
             data = b"".join(kept)
