@@ -9,6 +9,7 @@ calls ``wait()`` should be the main thread and the work should run in others.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import select
@@ -71,10 +72,8 @@ class SignalWaker:
 
     def wake(self) -> None:
         """Make the current or next ``wait`` return at once, with no event (any thread may call it)."""
-        try:
+        with contextlib.suppress(OSError):  # full: it wakes anyway; closed: nobody waits any more
             os.write(self._write_fd, b"\0")
-        except OSError:
-            pass  # full: it wakes anyway; closed: nobody waits any more
 
     def _drain(self) -> None:
         try:
