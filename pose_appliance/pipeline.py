@@ -23,8 +23,9 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from pose_appliance.camera import CaptureThread, FrameSource, LatestFrameMailbox
 from pose_appliance.types import Frame, FrameResult, LabelDecision

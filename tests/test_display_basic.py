@@ -6,11 +6,11 @@ import logging
 
 import numpy as np
 import pytest
+from test_render import real_result
 
 from pose_appliance.config import DisplayConfig, OverlayConfig
 from pose_appliance.display import Display, DisplayError, NullDisplay, ResilientDisplay, open_display
 from pose_appliance.render import OverlayRenderer
-from test_render import real_result
 
 
 @pytest.fixture(scope="module")

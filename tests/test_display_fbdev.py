@@ -5,12 +5,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from test_render import keypoint_xy, real_result, save_screenshot
 
 from pose_appliance.config import DisplayConfig, FbdevDisplayConfig, OverlayConfig
 from pose_appliance.display import DisplayError, open_display
 from pose_appliance.render import OverlayRenderer
 from pose_appliance.render.overlay_renderer import KEYPOINT_COLOR
-from test_render import keypoint_xy, real_result, save_screenshot
 
 SCREEN_W, SCREEN_H = 800, 480
 STRIDE_PADDING = 64  # bytes past the visible line, as some drivers have; must stay untouched

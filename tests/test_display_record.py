@@ -7,12 +7,12 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
+from test_render import keypoint_xy, real_result, save_screenshot
 
 from pose_appliance.config import DisplayConfig, OverlayConfig, RecordDisplayConfig
 from pose_appliance.display import DisplayError, open_display
 from pose_appliance.render import OverlayRenderer
 from pose_appliance.render.overlay_renderer import KEYPOINT_COLOR
-from test_render import keypoint_xy, real_result, save_screenshot
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,12 @@ import urllib.request
 import cv2
 import numpy as np
 import pytest
+from test_render import keypoint_xy, real_result, save_screenshot
 
 from pose_appliance.config import DisplayConfig, OverlayConfig, WebDisplayConfig
 from pose_appliance.display import DisplayError, open_display
 from pose_appliance.render import OverlayRenderer
 from pose_appliance.render.overlay_renderer import KEYPOINT_COLOR
-from test_render import keypoint_xy, real_result, save_screenshot
 
 STATUS = {"fps": 29.7, "model": "movenet_lightning_int8", "delegate": "cpu", "label": "chair", "label_score": 0.89,
           "frames": 1200, "dropped": 3}

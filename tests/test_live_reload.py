@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
 import shutil
@@ -71,7 +72,7 @@ def run_with_edit(tmp_path, config_text: str, new_text: str, *, frames: int, loa
 
 def assert_no_gap(recs: list[dict], limit: float = 1.0) -> None:
     times = [r["t"] for r in recs]
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert max(gaps) < limit, f"longest gap between processed frames {max(gaps):.2f} s"
 
 
@@ -176,7 +177,7 @@ def test_pi_camera_restart_reattaches_the_drm_preview(tmp_path, models_dir, shar
                         functools.partial(drm_display.DrmDisplay, sysfs_root=str(tmp_path / "sys")))
     config = (f'[camera]\ntype = "picamera2"\nwidth = 640\nheight = 480\n[display]\ntype = "drm"\n'
               f'[service]\nmodels_dir = "{models_dir}"\n')
-    recs, appliance = run_with_edit(tmp_path, config, config.replace("width = 640\nheight = 480",
+    recs, _appliance = run_with_edit(tmp_path, config, config.replace("width = 640\nheight = 480",
                                                                        "width = 320\nheight = 240"), frames=90)
     cameras = module.hardware.instances
     assert len(cameras) == 2 and not any(camera.is_open for camera in cameras)  # both closed at the end

@@ -33,7 +33,7 @@ def stderr_file(tmp_path, monkeypatch):
 
     def redirect():
         path = tmp_path / "stderr"
-        stream = open(path, "w+", buffering=1)
+        stream = open(path, "w+", buffering=1)  # noqa: SIM115 (the fixture closes it at teardown)
         streams.append(stream)
         monkeypatch.setattr(sys, "stderr", stream)
         return path, stream

@@ -152,9 +152,10 @@ def test_one_class_csv_and_bad_options(tmp_path, shared):
 
 
 def test_trained_end_to_end_from_images_it_names_a_real_photo(tmp_path, shared, models_dir):
+    import cv2
+
     from pose_appliance.config import ModelConfig
     from pose_appliance.inference import create_estimator
-    import cv2
 
     dataset, out = shared / "data/yoga_cg_subset/test", tmp_path / "out"
     stderr = train_command(dataset, "--out", out, "--models-dir", models_dir, "--epochs", 100,
@@ -197,6 +198,6 @@ def test_an_existing_model_is_not_replaced_without_force(tmp_path, shared):
     out = tmp_path / "out"
     out.mkdir()
     (out / "model.tflite").write_bytes(b"the model the appliance runs")
-    with pytest.raises(UserError, match="already exists.*--force"):
+    with pytest.raises(UserError, match=r"already exists.*--force"):
         train_classifier.run(parse(shared / "data/yoga_poses_csv/yoga_train_data.csv", "--out", out))
     assert (out / "model.tflite").read_bytes() == b"the model the appliance runs"

@@ -61,7 +61,7 @@ def test_watchdog_pings_stop_when_the_pipeline_stalls(tmp_path, models_dir, shar
         while not done.is_set():
             try:
                 data = server.recv(4096).decode()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             messages.extend((time.monotonic(), line) for line in data.splitlines())
 

@@ -20,7 +20,7 @@ class PreparedFrames:
     lores_size: list | None
 
     @classmethod
-    def from_video(cls, path: str, size: dict, model_size: tuple[int, int], budget: int) -> "PreparedFrames":
+    def from_video(cls, path: str, size: dict, model_size: tuple[int, int], budget: int) -> PreparedFrames:
         import cv2
         import numpy as np
 

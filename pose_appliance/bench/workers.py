@@ -12,7 +12,12 @@ from typing import Any
 
 from pose_appliance.bench.frames import PreparedFrames
 from pose_appliance.bench.measure import (
-    InvokeTimer, TimingDisplay, build_display, display_config_for, percentiles, run_pipeline,
+    InvokeTimer,
+    TimingDisplay,
+    build_display,
+    display_config_for,
+    percentiles,
+    run_pipeline,
 )
 from pose_appliance.bench.serial_loop import run_serial_loop
 
@@ -74,7 +79,7 @@ def pipeline_worker(job: dict) -> dict:
     return result
 
 
-def measured_round(invoke: "InvokeTimer", stages, frames: "PreparedFrames", display_config, job: dict) -> dict:
+def measured_round(invoke: InvokeTimer, stages, frames: PreparedFrames, display_config, job: dict) -> dict:
     """Bare invoke, the unpaced pipeline, bare invoke, the TF sample's loop, bare invoke. Each loop is compared
     with the mean of the bare invoke rates just before and after it: a shared host changes speed every few
     seconds, so only measurements this close together share its state."""

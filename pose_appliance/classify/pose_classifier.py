@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pose_appliance.classify.features import (FEATURE_SIZE, YOGA_INPUT_SIZE, normalized_landmarks,
-                                              yoga_classifier_input)
+from pose_appliance.classify.features import FEATURE_SIZE, YOGA_INPUT_SIZE, normalized_landmarks, yoga_classifier_input
 from pose_appliance.inference.runtime import load_model
 from pose_appliance.types import Pose
 

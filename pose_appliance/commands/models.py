@@ -8,7 +8,13 @@ from pathlib import Path
 
 from pose_appliance.errors import UserError
 from pose_appliance.modelstore import (
-    DEFAULT_NAMES, ModelEntry, ModelError, fetch, load_manifest, resolve_models_dir, status,
+    DEFAULT_NAMES,
+    ModelEntry,
+    ModelError,
+    fetch,
+    load_manifest,
+    resolve_models_dir,
+    status,
 )
 
 

@@ -30,7 +30,7 @@ class Display:
     def close(self) -> None:
         """Release the device; safe to call twice or without open."""
 
-    def __enter__(self) -> "Display":
+    def __enter__(self) -> Display:
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -134,7 +134,7 @@ class WebDisplay(Display):
         return {**self.status, "viewers": self.hub.viewers}
 
 
-def _listen(address: tuple[str, int], handler: type) -> "_Server":
+def _listen(address: tuple[str, int], handler: type) -> _Server:
     deadline = time.monotonic() + BIND_PATIENCE
     while True:
         try:
@@ -156,7 +156,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "pose-appliance"
     timeout = VIEWER_TIMEOUT
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/stream.mjpg":
             self._stream()
@@ -200,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             hub.add_viewer(-1)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("web display %s: " + format, self.address_string(), *args)
 
 

@@ -6,8 +6,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pose_appliance.config import ModelConfig
 from pose_appliance.inference.crop_region import CropRegionTracker

@@ -6,8 +6,7 @@ import time
 
 import numpy as np
 
-from pose_appliance.inference.crop_region import (CropRegionTracker, next_crop_region, padded_full_frame,
-                                                  torso_visible)
+from pose_appliance.inference.crop_region import CropRegionTracker, next_crop_region, padded_full_frame, torso_visible
 from pose_appliance.inference.decoders import decode_singlepose
 from pose_appliance.inference.tflite_estimator import PreparedInput, TFLiteEstimator
 from pose_appliance.types import Pose

@@ -11,9 +11,10 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class LoadedModel:
         write_input(self.interpreter)
         try:
             self.interpreter.invoke()
-        except Exception as exc:  # noqa: BLE001 - any Edge TPU failure means: go on with the CPU
+        except Exception as exc:
             if self.delegate != "edgetpu" or self._load_cpu is None:
                 raise
             self.fall_back_to_cpu(f"Edge TPU failed while running ({_first_line(exc)}); is it still plugged in?")
@@ -151,7 +152,7 @@ def _load_edgetpu(model: Path, factory: InterpreterFactory, loader: Callable[...
     options = {"device": device_option} if device_option else {}
     try:
         edgetpu = loader(EDGETPU_LIBRARY, options)
-    except Exception as exc:  # noqa: BLE001 - the runtimes raise ValueError, OSError or RuntimeError here
+    except Exception as exc:
         if device is None:
             return None, (f"no Edge TPU device found (USB {', '.join(':'.join(i) for i in EDGETPU_USB_IDS)} "
                           f"or /dev/apex_N) and {EDGETPU_LIBRARY} did not load: {_first_line(exc)}")
@@ -160,7 +161,7 @@ def _load_edgetpu(model: Path, factory: InterpreterFactory, loader: Callable[...
     try:
         interpreter = factory(model_path=str(model), experimental_delegates=[edgetpu], num_threads=num_threads)
         interpreter.allocate_tensors()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return None, (f"{model.name} did not start on the Edge TPU ({_first_line(exc)}); libedgetpu probably "
                       "does not match the TFLite runtime version")
     return interpreter, None

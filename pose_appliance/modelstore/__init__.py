@@ -7,7 +7,13 @@ dir from mirror folders and the official URLs, verified. The ``models`` command 
 
 from pose_appliance.modelstore.fetch import FetchResult, Progress, digests, fetch, status, verify
 from pose_appliance.modelstore.manifest import (
-    DEFAULT_NAMES, MANIFEST, ModelEntry, ModelError, get_entry, load_manifest, pose_models,
+    DEFAULT_NAMES,
+    MANIFEST,
+    ModelEntry,
+    ModelError,
+    get_entry,
+    load_manifest,
+    pose_models,
 )
 from pose_appliance.modelstore.models_dir import model_file, resolve_models_dir
 

@@ -10,9 +10,10 @@ import shutil
 import tarfile
 import tempfile
 import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from pose_appliance.modelstore.manifest import ModelEntry, ModelError, get_entry, load_manifest
 
@@ -101,7 +102,7 @@ def fetch(names: Iterable[str], models_dir: str | os.PathLike, *, mirrors: Itera
     return [_fetch_one(entry, models_dir, mirror_index, progress, urlopen, force, timeout) for entry in wanted]
 
 
-def _fetch_one(entry: ModelEntry, models_dir: Path, mirror_index: "_MirrorIndex", progress: Progress | None,
+def _fetch_one(entry: ModelEntry, models_dir: Path, mirror_index: _MirrorIndex, progress: Progress | None,
                urlopen: Callable[..., Any] | None, force: bool, timeout: float) -> FetchResult:
     dest = models_dir / entry.file
     if not force and dest.is_file():
@@ -120,7 +121,7 @@ def _fetch_one(entry: ModelEntry, models_dir: Path, mirror_index: "_MirrorIndex"
             errors.append(f"{found}: {_strip_name(entry, exc)}")
     for url in entry.urls:
         try:
-            _install(entry, dest, lambda tmp: _download(entry, url, tmp, progress, urlopen, timeout))
+            _install(entry, dest, lambda tmp, url=url: _download(entry, url, tmp, progress, urlopen, timeout))
             return FetchResult(entry.name, dest, "downloaded", url)
         except ModelError as exc:
             errors.append(f"{url}: {_strip_name(entry, exc)}")

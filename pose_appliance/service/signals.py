@@ -9,6 +9,7 @@ calls ``wait()`` should be the main thread and the work should run in others.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import select
@@ -37,7 +38,7 @@ class SignalWaker:
         self._pending: collections.deque[tuple[str, str]] = collections.deque()
         self._read_fd, self._write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._previous: dict[int, object] = {}
-        events = {**{s: STOP for s in stop_signals}, **{s: RELOAD for s in reload_signals}}
+        events = {**dict.fromkeys(stop_signals, STOP), **dict.fromkeys(reload_signals, RELOAD)}
         for signum, event in events.items():
             self._previous[signum] = signal.signal(signum, self._handler(event))
 
@@ -46,10 +47,9 @@ class SignalWaker:
             if event == STOP:
                 self.stop_requested = True
             self._pending.append((event, signal.Signals(signum).name))
-            try:
+            # A full pipe already wakes the reader; a closed one means nobody waits any more.
+            with contextlib.suppress(OSError):
                 os.write(self._write_fd, b"\0")
-            except OSError:
-                pass  # a full pipe already wakes the reader; a closed one means nobody waits any more
         return handle
 
     def wait(self, timeout: float | None = None) -> set[str]:

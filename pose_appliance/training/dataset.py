@@ -4,9 +4,10 @@ a keypoint CSV in the tutorial's format; checks that every class is usable, and 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

@@ -15,7 +15,11 @@ from pose_appliance.classify.features import normalized_landmarks
 from pose_appliance.classify.keypoint_csv import write_keypoint_csv
 from pose_appliance.errors import UserError
 from pose_appliance.training.dataset import (
-    best_estimator, check_usable, load_samples, match_classes, stratified_split,
+    best_estimator,
+    check_usable,
+    load_samples,
+    match_classes,
+    stratified_split,
 )
 from pose_appliance.training.model import export_tflite, import_tensorflow, train_model
 from pose_appliance.training.report import evaluate, report_markdown, write_confusion_png
