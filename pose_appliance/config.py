@@ -277,7 +277,7 @@ def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
     for name, value in data.items():
         f, key = fields[name], _join(prefix, name)
         kind = hints[name]
-        if dataclasses.is_dataclass(kind):
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
             values[name] = _build(kind, value, source, key)
         else:
             values[name] = _check_value(kind, value, f.metadata, source, key)

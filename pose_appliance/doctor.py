@@ -108,11 +108,11 @@ def host_for(root: Path, user: str | None) -> Host:
             raise LookupError(f"no user {user!r} on this machine") from None
         host.uid, host.gids = entry.pw_uid, frozenset(os.getgrouplist(user, entry.pw_gid))
     else:
-        entry = next((f for f in _colon_file(host.path("/etc/passwd")) if f[0] == user), None)
-        if entry is None:
+        passwd = next((f for f in _colon_file(host.path("/etc/passwd")) if f[0] == user), None)
+        if passwd is None:
             raise LookupError(f"no user {user!r} in {host.path('/etc/passwd')}")
-        host.uid = int(entry[2])
-        host.gids = frozenset({int(entry[3])} | {int(f[2]) for f in _colon_file(host.path("/etc/group"))
+        host.uid = int(passwd[2])
+        host.gids = frozenset({int(passwd[3])} | {int(f[2]) for f in _colon_file(host.path("/etc/group"))
                                                  if user in f[3].split(",")})
     host.user = user
     return host
@@ -382,11 +382,12 @@ def check_models(config: Config, host: Host) -> list[Check]:
     models_dir = models_dir_for(config, host)
     for name, required in model_names(config, manifest):
         entry = manifest.get(name)
-        state = "unknown" if entry is None else modelstore.status(entry, models_dir)
+        if entry is None:
+            checks.append(Check("FAIL", f"model {name}: not in the manifest", "pose-appliance models list"))
+            continue
+        state = modelstore.status(entry, models_dir)
         if state == "present":
             checks.append(Check("OK", f"model {name}: {models_dir / entry.file}, checksum verified"))
-        elif state == "unknown":
-            checks.append(Check("FAIL", f"model {name}: not in the manifest", "pose-appliance models list"))
         elif state == "missing":
             checks.append(Check("FAIL" if required else "WARN", f"model {name}: not fetched into {models_dir}",
                                 f"pose-appliance models fetch --models-dir {models_dir} {name}"))

@@ -3,10 +3,16 @@ display targets (null, or fbdev on a file-backed framebuffer), and the real Pipe
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from pose_appliance.bench.frames import PreparedFrames, prepared_source
+from pose_appliance.display.display import Display
+from pose_appliance.pipeline import Stages
+from pose_appliance.render.renderer import Renderer
+from pose_appliance.types import FrameResult
 
 
 class InvokeTimer:
@@ -62,32 +68,30 @@ def build_display(display_config, source):
     return ResilientDisplay(lambda: open_display(display_config, camera=source), display_config)
 
 
-class TimingDisplay:
+class TimingDisplay(Display):
     """Wraps the real display: notes when each overlay was written, the process CPU time then, and how old its
     frame was by then."""
 
-    def __init__(self, display):
-        import threading
-
+    def __init__(self, display: Display):
         self.display = display
-        self.name = getattr(display, "name", "display")
+        self.name = display.name
         self.first_shown = threading.Event()
         self.first_shown_at = 0.0
         self.reset()
 
     @property
     def overlay_only(self) -> bool:
-        return bool(getattr(self.display, "overlay_only", False))
+        return self.display.overlay_only
 
     def reset(self) -> None:
         self.shown_at: list[float] = []
         self.cpu_at: list[float] = []
         self.latencies: list[float] = []
 
-    def open(self, frame_size) -> None:
+    def open(self, frame_size: tuple[int, int]) -> None:
         self.display.open(frame_size)
 
-    def show(self, result, renderer, status) -> None:
+    def show(self, result: FrameResult, renderer: Renderer, status: dict) -> None:
         self.display.show(result, renderer, status)
         now = time.monotonic()
         self.shown_at.append(now)
@@ -104,7 +108,7 @@ class TimingDisplay:
         return [1000.0 * v for v in self.latencies]
 
 
-def reset_stages(stages) -> None:
+def reset_stages(stages: Stages) -> None:
     stages.estimator.reset()
     if stages.smoother is not None:
         stages.smoother.reset()
@@ -127,7 +131,7 @@ def run_pipeline(stages, frames: PreparedFrames, display_config, count: int, *, 
     pipeline.stop()
     display.close()
     shown = display.shown_at
-    out = {"frames": len(shown), "dropped": pipeline.capture_dropped}
+    out: dict[str, Any] = {"frames": len(shown), "dropped": pipeline.capture_dropped}
     if fps:
         cpu = end_cpu - started_cpu
         out.update(fps_in=fps, latency_ms=percentiles(display.latencies_ms(), (50, 99)),

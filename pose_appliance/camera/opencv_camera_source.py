@@ -36,7 +36,7 @@ class OpenCVCameraSource(FrameSource):
         self.frame_rate: float | None = fps
         self.actual_size: tuple[int, int] | None = None
         self._video_capture = video_capture
-        self._capture = None
+        self._capture: Any = None  # cv2.VideoCapture, or what video_capture made
         self._index = 0
         self._warned_size = False
 

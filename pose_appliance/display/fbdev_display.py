@@ -20,6 +20,7 @@ import numpy as np
 from pose_appliance.config import FbdevDisplayConfig
 from pose_appliance.display.compositor import Compositor
 from pose_appliance.display.display import Display, DisplayError
+from pose_appliance.render.renderer import Renderer
 from pose_appliance.types import FrameResult
 
 # bits_per_pixel -> (bytes per pixel, OpenCV conversion from RGB, name)
@@ -40,7 +41,7 @@ class FbdevDisplay(Display):
         self._map: mmap.mmap | None = None
         self._screen: np.ndarray | None = None
         self._conversion = 0
-        self._compositor: Compositor | None = None
+        self._compositor = Compositor()  # its output size is set when the framebuffer opens
 
     def open(self, frame_size: tuple[int, int]) -> None:
         import cv2
@@ -77,7 +78,7 @@ class FbdevDisplay(Display):
         self._compositor.fit(frame_size)
         self._screen[:] = 0
 
-    def show(self, result: FrameResult, renderer: Any, status: dict) -> None:
+    def show(self, result: FrameResult, renderer: Renderer, status: dict) -> None:
         import cv2
 
         if self._screen is None:

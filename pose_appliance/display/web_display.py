@@ -24,6 +24,7 @@ import numpy as np
 from pose_appliance.config import WebDisplayConfig
 from pose_appliance.display.compositor import Compositor
 from pose_appliance.display.display import Display, DisplayError
+from pose_appliance.render.renderer import Renderer
 from pose_appliance.types import FrameResult
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,10 @@ class LatestJpeg:
         with self._changed:
             if not self._changed.wait_for(lambda: self.closed or self.sequence > sequence, timeout) or self.closed:
                 return None
-            return self.sequence, self._jpeg, self._frame_index
+            jpeg = self._jpeg
+            if jpeg is None:  # sequence > 0 means a frame was published
+                return None
+            return self.sequence, jpeg, self._frame_index
 
     def add_viewer(self, delta: int) -> None:
         with self._changed:
@@ -104,7 +108,7 @@ class WebDisplay(Display):
         self._thread.start()
         log.info("web display: status page %s, stream %sstream.mjpg", self.url, self.url)
 
-    def show(self, result: FrameResult, renderer: Any, status: dict) -> None:
+    def show(self, result: FrameResult, renderer: Renderer, status: dict) -> None:
         import cv2
 
         self.status = status

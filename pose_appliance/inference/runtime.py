@@ -63,6 +63,8 @@ class LoadedModel:
             self.interpreter.invoke()
 
     def fall_back_to_cpu(self, reason: str) -> None:
+        if self._load_cpu is None:
+            raise RuntimeError(f"Edge TPU failed and there is no CPU model to fall back to: {reason}")
         log.warning("Edge TPU disabled, running on the CPU: %s", reason)
         self.interpreter = self._load_cpu()
         self.delegate, self.fallback_reason = "cpu", reason

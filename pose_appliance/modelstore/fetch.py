@@ -3,6 +3,7 @@ after its size and checksums match the manifest, so a partial or wrong download 
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -121,7 +122,8 @@ def _fetch_one(entry: ModelEntry, models_dir: Path, mirror_index: _MirrorIndex, 
             errors.append(f"{found}: {_strip_name(entry, exc)}")
     for url in entry.urls:
         try:
-            _install(entry, dest, lambda tmp, url=url: _download(entry, url, tmp, progress, urlopen, timeout))
+            _install(entry, dest, functools.partial(_download, entry, url, progress=progress, urlopen=urlopen,
+                                                    timeout=timeout))
             return FetchResult(entry.name, dest, "downloaded", url)
         except ModelError as exc:
             errors.append(f"{url}: {_strip_name(entry, exc)}")
@@ -135,7 +137,7 @@ def _strip_name(entry: ModelEntry, exc: Exception) -> str:
     return text[len(entry.name) + 2:] if text.startswith(entry.name + ": ") else text
 
 
-def _install(entry: ModelEntry, dest: Path, produce: Callable[[Path], None]) -> None:
+def _install(entry: ModelEntry, dest: Path, produce: Callable[[Path], object]) -> None:
     """produce() writes a temp file beside dest; it replaces dest only once verified."""
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{entry.file}.", suffix=".part", dir=dest.parent)

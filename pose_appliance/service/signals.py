@@ -16,8 +16,14 @@ import select
 import signal
 import threading
 import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
 
 log = logging.getLogger(__name__)
+
+# What signal.signal() takes and returns: a function, SIG_DFL/SIG_IGN, or None (a handler set outside Python).
+SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
 STOP = "stop"
 RELOAD = "reload"
@@ -37,7 +43,7 @@ class SignalWaker:
         self.stop_requested = False
         self._pending: collections.deque[tuple[str, str]] = collections.deque()
         self._read_fd, self._write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, SignalHandler] = {}
         events = {**dict.fromkeys(stop_signals, STOP), **dict.fromkeys(reload_signals, RELOAD)}
         for signum, event in events.items():
             self._previous[signum] = signal.signal(signum, self._handler(event))

@@ -158,7 +158,8 @@ def match_classes(test: KeypointSet, classes: list[str], source: str) -> Keypoin
 def stratified_split(samples: KeypointSet, fraction: float, rng: np.random.Generator, source: str
                      ) -> tuple[KeypointSet, KeypointSet]:
     """(kept, held out): about ``fraction`` of every class held out, at least one, and at least one kept."""
-    kept, held = [], []
+    kept: list[int] = []
+    held: list[int] = []
     for target in range(len(samples.classes)):
         members = rng.permutation(np.flatnonzero(samples.targets == target))
         if len(members) < 2:

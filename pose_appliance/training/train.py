@@ -71,8 +71,8 @@ def train_classifier(options: TrainingOptions) -> dict:
         samples, test_samples = stratified_split(samples, TEST_FRACTION, rng, options.dataset)
         test_source = f"{TEST_FRACTION:.0%} of the dataset held out, never trained on nor used for stopping"
     else:
-        test_samples = match_classes(test.samples, samples.classes, options.test)
         test_source = str(options.test)
+        test_samples = match_classes(test.samples, samples.classes, test_source)
     train, validation = stratified_split(samples, options.val_split, rng, options.dataset)
 
     started = time.perf_counter()
