@@ -228,8 +228,8 @@ class Appliance:
             log.info("display switched to %s", new.display.type)
         if new.service.log_level != old.service.log_level:
             from pose_appliance.service.logging import setup_logging
+            log.info("log level %s", new.service.log_level)  # said before a higher level would hide it
             setup_logging(new.service.log_level)
-            log.info("log level %s", new.service.log_level)
         self.config = new
         log.info("reloaded (%s)", reason)
         notifier.ready()

@@ -223,7 +223,7 @@ def check_display(config: Config, host: Host) -> list[Check]:
     if kind == "drm":
         return _check_drm(host)
     if kind == "fbdev":
-        return _check_fbdev(display.fbdev.device, display.fbdev.sysfs_root, host)
+        return _check_fbdev(display.fbdev.device, host)
     if kind == "window":
         checks = []
         if not host.importable("pygame"):
@@ -272,18 +272,18 @@ def _check_drm(host: Host) -> list[Check]:
     return checks
 
 
-def _check_fbdev(device: str, sysfs_root: str, host: Host) -> list[Check]:
+def _check_fbdev(device: str, host: Host) -> list[Check]:
     path = host.path(device)
     if not path.exists():
         found = ", ".join(p.name for p in host.glob("/dev/fb*")) or "none"
         return [Check("FAIL", f"display fbdev: {device} does not exist (framebuffers: {found})",
                       "set display.fbdev.device, or enable the fbdev emulation of the KMS driver")]
     denied = check_devices(host, [path], "display fbdev")
-    sysfs = host.path(Path(sysfs_root) / "class/graphics" / path.name)
+    sysfs = host.path(Path("/sys/class/graphics") / path.name)
     name, size, bpp = (host.read(sysfs / f) for f in ("name", "virtual_size", "bits_per_pixel"))
     if not size:
-        return denied + [Check("WARN", f"display fbdev: no {sysfs_root}/class/graphics/{path.name}/virtual_size",
-                               "set display.fbdev.sysfs_root to where sysfs is mounted")]
+        return denied + [Check("WARN", f"display fbdev: no /sys/class/graphics/{path.name}/virtual_size",
+                               f"is {device} a framebuffer? set display.fbdev.device to one of /dev/fb*")]
     return denied or [Check("OK", f"display fbdev {device} ({name}) {size.replace(',', 'x')} {bpp} bpp")]
 
 

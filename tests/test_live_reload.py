@@ -123,6 +123,23 @@ def test_bad_config_mid_run_keeps_the_running_model(tmp_path, models_dir, shared
     assert appliance.config.model.path == ""
 
 
+def test_a_reload_applies_the_new_log_level(tmp_path, models_dir, shared, caplog):
+    video = shared / "data/tfjs_pose_detection/pose_1.mp4"
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    caplog.set_level(logging.INFO)
+    text = base_config(video, models_dir)
+    try:
+        run_with_edit(tmp_path, text, text.replace("[service]\n", '[service]\nlog_level = "warning"\n'), frames=60)
+        assert root.level == logging.WARNING
+    finally:
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+            handler.close()
+        root.setLevel(level)
+    assert "log level warning" in caplog.messages
+
+
 def test_camera_and_display_changes_restart_only_those(tmp_path, models_dir, shared):
     """A new frame size restarts the camera alone; a new display target opens beside the running pipeline."""
     import cv2

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from pose_appliance.bench.frames import PreparedFrames, prepared_source
+from pose_appliance.camera import FrameSource
+from pose_appliance.config import DisplayConfig
 from pose_appliance.display.display import Display
 from pose_appliance.pipeline import Stages
 from pose_appliance.render.renderer import Renderer
@@ -43,9 +45,10 @@ class InvokeTimer:
                 "mean_ms": round(float(ms.mean()), 3), "fps": round(count / total, 1)}
 
 
-def display_config_for(kind: str, screen: tuple[int, int], scratch: str):
-    """null, or fbdev on a file-backed XRGB8888 framebuffer of ``screen`` size with its fake sysfs entries."""
-    from pose_appliance.config import DisplayConfig, FbdevDisplayConfig
+def display_config_for(kind: str, screen: tuple[int, int], scratch: str) -> DisplayConfig:
+    """null, or fbdev on a file-backed XRGB8888 framebuffer of ``screen`` size with its fake sysfs entries
+    (``sys/`` beside the device file, where :func:`build_display` looks)."""
+    from pose_appliance.config import FbdevDisplayConfig
 
     if kind == "null":
         return DisplayConfig(type="null")
@@ -60,12 +63,21 @@ def display_config_for(kind: str, screen: tuple[int, int], scratch: str):
         (info / "stride").write_text(f"{width * 4}\n")
         with open(device, "wb") as f:
             f.truncate(width * height * 4)
-    return DisplayConfig(type="fbdev", fbdev=FbdevDisplayConfig(device=str(device), sysfs_root=str(root / "sys")))
+    return DisplayConfig(type="fbdev", fbdev=FbdevDisplayConfig(device=str(device)))
 
 
-def build_display(display_config, source):
+def build_display(display_config: DisplayConfig, source: FrameSource | None) -> Display:
+    """The display as the appliance wraps it; the fbdev target on the fake sysfs tree beside its device."""
     from pose_appliance.display import ResilientDisplay, open_display
-    return ResilientDisplay(lambda: open_display(display_config, camera=source), display_config)
+    from pose_appliance.display.fbdev_display import FbdevDisplay
+
+    def make() -> Display:
+        if display_config.type == "fbdev":
+            sysfs_root = Path(display_config.fbdev.device).parent / "sys"
+            return FbdevDisplay(display_config.fbdev, sysfs_root=str(sysfs_root))
+        return open_display(display_config, camera=source)
+
+    return ResilientDisplay(make, display_config)
 
 
 class TimingDisplay(Display):
