@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pose_appliance.modelstore.models_dir import USER_MODELS_DIR
+
 
 class ConfigError(ValueError):
     """A config problem, phrased for the person who edits the file: where, what, and how to fix it."""
@@ -202,7 +204,7 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 @dataclass(frozen=True)
 class ServiceConfig:
     models_dir: str = doc("Where fetched models live. Empty = $POSE_APPLIANCE_MODELS, else "
-                          "~/.cache/pose-appliance/models.", "")
+                          f"{USER_MODELS_DIR}.", "")
     watch_config: bool = doc("Reload when this file changes on disk (SIGHUP always reloads).", True)
     stats_interval: float = doc("Seconds between the periodic stats log lines.", 60.0, minimum=1.0)
     log_level: LogLevel = doc("Least important log level written.", "info")

@@ -23,15 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from pose_appliance.config import Config, ConfigError, load_config
+from pose_appliance.inference.runtime import EDGETPU_USB_IDS
+from pose_appliance.modelstore import SERVICE_MODELS_DIR
 
 DEFAULT_CONFIG = "/etc/pose-appliance/config.toml"
 SERVICE_USER = "pose-appliance"
-SERVICE_MODELS_DIR = "/var/lib/pose-appliance/models"  # POSE_APPLIANCE_MODELS in deploy/pose-appliance.service
 # Groups that own the devices on Raspberry Pi OS: cameras, dma_heap, vchiq, fb and DRM cards (video),
 # render nodes (render), the Coral USB Accelerator through libedgetpu's udev rule (plugdev).
 DEVICE_GROUPS = ("video", "render", "plugdev")
-CORAL_USB_IDS = {("1a6e", "089a"): "waiting for its firmware (loaded on first use)",
-                 ("18d1", "9302"): "running"}
 DESKTOPS = ("Xorg", "Xwayland", "labwc", "wayfire", "weston", "sway", "kwin_wayland", "gnome-shell", "lxsession")
 
 
@@ -304,7 +303,7 @@ def check_edgetpu(config: Config, host: Host) -> list[Check]:
     usb = []
     for device in host.glob("/sys/bus/usb/devices/*"):
         ids = (host.read(device / "idVendor"), host.read(device / "idProduct"))
-        if ids in CORAL_USB_IDS:
+        if ids in EDGETPU_USB_IDS:
             usb.append((device, ids))
     apex = host.glob("/dev/apex_*")
     if not usb and not apex:
@@ -316,7 +315,7 @@ def check_edgetpu(config: Config, host: Host) -> list[Check]:
     checks = []
     for device, ids in usb:
         speed = host.read(device / "speed")
-        found.append(f"USB {':'.join(ids)} {CORAL_USB_IDS[ids]}" + (f" at {speed} Mb/s" if speed else ""))
+        found.append(f"USB {':'.join(ids)} {EDGETPU_USB_IDS[ids]}" + (f" at {speed} Mb/s" if speed else ""))
         bus, dev = host.read(device / "busnum"), host.read(device / "devnum")
         node = host.path(f"/dev/bus/usb/{int(bus or 0):03d}/{int(dev or 0):03d}")
         if node.exists():

@@ -19,8 +19,11 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 EDGETPU_LIBRARY = "libedgetpu.so.1"
-# Coral USB Accelerator before (Global Unichip) and after (Google) its firmware is loaded.
-EDGETPU_USB_IDS: tuple[tuple[str, str], ...] = (("1a6e", "089a"), ("18d1", "9302"))
+# Coral USB Accelerator (vendor, product) before (Global Unichip) and after (Google) its firmware is loaded.
+EDGETPU_USB_IDS: dict[tuple[str, str], str] = {
+    ("1a6e", "089a"): "waiting for its firmware (loaded on first use)",
+    ("18d1", "9302"): "running",
+}
 RUNTIME_MODULES: tuple[tuple[str, str], ...] = (
     ("ai_edge_litert", "ai_edge_litert.interpreter"),
     ("tflite_runtime", "tflite_runtime.interpreter"),
