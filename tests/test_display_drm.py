@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import keypoint_xy, save_screenshot
 from fakes import picamera2 as fake_picamera2
-from test_render import keypoint_xy, real_result, save_screenshot
 
 from pose_appliance.config import DisplayConfig, DrmDisplayConfig, OverlayConfig
 from pose_appliance.display import DisplayError, ResilientDisplay, letterbox, open_display
@@ -18,11 +18,6 @@ from pose_appliance.render import OverlayRenderer
 from pose_appliance.render.overlay_renderer import KEYPOINT_COLOR
 
 SCREEN = (1920, 1080)
-
-
-@pytest.fixture(scope="module")
-def result(shared):
-    return real_result(shared)
 
 
 @pytest.fixture

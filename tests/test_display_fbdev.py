@@ -7,7 +7,7 @@ import functools
 import cv2
 import numpy as np
 import pytest
-from test_render import keypoint_xy, real_result, save_screenshot
+from conftest import keypoint_xy, save_screenshot
 
 from pose_appliance.config import FbdevDisplayConfig, OverlayConfig
 from pose_appliance.display import DisplayError
@@ -18,11 +18,6 @@ from pose_appliance.render.overlay_renderer import KEYPOINT_COLOR
 SCREEN_W, SCREEN_H = 800, 480
 STRIDE_PADDING = 64  # bytes past the visible line, as some drivers have; must stay untouched
 UNTOUCHED = 0xAA
-
-
-@pytest.fixture(scope="module")
-def result(shared):
-    return real_result(shared)
 
 
 def fake_framebuffer(tmp_path, bits_per_pixel, *, name="fb1"):

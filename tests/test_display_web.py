@@ -16,7 +16,7 @@ import urllib.request
 import cv2
 import numpy as np
 import pytest
-from test_render import keypoint_xy, real_result, save_screenshot
+from conftest import keypoint_xy, save_screenshot
 
 from pose_appliance.config import DisplayConfig, OverlayConfig, WebDisplayConfig
 from pose_appliance.display import DisplayError, open_display
@@ -27,11 +27,6 @@ STATUS = {"fps": 29.7, "model": "movenet_lightning_int8", "delegate": "cpu", "la
           "frames": 1200, "dropped": 3}
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--hide-scrollbars")
-
-
-@pytest.fixture(scope="module")
-def result(shared):
-    return real_result(shared)
 
 
 def free_port() -> int:
