@@ -15,7 +15,8 @@ class Display:
     """Shows each frame's result. ``open`` before the first ``show``; ``close`` releases the device.
 
     ``overlay_only`` displays (DRM) leave the picture to the camera's own preview and draw only the overlay.
-    ``status`` is the pipeline's dict: fps, model, delegate, label, label_score, frames, dropped.
+    ``status`` is the pipeline's dict: fps, model, delegate, label, label_score, hold_s, reps, exercise, frames,
+    dropped.
     """
 
     name = "display"

@@ -1,0 +1,262 @@
+"""MQTT events against a real Mosquitto: availability, retained state, discovery, events, commands, login,
+the bounded queue, reconnecting after a broker restart, and the last will of a killed appliance."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from mqtt_broker import MosquittoBroker, MqttWatcher, free_port
+
+from pose_appliance.config import EventsConfig, MqttEventsConfig
+from pose_appliance.events import EventsError, NullEventSink, create_event_sink
+from pose_appliance.events.mqtt_sink import EVENT_QUEUE_SIZE, MqttEventSink
+from pose_appliance.types import (
+    Activity,
+    ActivityEvent,
+    Frame,
+    FrameResult,
+    LabelDecision,
+)
+
+pytest.importorskip("paho.mqtt.client")
+PREFIX = "pose-appliance/gym1"
+
+
+@pytest.fixture
+def broker(tmp_path):
+    broker = MosquittoBroker(tmp_path)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def sinks():
+    made: list[MqttEventSink] = []
+    yield made
+    for sink in made:
+        sink.close()
+
+
+def mqtt_config(port: int, **settings) -> MqttEventsConfig:
+    return MqttEventsConfig(host="127.0.0.1", port=port, device="gym1", **settings)
+
+
+def start_sink(sinks, port: int, **settings) -> MqttEventSink:
+    on_command = settings.pop("on_command", None)
+    sink = MqttEventSink(mqtt_config(port, **settings), on_command=on_command)
+    sinks.append(sink)
+    sink.start()
+    return sink
+
+
+def result(label: str | None = "tree", *, hold_s: float = 0.0, reps: int = 0, events=(), fps: float = 30.0,
+           score: float = 0.9) -> FrameResult:
+    frame = Frame(image=np.zeros((4, 4, 3), np.uint8), index=0, timestamp=0.0)
+    return FrameResult(frame=frame, pose=None, decision=LabelDecision(label=label, score=score if label else 0.0),
+                       fps=fps, activity=Activity(pose=label, hold_s=hold_s, exercise="squat", reps=reps,
+                                                  events=tuple(events)))
+
+
+def wait_connected(sink: MqttEventSink, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not sink.connected:
+        assert time.monotonic() < deadline, "the sink did not connect"
+        time.sleep(0.02)
+
+
+def test_none_is_the_baseline_and_mqtt_is_imported_only_when_chosen():
+    assert isinstance(create_event_sink(EventsConfig()), NullEventSink)
+    code = ("import sys; from pose_appliance.config import EventsConfig; from pose_appliance.events import "
+            "create_event_sink; import pose_appliance.pipeline; create_event_sink(EventsConfig()); "
+            "print('paho' in ' '.join(sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_bad_settings_name_the_key(tmp_path):
+    with pytest.raises(EventsError, match="events.mqtt.device"):
+        MqttEventSink(MqttEventsConfig(device="gym/1"))
+    with pytest.raises(EventsError, match="events.mqtt.topic_prefix"):
+        MqttEventSink(MqttEventsConfig(device="gym1", topic_prefix="a/#"))
+    with pytest.raises(EventsError, match="events.mqtt.password_file: .*missing"):
+        MqttEventSink(MqttEventsConfig(device="gym1", username="u", password_file=str(tmp_path / "missing")))
+    with pytest.raises(EventsError, match="events.mqtt.username is empty"):
+        MqttEventSink(MqttEventsConfig(device="gym1", password_file=str(tmp_path / "missing")))
+
+
+def test_device_defaults_to_the_host_name():
+    sink = MqttEventSink(MqttEventsConfig())
+    assert sink.device and "/" not in sink.device
+    assert sink.topics.state == f"pose-appliance/{sink.device}/state"
+
+
+def test_availability_discovery_state_and_events(broker, sinks):
+    sink = start_sink(sinks, broker.port)
+    wait_connected(sink)
+    sink.offer(result("tree", hold_s=0.0, events=[ActivityEvent("pose_start", 1.0, pose="tree")]), "lightning",
+               "cpu")
+    sink.offer(result("tree", hold_s=2.0, reps=1, events=[ActivityEvent("rep", 2.0, exercise="squat", reps=1)]),
+               "lightning", "cpu")
+    deadline = time.monotonic() + 5
+    while (sink.last_state or {}).get("reps") != 1:
+        assert time.monotonic() < deadline, "the state was not sent"
+        time.sleep(0.02)
+    # A subscriber that comes later gets the retained availability, state and discovery configs.
+    watcher = MqttWatcher(broker.port)
+    try:
+        watcher.wait_for(lambda: len({t for t, _, r in watcher.messages if r}) >= 8, what="8 retained messages")
+        assert watcher.payloads(f"{PREFIX}/availability") == [b"online"]
+        state = watcher.json(f"{PREFIX}/state")[-1]
+        assert state == {"pose": "tree", "score": 0.9, "hold_s": 2.0, "reps": 1, "exercise": "squat",
+                         "fps": 30.0, "model": "lightning", "delegate": "cpu"}
+        retained = {t for t, _, r in watcher.messages if r}
+        configs = {}
+        for key in ("pose", "score", "hold", "reps", "fps"):
+            topic = f"homeassistant/sensor/gym1_{key}/config"
+            assert topic in retained
+            configs[key] = watcher.json(topic)[-1]
+        for key, config in configs.items():
+            assert config["state_topic"] == f"{PREFIX}/state"
+            assert config["availability_topic"] == f"{PREFIX}/availability"
+            assert config["unique_id"] == f"pose-appliance_gym1_{key}"
+            assert config["device"]["identifiers"] == ["pose-appliance_gym1"]
+            assert config["value_template"].startswith("{{ ") and "value_json." in config["value_template"]
+        assert configs["hold"]["unit_of_measurement"] == "s" and configs["hold"]["device_class"] == "duration"
+        button = watcher.json("homeassistant/button/gym1_reset_reps/config")[-1]
+        assert button["command_topic"] == f"{PREFIX}/command" and button["payload_press"] == "reset_reps"
+
+        # Events are not retained: a subscriber sees those published while it listens.
+        sink.offer(result(None, events=[ActivityEvent("pose_end", 5.0, pose="tree", held_s=4.04)]), "lightning",
+                   "cpu")
+        watcher.wait_for(lambda: watcher.payloads(f"{PREFIX}/event"), what="an event")
+        event = watcher.json(f"{PREFIX}/event")[-1]
+        assert {k: event[k] for k in ("type", "pose", "held_s")} == {"type": "pose_end", "pose": "tree",
+                                                                   "held_s": 4.0}
+        assert event["time"].endswith("+00:00")
+        watcher.wait_for(lambda: watcher.json(f"{PREFIX}/state")[-1]["pose"] is None, what="the state change")
+    finally:
+        watcher.close()
+    sink.close()
+    # A clean stop leaves "offline" retained for the next subscriber.
+    late = MqttWatcher(broker.port, f"{PREFIX}/availability")
+    try:
+        late.wait_payload(f"{PREFIX}/availability", b"offline")
+    finally:
+        late.close()
+
+
+def test_state_is_sent_on_change_and_at_most_once_a_second_otherwise(broker, sinks):
+    sink = start_sink(sinks, broker.port, discovery_prefix="")
+    wait_connected(sink)
+    watcher = MqttWatcher(broker.port, f"{PREFIX}/#")
+    try:
+        started = time.monotonic()
+        hold = 0.0
+        while time.monotonic() - started < 2.5:  # 30 fps of a held pose: hold_s and fps move every frame
+            hold += 1 / 30
+            sink.offer(result("tree", hold_s=hold, fps=29.0 + hold % 1), "m", "cpu")
+            time.sleep(1 / 30)
+        drifting = len(watcher.payloads(f"{PREFIX}/state"))
+        assert 2 <= drifting <= 4
+        sink.offer(result("tree", hold_s=hold, reps=1), "m", "cpu")  # a count: at once, not a second later
+        watcher.wait_for(lambda: watcher.json(f"{PREFIX}/state")[-1]["reps"] == 1, timeout=0.5,
+                         what="the new count within half a second")
+        assert not any(topic.startswith("homeassistant/") for topic, _, _ in watcher.messages)
+    finally:
+        watcher.close()
+
+
+def test_reset_command(broker, sinks):
+    commands: list[str] = []
+    sink = start_sink(sinks, broker.port, on_command=commands.append)
+    wait_connected(sink)
+    watcher = MqttWatcher(broker.port, f"{PREFIX}/availability")
+    try:
+        watcher.client.publish(f"{PREFIX}/command", "reset_reps", qos=1)
+        watcher.client.publish(f"{PREFIX}/command", "explode", qos=1)
+        deadline = time.monotonic() + 5
+        while not commands and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)
+        assert commands == ["reset_reps"]
+    finally:
+        watcher.close()
+
+
+def test_password_file_login(tmp_path, sinks, caplog):
+    broker = MosquittoBroker(tmp_path, users={"coach": "s3cret"})
+    broker.start()
+    try:
+        good = tmp_path / "good"
+        good.write_text("s3cret\n")
+        sink = start_sink(sinks, broker.port, username="coach", password_file=str(good))
+        wait_connected(sink)
+        watcher = MqttWatcher(broker.port, f"{PREFIX}/availability", username="coach", password="s3cret")
+        try:
+            watcher.wait_payload(f"{PREFIX}/availability", b"online")
+        finally:
+            watcher.close()
+        sink.close()
+
+        wrong = tmp_path / "wrong"
+        wrong.write_text("guess\n")
+        with caplog.at_level(logging.INFO, logger="pose_appliance.events.mqtt_sink"):
+            refused = start_sink(sinks, broker.port, username="coach", password_file=str(wrong))
+            started = time.perf_counter()
+            for _ in range(1000):
+                refused.offer(result(events=[ActivityEvent("rep", 0.0, exercise="squat", reps=1)]), "m", "cpu")
+            offered = time.perf_counter() - started
+            time.sleep(3.5)  # long enough for paho to retry the login (backoff 1 s, 2 s)
+        assert not refused.connected
+        assert offered < 0.5  # a refused login costs the pipeline nothing: offer only hands over
+        lines = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+        assert len(lines) == 1, lines  # logged once, not once per retry
+        assert "events.mqtt.username and password_file" in lines[0]
+    finally:
+        broker.stop()
+
+
+def test_queue_is_bounded_and_drops_the_oldest_with_a_count(sinks):
+    sink = start_sink(sinks, free_port())  # nothing listens there
+    for n in range(EVENT_QUEUE_SIZE + 40):
+        sink.offer(result(events=[ActivityEvent("rep", float(n), exercise="squat", reps=n)]), "m", "cpu")
+    assert sink.dropped_events == 40
+    kept = [event.reps for event, _ in sink._events]
+    assert kept[0] == 40 and kept[-1] == EVENT_QUEUE_SIZE + 39 and len(kept) == EVENT_QUEUE_SIZE
+
+
+def test_reconnects_after_a_broker_restart_and_delivers_what_waited(broker, sinks, caplog):
+    with caplog.at_level(logging.INFO, logger="pose_appliance.events.mqtt_sink"):
+        sink = start_sink(sinks, broker.port)
+        wait_connected(sink)
+        broker.stop()
+        deadline = time.monotonic() + 10
+        while sink.connected:
+            assert time.monotonic() < deadline, "the sink did not notice the broker going away"
+            time.sleep(0.02)
+        sink.offer(result("warrior", reps=3, events=[ActivityEvent("rep", 9.0, exercise="squat", reps=3)]), "m",
+                   "cpu")
+        time.sleep(2.5)  # a few failed reconnects: logged once
+        broker.start()
+        watcher = MqttWatcher(broker.port)
+        try:
+            watcher.wait_for(lambda: watcher.payloads(f"{PREFIX}/event"), timeout=40, what="the waiting event")
+            assert watcher.json(f"{PREFIX}/event")[-1]["reps"] == 3
+            watcher.wait_payload(f"{PREFIX}/availability", b"online")
+            watcher.wait_for(lambda: watcher.json(f"{PREFIX}/state")
+                             and watcher.json(f"{PREFIX}/state")[-1]["reps"] == 3, what="the state")
+            # The restarted broker (no persistence) gets the discovery configs again.
+            watcher.wait_for(lambda: watcher.payloads("homeassistant/sensor/gym1_reps/config"),
+                             what="discovery")
+        finally:
+            watcher.close()
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("lost the connection" in m for m in messages) == 1
+    assert sum("cannot reach" in m for m in messages) <= 1
+    assert sum(m.startswith("MQTT: connected") for m in messages) == 2
