@@ -56,6 +56,17 @@ def build_display(config: Config, current_source: Callable[[], Any]):
     return ResilientDisplay(lambda: open_display(config.display, camera=current_source()), config.display)
 
 
+def build_events(config: Config, activity: Any):
+    """The event sink of ``events.type``, made but not started; its commands ("reset_reps") reach ``activity``."""
+    from pose_appliance.events import create_event_sink
+
+    def on_command(command: str) -> None:
+        if command == "reset_reps":
+            activity.request_reset()
+
+    return create_event_sink(config.events, on_command=on_command)
+
+
 def close_quietly(thing: Any, method: str = "close") -> None:
     close = getattr(thing, method, None)
     if close is not None:
@@ -105,6 +116,7 @@ class Appliance:
         return (st.st_mtime_ns, st.st_size, st.st_ino)
 
     def run(self) -> int:
+        from pose_appliance.activity import ActivityTracker
         from pose_appliance.pipeline import KeypointRecorder, Pipeline
         from pose_appliance.service.signals import SignalWaker
         from pose_appliance.service.systemd import SystemdNotifier
@@ -115,14 +127,18 @@ class Appliance:
         self._log_stages(stages)
         source = build_source(self.config, stages.estimator)
         display = build_display(self.config, lambda: self.pipeline.source)
+        activity = ActivityTracker(self.config.counting)
+        events = build_events(self.config, activity)
         recorder_file = None
         if self.keypoints_path:
             self.keypoints_path.parent.mkdir(parents=True, exist_ok=True)
             recorder_file = open(self.keypoints_path, "w", encoding="utf-8")
         recorder = KeypointRecorder(recorder_file) if recorder_file else None
-        self.pipeline = pipeline = Pipeline(source, stages, display, recorder=recorder, max_frames=self.max_frames)
+        self.pipeline = pipeline = Pipeline(source, stages, display, recorder=recorder, max_frames=self.max_frames,
+                                            activity=activity, events=events)
         waker = SignalWaker()
         try:
+            events.start()
             pipeline.start()
             self._wait_first_result(pipeline, waker)
             if pipeline.first_result.is_set():
@@ -132,6 +148,7 @@ class Appliance:
         finally:
             notifier.stopping()
             pipeline.stop()
+            close_quietly(pipeline.events)  # after the last frame: its state and events are sent, then "offline"
             pipeline.display.close()
             close_quietly(pipeline.stages.estimator)
             close_quietly(pipeline.source, "stop")
@@ -159,6 +176,8 @@ class Appliance:
             events = waker.wait(tick)
             if waker.stop_requested or pipeline.finished.is_set():
                 return
+            if "reset" in events:
+                pipeline.activity.request_reset()
             if "reload" in events:
                 self.reload(pipeline, notifier, reason="SIGHUP")
             elif self.config.service.watch_config and self._stamp() != self._config_stamp:
@@ -187,8 +206,13 @@ class Appliance:
             notifier.ready()
             return False
         old = self.config
-        new_stages = None
+        new_stages = new_events = None
         try:
+            if new.counting != old.counting:
+                from pose_appliance.activity import check_counting
+                check_counting(new.counting)
+            if new.events != old.events:
+                new_events = build_events(new, pipeline.activity)
             if (new.model, new.classifier, new.overlay, new.service.models_dir) != (
                     old.model, old.classifier, old.overlay, old.service.models_dir):
                 new_stages = build_stages(new, load_delegate=self.load_delegate)
@@ -200,6 +224,14 @@ class Appliance:
                 close_quietly(new_stages.estimator)
             notifier.ready()
             return False
+        if new.counting != old.counting:
+            pipeline.activity.configure(new.counting)
+            log.info("counting: %s", new.counting.exercise)
+        if new_events is not None:
+            # The old sink says goodbye before the new one connects under the same device name.
+            close_quietly(pipeline.swap_events(new_events))
+            new_events.start()
+            log.info("events: %s", new.events.type)
         if new_stages is not None:
             # Not closed here: a frame may still be in flight on the old model; the old stages are freed when
             # the pipeline lets go of them.

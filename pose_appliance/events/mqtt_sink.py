@@ -153,7 +153,7 @@ class MqttEventSink:
         self._closing = False
         self._resend_all = False
         self._link_state = ""
-        self._client: Any = None
+        self._client: Any = self._make_client()
         self._sender: threading.Thread | None = None
         self.sent: collections.Counter[str] = collections.Counter()
         self.last_state: dict | None = None  # the state document sent last
@@ -176,6 +176,13 @@ class MqttEventSink:
 
     # ------------------------------------------------------------------------- called by the main thread
     def start(self) -> None:
+        self._set_link("connecting", logging.INFO, f"MQTT: connecting to {self.broker} as {self.device}")
+        self._client.connect_async(self.config.host, self.config.port, keepalive=KEEPALIVE)
+        self._client.loop_start()
+        self._sender = threading.Thread(target=self._send_loop, name="events-mqtt", daemon=True)
+        self._sender.start()
+
+    def _make_client(self) -> Any:
         import paho.mqtt.client as mqtt
 
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pose-appliance-{self.device}",
@@ -190,12 +197,7 @@ class MqttEventSink:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        self._client = client
-        self._set_link("connecting", logging.INFO, f"MQTT: connecting to {self.broker} as {self.device}")
-        client.connect_async(self.config.host, self.config.port, keepalive=KEEPALIVE)
-        client.loop_start()
-        self._sender = threading.Thread(target=self._send_loop, name="events-mqtt", daemon=True)
-        self._sender.start()
+        return client
 
     def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
         """Say "offline" (retained) if connected, disconnect, stop the threads. Waits at most ``timeout``."""
@@ -205,7 +207,7 @@ class MqttEventSink:
         if self._sender is not None:
             self._sender.join(timeout)
         client, self._client = self._client, None
-        if client is None:
+        if client is None or self._sender is None:
             return
         if self.connected:
             try:
