@@ -260,3 +260,29 @@ def test_reconnects_after_a_broker_restart_and_delivers_what_waited(broker, sink
     assert sum("lost the connection" in m for m in messages) == 1
     assert sum("cannot reach" in m for m in messages) <= 1
     assert sum(m.startswith("MQTT: connected") for m in messages) == 2
+
+
+# ------------------------------------------------------------------------------------------------- doctor
+def test_doctor_logs_in_at_the_broker(tmp_path):
+    from pose_appliance.config import Config, replace
+    from pose_appliance.doctor import check_events
+
+    broker = MosquittoBroker(tmp_path, users={"coach": "s3cret"})
+    broker.start()
+    try:
+        password = tmp_path / "password"
+        password.write_text("s3cret\n")
+        config = replace(Config(), "events.type", "mqtt")
+        for key, value in (("host", "127.0.0.1"), ("port", broker.port), ("username", "coach"),
+                           ("password_file", str(password)), ("device", "gym1")):
+            config = replace(config, f"events.mqtt.{key}", value)
+        [check] = check_events(config)
+        assert check.status == "OK" and f"127.0.0.1:{broker.port} as coach" in check.what
+        password.write_text("wrong\n")
+        [check] = check_events(config)
+        assert check.status == "FAIL" and "refused the login" in check.what and "password_file" in check.fix
+    finally:
+        broker.stop()
+    [check] = check_events(config)
+    assert check.status == "FAIL" and "cannot reach" in check.what and "start the broker" in check.fix
+    assert check_events(Config()) == []

@@ -182,15 +182,42 @@ class MqttEventSink:
         self._sender = threading.Thread(target=self._send_loop, name="events-mqtt", daemon=True)
         self._sender.start()
 
-    def _make_client(self) -> Any:
+    def probe(self, timeout: float = 5.0) -> str | None:
+        """Log in once with these settings (under another client id, so a running service stays connected);
+        None when the broker accepted, else what went wrong (``doctor``)."""
+        client = self._new_client(f"pose-appliance-{self.device}-check")
+        client.connect_timeout = timeout
+        answered = threading.Event()
+        answer: list[Any] = []
+        client.on_connect = lambda c, userdata, flags, reason_code, properties: (answer.append(reason_code),
+                                                                                  answered.set())
+        try:
+            client.connect(self.config.host, self.config.port, keepalive=10)
+        except (OSError, ValueError) as exc:  # refused, no route, unknown host, TLS handshake
+            return f"cannot reach {self.broker}: {exc}"
+        client.loop_start()
+        try:
+            if not answered.wait(timeout):
+                return f"{self.broker} did not answer the login within {timeout:g} s"
+            if answer[0].is_failure:
+                return f"{self.broker} refused the login: {answer[0]}"
+            return None
+        finally:
+            client.disconnect()
+            client.loop_stop()
+
+    def _new_client(self, client_id: str) -> Any:
         import paho.mqtt.client as mqtt
 
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pose-appliance-{self.device}",
-                             protocol=mqtt.MQTTv311)
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
         if self.config.username:
             client.username_pw_set(self.config.username, self._password)
         if self.config.tls:
             client.tls_set()
+        return client
+
+    def _make_client(self) -> Any:
+        client = self._new_client(f"pose-appliance-{self.device}")
         client.will_set(self.topics.availability, "offline", qos=1, retain=True)
         client.reconnect_delay_set(RECONNECT_MIN_DELAY, RECONNECT_MAX_DELAY)
         client.on_connect = self._on_connect
