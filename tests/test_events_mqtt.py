@@ -4,9 +4,12 @@ the bounded queue, reconnecting after a broker restart, and the last will of a k
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -286,3 +289,118 @@ def test_doctor_logs_in_at_the_broker(tmp_path):
     [check] = check_events(config)
     assert check.status == "FAIL" and "cannot reach" in check.what and "start the broker" in check.fix
     assert check_events(Config()) == []
+
+
+# ------------------------------------------------------------------------------------- the real appliance
+def write_config(path: Path, models_dir: Path, video: Path, *, port: int | None, device: str = "gym1",
+                 loop: bool = False, exercise: str = "squat") -> None:
+    events = (f'[events]\ntype = "mqtt"\n[events.mqtt]\nhost = "127.0.0.1"\nport = {port}\ndevice = "{device}"\n'
+              if port else '[events]\ntype = "none"\n')
+    path.write_text(f"""
+[camera]
+type = "video"
+[camera.video]
+path = "{video}"
+loop = {str(loop).lower()}
+realtime = {str(loop).lower()}
+[display]
+type = "null"
+[counting]
+exercise = "{exercise}"
+[service]
+models_dir = "{models_dir}"
+{events}""")
+
+
+def start_appliance(config: Path, log: Path) -> subprocess.Popen:
+    with open(log, "wb") as err:
+        return subprocess.Popen([sys.executable, "-m", "pose_appliance", "run", "--config", str(config)],
+                                stdout=subprocess.DEVNULL, stderr=err)
+
+
+def test_squats_reach_mqtt_end_to_end_and_a_clean_stop_says_offline(broker, tmp_path, models_dir, shared):
+    config = tmp_path / "config.toml"
+    write_config(config, models_dir, shared / "data/tfjs_pose_detection/pose_squats.mp4", port=broker.port)
+    watcher = MqttWatcher(broker.port, f"{PREFIX}/#")
+    try:
+        subprocess.run([sys.executable, "-m", "pose_appliance", "run", "--config", str(config)], check=True,
+                       capture_output=True, timeout=120)
+        watcher.wait_payload(f"{PREFIX}/availability", b"offline")
+        events = watcher.json(f"{PREFIX}/event")
+        assert [(e["reps"], e["exercise"]) for e in events if e["type"] == "rep"] == [(1, "squat"), (2, "squat")]
+        starts = [e for e in events if e["type"] == "pose_start"]
+        ends = [e for e in events if e["type"] == "pose_end"]
+        assert starts and len(ends) in (len(starts) - 1, len(starts))
+        assert all(e["held_s"] >= 0 for e in ends)
+        final = watcher.json(f"{PREFIX}/state")[-1]
+        assert final["reps"] == 2 and final["exercise"] == "squat" and final["model"] == "movenet_lightning_int8"
+        assert final["delegate"] == "cpu"
+        assert watcher.payloads(f"{PREFIX}/availability")[0] == b"online"
+    finally:
+        watcher.close()
+
+
+def test_reset_by_signal_and_by_command_then_the_last_will_after_sigkill(broker, tmp_path, models_dir, shared):
+    config = tmp_path / "config.toml"
+    write_config(config, models_dir, shared / "data/tfjs_pose_detection/pose_squats.mp4", port=broker.port,
+                 loop=True)
+    watcher = MqttWatcher(broker.port, f"{PREFIX}/#")
+    process = start_appliance(config, tmp_path / "appliance.log")
+    try:
+        def reps() -> int:
+            states = watcher.json(f"{PREFIX}/state")
+            return states[-1]["reps"] if states else -1
+
+        watcher.wait_for(lambda: reps() >= 1, timeout=60, what="a first squat")
+        process.send_signal(signal.SIGUSR1)
+        watcher.wait_for(lambda: reps() == 0, timeout=10, what="the count reset by SIGUSR1")
+        watcher.wait_for(lambda: reps() >= 1, timeout=30, what="the next squat")
+        watcher.client.publish(f"{PREFIX}/command", "reset_reps", qos=1)
+        watcher.wait_for(lambda: reps() == 0, timeout=10, what="the count reset by the MQTT command")
+        assert watcher.payloads(f"{PREFIX}/availability") == [b"online"]
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(10)
+        # No goodbye from a killed process: the broker publishes its last will as soon as the socket closes.
+        watcher.wait_payload(f"{PREFIX}/availability", b"offline", timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        watcher.close()
+    log = (tmp_path / "appliance.log").read_text()
+    assert "SIGUSR1 received: reset" in log and "MQTT: reset_reps received" in log
+
+
+def test_events_and_counting_reload_live(broker, tmp_path, models_dir, shared):
+    config = tmp_path / "config.toml"
+    video = shared / "data/tfjs_pose_detection/pose_1.mp4"
+    write_config(config, models_dir, video, port=None, loop=True, exercise="none")
+    watcher = MqttWatcher(broker.port, "pose-appliance/#")
+    process = start_appliance(config, tmp_path / "appliance.log")
+    try:
+        time.sleep(3)
+        assert watcher.messages == []  # events.type = "none": nothing is sent
+        write_config(config, models_dir, video, port=broker.port, loop=True, exercise="none")
+        watcher.wait_payload(f"{PREFIX}/availability", b"online", timeout=20)
+        watcher.wait_for(lambda: watcher.payloads(f"{PREFIX}/state"), what="a state")
+        assert watcher.json(f"{PREFIX}/state")[-1]["exercise"] is None
+        write_config(config, models_dir, video, port=broker.port, device="gym2", loop=True, exercise="squat")
+        watcher.wait_payload("pose-appliance/gym2/availability", b"online", timeout=20)
+        assert watcher.payloads(f"{PREFIX}/availability")[-1] == b"offline"  # the old device said goodbye
+        watcher.wait_for(lambda: watcher.payloads("pose-appliance/gym2/state")
+                         and watcher.json("pose-appliance/gym2/state")[-1]["exercise"] == "squat",
+                         what="the new counting in the state")
+        # A bad events setting is refused and the running sink stays.
+        config.write_text(config.read_text().replace('device = "gym2"', 'device = "gym/2"'))
+        time.sleep(2.5)
+        assert process.poll() is None
+        process.terminate()
+        process.wait(20)
+        assert watcher.payloads("pose-appliance/gym2/availability")[-1] == b"offline"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        watcher.close()
+    log = (tmp_path / "appliance.log").read_text()
+    assert "events.mqtt.device: 'gym/2'" in log and "still running the previous config" in log
