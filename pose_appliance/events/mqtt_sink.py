@@ -189,8 +189,12 @@ class MqttEventSink:
         client.connect_timeout = timeout
         answered = threading.Event()
         answer: list[Any] = []
-        client.on_connect = lambda c, userdata, flags, reason_code, properties: (answer.append(reason_code),
-                                                                                  answered.set())
+
+        def on_connect(client, userdata, flags, reason_code, properties) -> None:
+            answer.append(reason_code)
+            answered.set()
+
+        client.on_connect = on_connect
         try:
             client.connect(self.config.host, self.config.port, keepalive=10)
         except (OSError, ValueError) as exc:  # refused, no route, unknown host, TLS handshake
