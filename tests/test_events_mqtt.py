@@ -3,6 +3,7 @@ the bounded queue, reconnecting after a broker restart, and the last will of a k
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -321,7 +322,7 @@ def start_appliance(config: Path, log: Path) -> subprocess.Popen:
 def test_squats_reach_mqtt_end_to_end_and_a_clean_stop_says_offline(broker, tmp_path, models_dir, shared):
     config = tmp_path / "config.toml"
     write_config(config, models_dir, shared / "data/tfjs_pose_detection/pose_squats.mp4", port=broker.port)
-    watcher = MqttWatcher(broker.port, f"{PREFIX}/#")
+    watcher = MqttWatcher(broker.port)
     try:
         subprocess.run([sys.executable, "-m", "pose_appliance", "run", "--config", str(config)], check=True,
                        capture_output=True, timeout=120)
@@ -336,6 +337,9 @@ def test_squats_reach_mqtt_end_to_end_and_a_clean_stop_says_offline(broker, tmp_
         assert final["reps"] == 2 and final["exercise"] == "squat" and final["model"] == "movenet_lightning_int8"
         assert final["delegate"] == "cpu"
         assert watcher.payloads(f"{PREFIX}/availability")[0] == b"online"
+        assert len(watcher.payloads("homeassistant/sensor/gym1_reps/config")) == 1
+        held = [state for state in watcher.json(f"{PREFIX}/state") if state["pose"]]
+        save_mqtt_screenshot(tmp_path, watcher.messages, max(held, key=lambda state: state["hold_s"]))
     finally:
         watcher.close()
 
@@ -404,3 +408,53 @@ def test_events_and_counting_reload_live(broker, tmp_path, models_dir, shared):
         watcher.close()
     log = (tmp_path / "appliance.log").read_text()
     assert "events.mqtt.device: 'gym/2'" in log and "still running the previous config" in log
+
+
+# ---------------------------------------------------------------------------------------- docs screenshot
+def save_mqtt_screenshot(tmp_path: Path, messages: list[tuple[str, bytes, bool]], state: dict) -> None:
+    """The messages of a real run (as ``mosquitto_sub -v`` prints them) beside the dashboard values Home
+    Assistant's sensors take from the retained state, rendered by headless Chromium. Written to
+    docs/screenshots/mqtt.png when that is missing or POSE_APPLIANCE_SCREENSHOTS=1 (its times change every run)."""
+    import html
+
+    import cv2
+    from test_display_web import chromium
+    from test_render import SCREENSHOTS
+
+    shown, states = [], 0
+    for topic, payload, _ in messages:
+        text = payload.decode()
+        if topic.endswith("/state"):
+            states += 1
+            if states > 2 and json.loads(text) != state:
+                continue
+        line = f"<b>{html.escape(topic)}</b> {html.escape(text[:150] + ('...' if len(text) > 150 else ''))}"
+        shown.append(f"<mark>{line}</mark>" if topic.endswith("/state") and json.loads(text) == state else line)
+    hold = f"{state['hold_s']:.1f} s"
+    rows = [("Pose", state["pose"] or "none"), ("Pose score", f"{round(state['score'] * 100)} %"), ("Hold", hold),
+            ("Repetitions", str(state["reps"])), ("Frame rate", f"{state['fps']} fps")]
+    card = "".join(f"<tr><td>{name}</td><td>{html.escape(value)}</td></tr>" for name, value in rows)
+    page = tmp_path / "mqtt.html"
+    page.write_text(f"""<!doctype html><meta charset="utf-8"><style>
+body {{ margin: 0; font: 13px/1.35 monospace; background: #1e1e1e; color: #ddd; display: flex; }}
+pre {{ margin: 0; padding: 12px; white-space: pre-wrap; word-break: break-all; flex: 1; }}
+b {{ color: #7fd3ff; font-weight: normal; }} mark {{ background: #3a3a10; color: inherit; }}
+.card {{ font: 15px sans-serif; background: #fff; color: #212121; margin: 12px; padding: 12px 16px; width: 260px;
+        border-radius: 12px; align-self: flex-start; }}
+.card h2 {{ font-size: 18px; margin: 0 0 8px; }} .card td {{ padding: 4px 8px 4px 0; }}
+.card td + td {{ text-align: right; font-weight: bold; }} .card p {{ color: #777; font-size: 12px; }}
+</style><pre>$ mosquitto_sub -v -t 'pose-appliance/#' -t 'homeassistant/#'
+{chr(10).join(shown)}</pre>
+<div class="card"><h2>gym1</h2><table>{card}</table>
+<p>what the five discovered sensors show (from the highlighted state)</p></div>""")
+    shot = tmp_path / "mqtt.png"
+    run = chromium(tmp_path, page.as_uri(), f"--screenshot={shot}", "--window-size=1100,900")
+    assert shot.is_file(), run.stderr[-2000:]
+    image = cv2.imread(str(shot))
+    card = image[12:60, 1100 - 300:1100 - 20]  # the white card in the top right corner
+    assert card.mean() > 200
+    ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    assert ok and len(data) < 250_000
+    target = SCREENSHOTS / "mqtt.png"
+    if not target.exists() or os.environ.get("POSE_APPLIANCE_SCREENSHOTS") == "1":
+        target.write_bytes(data.tobytes())
