@@ -250,6 +250,11 @@ class MqttEventSink:
         client.loop_stop()
         self.connected = False
 
+    def threads(self) -> list[threading.Thread]:
+        """The threads doing this sink's work (its sender, paho's network loop), for measuring their CPU time."""
+        found = [self._sender, getattr(self._client, "_thread", None)]
+        return [t for t in found if isinstance(t, threading.Thread) and t.is_alive()]
+
     # ---------------------------------------------------------------------------- paho's network thread
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
