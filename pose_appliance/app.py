@@ -267,7 +267,10 @@ class Appliance:
     @staticmethod
     def _status_line(status: dict) -> str:
         label = status.get("label") or "-"
-        return (f"{status['fps']:.1f} fps, model {status['model']} on {status['delegate']}, label {label}, "
+        if status.get("label") and status.get("hold_s"):
+            label += f" ({status['hold_s']:.0f} s)"
+        reps = f", {status['exercise']} reps {status['reps']}" if status.get("exercise") else ""
+        return (f"{status['fps']:.1f} fps, model {status['model']} on {status['delegate']}, label {label}{reps}, "
                 f"frames {status['frames']}, dropped {status['dropped']}")
 
     def _print_summary(self, pipeline, seconds: float) -> None:

@@ -210,3 +210,32 @@ def test_walking_counts_no_squats(tmp_path, models_dir, shared):
     records = run_appliance(tmp_path, models_dir, shared / "data/tfjs_pose_detection/pose_1.mp4", "squat")
     assert len(records) == 120
     assert records[-1]["reps"] == 0
+
+
+def test_overlay_shows_the_hold_time_and_the_count():
+    from pose_appliance.config import OverlayConfig
+    from pose_appliance.render import OverlayRenderer
+    from pose_appliance.types import Activity, Frame, FrameResult, LabelDecision
+
+    frame = Frame(image=np.zeros((480, 640, 3), np.uint8), index=0, timestamp=0.0)
+
+    def drawn(activity: Activity) -> np.ndarray:
+        canvas = np.full((480, 640, 3), 90, np.uint8)
+        result = FrameResult(frame=frame, pose=None, decision=LabelDecision("tree", 0.9), activity=activity)
+        OverlayRenderer(OverlayConfig(fps=False)).draw(canvas, result)
+        return canvas
+
+    plain = drawn(Activity())
+    held = drawn(Activity(pose="tree", hold_s=12.0))
+    counted = drawn(Activity(pose="tree", hold_s=0.5, exercise="squat", reps=3))
+
+    def box_right(canvas: np.ndarray, rows: slice) -> int:
+        changed = np.nonzero((canvas[rows] != 90).any(axis=(0, 2)))[0]
+        return int(changed.max()) if changed.size else -1
+
+    label_bottom = int(np.nonzero((plain != 90).any(axis=(1, 2)))[0].max())
+    label_rows, below = slice(0, label_bottom + 1), slice(label_bottom + 2, label_bottom + 60)
+    assert box_right(held, label_rows) > box_right(plain, label_rows) + 30  # "tree 90%  12 s" is longer
+    assert box_right(plain, below) == -1 and box_right(held, below) == -1
+    assert box_right(counted, label_rows) == box_right(plain, label_rows)  # under a second: no hold time shown
+    assert box_right(counted, below) > 100  # "squat reps: 3" in a box under the label
