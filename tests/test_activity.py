@@ -239,3 +239,45 @@ def test_overlay_shows_the_hold_time_and_the_count():
     assert box_right(plain, below) == -1 and box_right(held, below) == -1
     assert box_right(counted, label_rows) == box_right(plain, label_rows)  # under a second: no hold time shown
     assert box_right(counted, below) > 100  # "squat reps: 3" in a box under the label
+
+
+def test_status_json_of_the_web_display_has_hold_and_reps(tmp_path, models_dir, shared):
+    import time
+    import urllib.request
+
+    from mqtt_broker import free_port
+
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(f"""
+[camera]
+type = "video"
+[camera.video]
+path = "{shared / 'data/tfjs_pose_detection/pose_squats.mp4'}"
+loop = true
+realtime = true
+[display]
+type = "web"
+[display.web]
+port = {port}
+[counting]
+exercise = "squat"
+[service]
+models_dir = "{models_dir}"
+""")
+    process = subprocess.Popen([sys.executable, "-m", "pose_appliance", "run", "--config", str(config)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, status = time.monotonic() + 60, {}
+        while time.monotonic() < deadline and status.get("reps", 0) < 1:
+            time.sleep(0.5)
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/status.json", timeout=2) as response:
+                    status = json.load(response)
+            except OSError:
+                continue
+        assert status.get("reps", 0) >= 1 and status["exercise"] == "squat"
+        assert isinstance(status["hold_s"], float)
+    finally:
+        process.terminate()
+        process.wait(20)
