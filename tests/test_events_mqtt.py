@@ -458,3 +458,20 @@ b {{ color: #7fd3ff; font-weight: normal; }} mark {{ background: #3a3a10; color:
     target = SCREENSHOTS / "mqtt.png"
     if not target.exists() or os.environ.get("POSE_APPLIANCE_SCREENSHOTS") == "1":
         target.write_bytes(data.tobytes())
+
+
+# -------------------------------------------------------------------------------------------------- bench
+def test_bench_events_interleaves_the_modes_in_one_run(broker, models_dir, tmp_path, capsys):
+    from pose_appliance.cli import main
+
+    out = tmp_path / "events.json"
+    assert main(["bench", "--events", "--models-dir", str(models_dir), "--frames", "90",
+                 "--broker", f"127.0.0.1:{broker.port}", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["cycles"] >= 3 and set(report["fps"]) == {"none", "broker_down", "broker_up"}
+    assert all(len(values) == report["cycles"] for values in report["fps"].values())
+    for name in ("broker_down", "broker_up"):
+        assert report["overall_fps_ratio"][name] > 0 and report["median_cpu_ratio"][name] > 0
+        assert report["threads_us_per_frame"][name] > 0  # the sink's own threads did the publishing
+    assert report["threads_us_per_frame"]["none"] == 0
+    assert "fps ratio to none: overall" in capsys.readouterr().out

@@ -35,8 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--startup-seconds", type=float, default=3.0,
                         help="how long the appliance worker runs after its first frame (default 3)")
     parser.add_argument("--video", help="video the frames are decoded from (default: the demo video)")
-    parser.add_argument("--events", action="store_true", help="measure only what MQTT events cost: fps with "
-                        "the broker down (and up, with --broker) against events.type = none, interleaved rounds")
+    parser.add_argument("--events", action="store_true", help="measure only what MQTT events cost: fps and CPU "
+                        "with the broker down (and up, with --broker) against events.type = none, in 30-frame "
+                        "blocks interleaved in one run; --frames is then the frames per mode")
     parser.add_argument("--broker", default="", help="with --events: HOST:PORT of a running broker to measure too")
     parser.add_argument("--json", default="bench.json", help="where to write the results (default bench.json)")
 
@@ -66,8 +67,7 @@ def _events_cost(args: argparse.Namespace) -> int:
 
     models_dir = modelstore.resolve_models_dir(args.models_dir or "")
     video = args.video or str(models_dir / modelstore.load_manifest()["demo_video"].file)
-    report = run_events_cost(models_dir=str(models_dir), video=video, frames=args.frames, rounds=args.rounds,
-                             broker=args.broker)
+    report = run_events_cost(models_dir=str(models_dir), video=video, frames=args.frames, broker=args.broker)
     report["command"] = _command_line(args)
     Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(format_events_cost(report))
