@@ -125,10 +125,10 @@ class Appliance:
         started = time.monotonic()
         stages = build_stages(self.config, load_delegate=self.load_delegate)
         self._log_stages(stages)
+        activity = ActivityTracker(self.config.counting)  # settings errors before the camera starts
+        events = build_events(self.config, activity)
         source = build_source(self.config, stages.estimator)
         display = build_display(self.config, lambda: self.pipeline.source)
-        activity = ActivityTracker(self.config.counting)
-        events = build_events(self.config, activity)
         recorder_file = None
         if self.keypoints_path:
             self.keypoints_path.parent.mkdir(parents=True, exist_ok=True)
@@ -230,8 +230,11 @@ class Appliance:
         if new_events is not None:
             # The old sink says goodbye before the new one connects under the same device name.
             close_quietly(pipeline.swap_events(new_events))
-            new_events.start()
-            log.info("events: %s", new.events.type)
+            try:
+                new_events.start()
+                log.info("events: %s", new.events.type)
+            except Exception as exc:  # nothing is sent until the next reload; frames go on
+                log.error("events: %s did not start: %s", new.events.type, exc)
         if new_stages is not None:
             # Not closed here: a frame may still be in flight on the old model; the old stages are freed when
             # the pipeline lets go of them.

@@ -281,3 +281,27 @@ models_dir = "{models_dir}"
     finally:
         process.terminate()
         process.wait(20)
+
+
+def test_contradicting_thresholds_stop_the_start_with_one_line(tmp_path, models_dir, shared):
+    config = tmp_path / "config.toml"
+    config.write_text(f"""
+[camera]
+type = "video"
+[camera.video]
+path = "{shared / 'data/tfjs_pose_detection/pose_squats.mp4'}"
+[display]
+type = "null"
+[counting]
+exercise = "squat"
+[counting.squat]
+start_angle = 100.0
+turn_angle = 120.0
+[service]
+models_dir = "{models_dir}"
+""")
+    run = subprocess.run([sys.executable, "-m", "pose_appliance", "run", "--config", str(config)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert "counting.squat: start_angle (100) must be above turn_angle (120)" in run.stderr
+    assert "Traceback" not in run.stderr
