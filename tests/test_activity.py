@@ -300,7 +300,7 @@ turn_angle = 120.0
 [service]
 models_dir = "{models_dir}"
 """)
-    run = subprocess.run([sys.executable, "-m", "pose_appliance", "run", "--config", str(config)],
+    run = subprocess.run([sys.executable, "-m", "pose_appliance", "run", "--config", str(config)], check=False,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2
     assert "counting.squat: start_angle (100) must be above turn_angle (120)" in run.stderr
