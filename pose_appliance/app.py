@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +124,8 @@ class Appliance:
 
         notifier = SystemdNotifier()
         started = time.monotonic()
+        # SIGUSR1 (reset the count) would end the process with Python's default action until the waker is in place.
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
         stages = build_stages(self.config, load_delegate=self.load_delegate)
         self._log_stages(stages)
         activity = ActivityTracker(self.config.counting)  # settings errors before the camera starts
