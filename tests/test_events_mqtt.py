@@ -84,13 +84,13 @@ def test_none_is_the_baseline_and_mqtt_is_imported_only_when_chosen():
 
 
 def test_bad_settings_name_the_key(tmp_path):
-    with pytest.raises(EventsError, match="events.mqtt.device"):
+    with pytest.raises(EventsError, match=r"events\.mqtt\.device"):
         MqttEventSink(MqttEventsConfig(device="gym/1"))
-    with pytest.raises(EventsError, match="events.mqtt.topic_prefix"):
+    with pytest.raises(EventsError, match=r"events\.mqtt\.topic_prefix"):
         MqttEventSink(MqttEventsConfig(device="gym1", topic_prefix="a/#"))
-    with pytest.raises(EventsError, match="events.mqtt.password_file: .*missing"):
+    with pytest.raises(EventsError, match=r"events\.mqtt\.password_file: .*missing"):
         MqttEventSink(MqttEventsConfig(device="gym1", username="u", password_file=str(tmp_path / "missing")))
-    with pytest.raises(EventsError, match="events.mqtt.username is empty"):
+    with pytest.raises(EventsError, match=r"events\.mqtt\.username is empty"):
         MqttEventSink(MqttEventsConfig(device="gym1", password_file=str(tmp_path / "missing")))
 
 
@@ -418,8 +418,8 @@ def save_mqtt_screenshot(tmp_path: Path, messages: list[tuple[str, bytes, bool]]
     import html
 
     import cv2
+    from conftest import SCREENSHOTS
     from test_display_web import chromium
-    from test_render import SCREENSHOTS
 
     shown, states = [], 0
     for topic, payload, _ in messages:

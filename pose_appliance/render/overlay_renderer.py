@@ -63,12 +63,11 @@ class OverlayRenderer:
         text_top = picture[1] + margin
         if config.label:
             decision, activity = result.decision, result.activity
+            text = decision.message
             if decision.label is not None:
                 text = f"{decision.label} {decision.score:.0%}"
                 if activity.hold_s >= 1.0:
                     text += f"  {activity.hold_s:.0f} s"
-            else:
-                text = decision.message
             if text:
                 text_top = _text(cv2, canvas, text, (picture[0] + margin, text_top), font_scale, rgba,
                                  align_right=False) + margin
