@@ -31,7 +31,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from pose_appliance.activity import ActivityTracker
+from pose_appliance.activity import ActivityStage, ActivityTracker
 from pose_appliance.camera import CaptureThread, FrameSource, LatestFrameMailbox
 from pose_appliance.classify.classifier import Classifier, Smoother
 from pose_appliance.display.display import Display
@@ -163,10 +163,10 @@ class Pipeline:
 
     def __init__(self, source: FrameSource, stages: Stages, display: Display, *,
                  recorder: KeypointRecorder | None = None, max_frames: int = 0,
-                 activity: ActivityTracker | None = None, events: EventSink | None = None):
+                 activity: ActivityStage | None = None, events: EventSink | None = None):
         self._stages = stages
         self._display = display
-        self.activity = activity or ActivityTracker()
+        self.activity: ActivityStage = activity or ActivityTracker()
         self._events: EventSink = events or NullEventSink()
         self._last_activity = Activity()
         self._recorder = recorder

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 
+from pose_appliance.activity.activity_stage import ActivityStage
 from pose_appliance.activity.hold_timer import HoldTimer
 from pose_appliance.activity.rep_counter import (
     EXERCISES,
@@ -81,4 +82,5 @@ def check_counting(counting_config: CountingConfig) -> None:
         RepCounter(counting_config)
 
 
-__all__ = ["EXERCISES", "ActivityTracker", "Exercise", "HoldTimer", "RepCounter", "check_counting", "joint_angle"]
+__all__ = ["EXERCISES", "ActivityStage", "ActivityTracker", "Exercise", "HoldTimer", "RepCounter", "check_counting",
+           "joint_angle"]
