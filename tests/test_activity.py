@@ -127,6 +127,29 @@ def test_arm_raise_starts_low():
     assert counter.reps == 1
 
 
+def pushup_pose(elbow: float, *, lying: bool) -> Pose:
+    """Arms whose elbows bend to ``elbow`` degrees, the body horizontal (lying) or upright."""
+    i = KEYPOINT_INDEX
+    keypoints = np.zeros((17, 3), np.float32)
+    keypoints[:, 2] = 0.9
+    for side, offset in (("left", 0.0), ("right", 10.0)):
+        shoulder = np.array([200.0 + offset, 200.0])
+        keypoints[i[f"{side}_shoulder"], :2] = shoulder
+        keypoints[i[f"{side}_hip"], :2] = shoulder + ((200.0, 20.0) if lying else (10.0, 200.0))
+        elbow_xy = shoulder + (0.0, 80.0)
+        keypoints[i[f"{side}_elbow"], :2] = elbow_xy
+        bend = math.radians(180.0 - elbow)
+        keypoints[i[f"{side}_wrist"], :2] = elbow_xy + 80.0 * np.array([math.sin(bend), math.cos(bend)])
+    return Pose(keypoints)
+
+
+def test_pushups_count_only_while_lying():
+    angles = [170, 170, 140, 100, 90, 90, 120, 165, 170, 170]
+    lying = count([pushup_pose(a, lying=True) for a in angles], CountingConfig(exercise="pushup"))
+    upright = count([pushup_pose(a, lying=False) for a in angles], CountingConfig(exercise="pushup"))
+    assert (lying[0], upright[0]) == (1, 0)
+
+
 def test_contradicting_thresholds_name_the_key():
     bad = dataclasses.replace(SQUAT, squat=SquatCountingConfig(start_angle=100.0, turn_angle=120.0))
     with pytest.raises(ValueError, match=r"counting\.squat: start_angle"):
@@ -211,6 +234,15 @@ def test_walking_counts_no_squats(tmp_path, models_dir, shared):
     records = run_appliance(tmp_path, models_dir, shared / "data/tfjs_pose_detection/pose_1.mp4", "squat")
     assert len(records) == 120
     assert records[-1]["reps"] == 0
+
+
+def test_squatting_is_no_pushup_and_raised_arms_are_one_arm_raise(tmp_path, models_dir, shared):
+    clips = shared / "data/tfjs_pose_detection"
+    assert run_appliance(tmp_path, models_dir, clips / "pose_squats.mp4", "pushup")[-1]["reps"] == 0
+    # pose_1.mp4 raises both arms overhead once (about frames 40-75) and lowers them again.
+    records = run_appliance(tmp_path, models_dir, clips / "pose_1.mp4", "arm_raise")
+    assert records[-1]["reps"] == 1
+    assert 60 < next(r["frame"] for r in records if "rep" in r["events"]) < 100
 
 
 def test_overlay_shows_the_hold_time_and_the_count():

@@ -7,6 +7,9 @@ occluded limbs cannot count or cancel a repetition. Of two measurable sides the 
 used: a squat or a push-up bends both limbs, so walking (one knee bent at a time) never reaches the turn.
 The median over the last few measured frames removes single-frame glitches.
 
+Push-ups are measured only while the body lies (shoulder to hip nearer horizontal than vertical), so someone
+standing with bending elbows is not doing push-ups.
+
 Phases: unknown -> start (at or past ``start_angle``) -> turn (at or past ``turn_angle``) -> start again, which
 counts one. The band between the two angles keeps whatever phase it had (hysteresis), so jitter around either
 threshold cannot count twice. A person who first appears mid-movement is not counted until seen in the
@@ -32,6 +35,7 @@ class Exercise:
     name: str
     sides: tuple[tuple[int, int, int], ...]
     start_is_high: bool  # squats and push-ups start extended (large angle); arm raises start low
+    lying: bool = False  # push-ups: only measured while the body (shoulder to hip) is nearer horizontal than upright
 
 
 def _joint(a: str, b: str, c: str) -> tuple[tuple[int, int, int], ...]:
@@ -39,9 +43,11 @@ def _joint(a: str, b: str, c: str) -> tuple[tuple[int, int, int], ...]:
                  for side in ("left", "right"))
 
 
+TORSOS = tuple((KEYPOINT_INDEX[f"{side}_shoulder"], KEYPOINT_INDEX[f"{side}_hip"]) for side in ("left", "right"))
+
 EXERCISES: dict[str, Exercise] = {
     "squat": Exercise("squat", _joint("hip", "knee", "ankle"), start_is_high=True),
-    "pushup": Exercise("pushup", _joint("shoulder", "elbow", "wrist"), start_is_high=True),
+    "pushup": Exercise("pushup", _joint("shoulder", "elbow", "wrist"), start_is_high=True, lying=True),
     "arm_raise": Exercise("arm_raise", _joint("hip", "shoulder", "elbow"), start_is_high=False),
 }
 
@@ -93,12 +99,23 @@ class RepCounter:
         if pose is None:
             return None
         keypoints = pose.keypoints
+        if self.exercise.lying and not self._lying(keypoints):
+            return None
         angles = [joint_angle(keypoints, *side) for side in self.exercise.sides
                   if keypoints[list(side), 2].min() >= self.min_score]
         angles = [a for a in angles if not math.isnan(a)]
         if not angles:
             return None
         return max(angles) if self.exercise.start_is_high else min(angles)
+
+    def _lying(self, keypoints: np.ndarray) -> bool:
+        """A measurable shoulder-to-hip line within 45 degrees of horizontal (someone standing with bent elbows
+        is not doing push-ups)."""
+        for shoulder, hip in TORSOS:
+            if min(keypoints[shoulder, 2], keypoints[hip, 2]) >= self.min_score:
+                dx, dy = np.abs(keypoints[hip, :2] - keypoints[shoulder, :2])
+                return bool(dx >= dy)
+        return False
 
     def update(self, pose: Pose | None, t: float) -> tuple[float | None, list[ActivityEvent]]:
         """(median angle or None, events) after a frame at time ``t``."""
