@@ -19,6 +19,7 @@ the latency are those of a serial loop. Still frames (a folder of photos) run se
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import json
 import logging
@@ -31,12 +32,14 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from pose_appliance.activity import ActivityStage, ActivityTracker
 from pose_appliance.camera import CaptureThread, FrameSource, LatestFrameMailbox
 from pose_appliance.classify.classifier import Classifier, Smoother
 from pose_appliance.display.display import Display
+from pose_appliance.events import EventSink, NullEventSink
 from pose_appliance.inference.estimator import Estimator, PreparedInput
 from pose_appliance.render.renderer import Renderer
-from pose_appliance.types import Frame, FrameResult, LabelDecision, Pose
+from pose_appliance.types import Activity, Frame, FrameResult, LabelDecision, Pose
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +198,7 @@ class KeypointRecorder:
         self._stream = stream
 
     def write(self, result: FrameResult, model_name: str, delegate: str) -> None:
-        pose, decision = result.pose, result.decision
+        pose, decision, activity = result.pose, result.decision, result.activity
         record = {
             "frame": result.frame.index,
             "t": round(result.frame.timestamp, 6),
@@ -203,6 +206,9 @@ class KeypointRecorder:
             "label": decision.label,
             "label_score": round(decision.score, 4),
             "crop": None if pose is None else [round(float(v), 5) + 0.0 for v in pose.crop],
+            "hold_s": round(activity.hold_s, 2),
+            "reps": activity.reps,
+            "events": [event.type for event in activity.events],
             "model": model_name,
             "delegate": delegate,
         }
@@ -211,12 +217,20 @@ class KeypointRecorder:
 
 
 class Pipeline:
-    """Runs source -> stages -> display on three threads until the source ends or ``stop()``."""
+    """Runs source -> stages -> display on three threads until the source ends or ``stop()``.
+
+    ``activity`` (hold timer, repetition counter) sees every processed frame; ``events`` gets every result
+    on the inference thread beside the display (its ``offer`` only hands it over).
+    """
 
     def __init__(self, source: FrameSource, stages: Stages, display: Display, *,
-                 recorder: KeypointRecorder | None = None, max_frames: int = 0):
+                 recorder: KeypointRecorder | None = None, max_frames: int = 0,
+                 activity: ActivityStage | None = None, events: EventSink | None = None):
         self._stages = stages
         self._display = display
+        self.activity: ActivityStage = activity or ActivityTracker()
+        self._events: EventSink = events or NullEventSink()
+        self._last_activity = Activity()
         self._recorder = recorder
         self._max_frames = max_frames
         self.stats = PipelineStats()
@@ -265,6 +279,15 @@ class Pipeline:
         old, self._display = self._display, display
         return old
 
+    @property
+    def events(self) -> EventSink:
+        return self._events
+
+    def swap_events(self, events: EventSink) -> EventSink:
+        """Offer results to ``events`` from the next frame on; returns the old sink (the caller closes it)."""
+        old, self._events = self._events, events
+        return old
+
     def replace_source(self, make_source: Callable[[], FrameSource]) -> None:
         """Restart only the camera; the inference and display threads keep running.
 
@@ -287,7 +310,9 @@ class Pipeline:
         stages = self._stages
         status = self.stats.as_dict(self.capture_dropped, self._results.dropped)
         status.update(model=stages.model_name, delegate=stages.estimator.delegate,
-                      label=self._last_label[0], label_score=round(self._last_label[1], 3))
+                      label=self._last_label[0], label_score=round(self._last_label[1], 3),
+                      hold_s=round(self._last_activity.hold_s, 1), reps=self._last_activity.reps,
+                      exercise=self._last_activity.exercise)
         return status
 
     def stop(self, timeout: float = 1.5) -> None:
@@ -381,10 +406,15 @@ class Pipeline:
         if self._done_enough():
             return
         now = time.perf_counter()
-        result = FrameResult(frame=frame, pose=pose, decision=decision, inference_ms=(now - started) * 1000.0)
+        activity = self.activity.update(pose, decision.label, frame.timestamp)
+        # fps: shown per second so far, for the event sinks; the display thread counts this frame in for its copy.
+        result = FrameResult(frame=frame, pose=pose, decision=decision, fps=self.stats.fps,
+                             inference_ms=(now - started) * 1000.0, activity=activity)
         self._last_label = (decision.label, decision.score)
+        self._last_activity = activity
         if self._recorder is not None:
             self._recorder.write(result, stages.model_name, stages.estimator.delegate)
+        self._events.offer(result, stages.model_name, stages.estimator.delegate)
         self.stats.inference_ms.append(result.inference_ms)
         self.stats.processed += 1
         self.stats.last_processed_at = time.monotonic()
@@ -404,7 +434,8 @@ class Pipeline:
                 stages, display = self._stages, self._display
                 now = time.monotonic()
                 self.stats.shown_rate.tick(now)
-                result.fps = self.stats.shown_rate.rate(now)  # counting this frame: what the viewer gets
+                # A copy: the event sinks may still read the original on their own thread.
+                result = dataclasses.replace(result, fps=self.stats.shown_rate.rate(now))  # what the viewer gets
                 display.show(result, stages.renderer, self.status())
                 self.stats.shown += 1
                 self.stats.latencies.append(time.monotonic() - result.frame.timestamp)

@@ -17,8 +17,8 @@ class Display(Protocol):
 
     ``overlay_only`` displays (DRM) leave the picture to the camera's own preview and draw only the overlay.
     ``status`` is the pipeline's dict: fps (shown per second), model_fps (the model alone), model, delegate,
-    label, label_score, frames, dropped. Backends subclass it for the defaults below; wrappers
-    (``ResilientDisplay``, the benchmark's timing display) too.
+    label, label_score, hold_s, reps, exercise, frames, dropped. Backends subclass it for the defaults below;
+    wrappers (``ResilientDisplay``, the benchmark's timing display) too.
     """
 
     name: str = "display"
