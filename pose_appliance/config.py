@@ -16,7 +16,9 @@ backend is a one-line edit and the other backends' settings stay in the file::
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import stat
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -220,21 +222,59 @@ class Config:
 
 
 # ------------------------------------------------------------------------------------------------ validation
+MAX_CONFIG_BYTES = 1024 * 1024  # a full config is a few KB; more is a wrong file, not a config
+
+
 def read_config_file(path: str | os.PathLike) -> dict:
-    """Read TOML into a plain dict; only syntax and file errors here."""
+    """Read TOML into a plain dict; only syntax and file errors here. Only a regular file is read: a FIFO or a
+    device would block the reader (and with it the signal handling of the service)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(path), "", "file not found",
-                          "copy config.example.toml there, or pass --config with an existing file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), "", f"cannot read: {exc}") from None
+    text = _read_regular_file(path)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), "", f"not valid TOML: {exc}",
                           "strings need quotes, tables look like [display.fbdev]") from None
+    except RecursionError:
+        raise ConfigError(str(path), "", "not valid for this appliance: values nested too deeply",
+                          "no key takes nested lists or tables") from None
+
+
+def _read_regular_file(path: Path) -> str:
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; the type is checked on what was opened.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ConfigError(str(path), "", "file not found",
+                          "copy config.example.toml there, or pass --config with an existing file") from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), "", "is a directory", "name the config file itself") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(str(path), "", f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ConfigError(str(path), "", "is a directory", "name the config file itself")
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(str(path), "", "not a regular file (a FIFO, socket or device)",
+                              "point it at a plain TOML file")
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(str(path), "", f"too big for a config file ({info.st_size} bytes)",
+                              f"a config is a few KB; at most {MAX_CONFIG_BYTES} bytes are read")
+        with os.fdopen(fd, "rb", closefd=False) as stream:
+            data = stream.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(str(path), "", "too big for a config file",
+                          f"a config is a few KB; at most {MAX_CONFIG_BYTES} bytes are read")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), "", f"not UTF-8 text: {exc.reason} at byte {exc.start}",
+                          "save the file as UTF-8") from None
 
 
 def validate_config(data: dict, source: str = "<config>") -> Config:
@@ -271,7 +311,7 @@ def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        key = _join(prefix, unknown[0])
+        key = _join(prefix, _cut(unknown[0]))
         raise ConfigError(source, key, "unknown key", _suggest(unknown[0], fields, prefix))
     values = {}
     for name, value in data.items():
@@ -298,10 +338,12 @@ def _check_value(kind: Any, value: Any, meta: Any, source: str, key: str) -> Any
         raise ConfigError(source, key, f"expected a whole number, got {_describe(value)}", "write e.g. 4")
     if kind is float and not isinstance(value, float):
         raise ConfigError(source, key, f"expected a number, got {_describe(value)}", "write e.g. 0.5")
+    if kind is float and not math.isfinite(value):
+        raise ConfigError(source, key, f"expected a finite number, got {value!r}", "write e.g. 0.5")
     if kind is str and not isinstance(value, str):
         raise ConfigError(source, key, f"expected a string, got {_describe(value)}", "put it in quotes")
     if choices and value not in choices:
-        raise ConfigError(source, key, f"{value!r} is not one of {', '.join(map(repr, choices))}",
+        raise ConfigError(source, key, f"{_cut(repr(value))} is not one of {', '.join(map(repr, choices))}",
                           _closest(str(value), choices))
     low, high = meta.get("minimum"), meta.get("maximum")
     if low is not None and value < low:
@@ -320,7 +362,12 @@ def _describe(value: Any) -> str:
         return "a table"
     if isinstance(value, list):
         return "a list"
-    return f"{type(value).__name__} {value!r}"
+    return f"{type(value).__name__} {_cut(repr(value))}"
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    """A value as it goes into a message: long ones shortened so the error stays one readable line."""
+    return text if len(text) <= limit else text[:limit - 20] + "..." + text[-17:]
 
 
 def _closest(word: str, options: Any) -> str:
