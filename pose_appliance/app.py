@@ -19,6 +19,7 @@ from pose_appliance.config import Config, ConfigError, load_config, replace
 log = logging.getLogger("pose_appliance")
 
 FIRST_FRAME_TIMEOUT = 60.0
+EXIT_RECORDING_INCOMPLETE = 3  # the run ended normally, but a recording stopped early (disk full)
 
 
 # ------------------------------------------------------------------------------------------- building blocks
@@ -88,6 +89,7 @@ class Appliance:
         self.max_frames = max_frames
         self.keypoints_path = keypoints_path
         self.load_delegate = load_delegate
+        self.incomplete_recordings: list[str] = []
         self.config = self._read_config()
         self._config_stamp = self._stamp()
 
@@ -104,25 +106,33 @@ class Appliance:
             return None
         return (st.st_mtime_ns, st.st_size, st.st_ino)
 
-    def run(self) -> int:
+    def run(self, waker: Any = None) -> int:
+        """Run until the source ends, ``max_frames`` or a stop signal. 0 = done, 1 = the frame source failed,
+        ``EXIT_RECORDING_INCOMPLETE`` = done, but a recording (video, frames or keypoints) stopped early.
+
+        ``waker`` is a :class:`SignalWaker` the caller installed first thing at start-up, so a SIGHUP or SIGTERM
+        while the model loads is handled (the run command does); without one it is installed here."""
         from pose_appliance.pipeline import KeypointRecorder, Pipeline
         from pose_appliance.service.signals import SignalWaker
         from pose_appliance.service.systemd import SystemdNotifier
 
+        own_waker = waker is None
+        waker = SignalWaker() if own_waker else waker
         notifier = SystemdNotifier()
         started = time.monotonic()
-        stages = build_stages(self.config, load_delegate=self.load_delegate)
-        self._log_stages(stages)
-        source = build_source(self.config, stages.estimator)
-        display = build_display(self.config, lambda: self.pipeline.source)
-        recorder_file = None
-        if self.keypoints_path:
-            self.keypoints_path.parent.mkdir(parents=True, exist_ok=True)
-            recorder_file = open(self.keypoints_path, "w", encoding="utf-8")
-        recorder = KeypointRecorder(recorder_file) if recorder_file else None
-        self.pipeline = pipeline = Pipeline(source, stages, display, recorder=recorder, max_frames=self.max_frames)
-        waker = SignalWaker()
+        stages = source = recorder = pipeline = None
         try:
+            stages = build_stages(self.config, load_delegate=self.load_delegate)
+            self._log_stages(stages)
+            if not waker.stop_requested:
+                source = build_source(self.config, stages.estimator)
+            if waker.stop_requested:
+                log.info("stopped during start-up")
+                return 0
+            recorder = KeypointRecorder(self.keypoints_path) if self.keypoints_path else None
+            display = build_display(self.config, lambda: self.pipeline.source)
+            self.pipeline = pipeline = Pipeline(source, stages, display, recorder=recorder,
+                                                max_frames=self.max_frames)
             pipeline.start()
             self._wait_first_result(pipeline, waker)
             if pipeline.first_result.is_set():
@@ -131,19 +141,34 @@ class Appliance:
             self._main_loop(pipeline, notifier, waker)
         finally:
             notifier.stopping()
-            pipeline.stop()
-            pipeline.display.close()
-            close_quietly(pipeline.stages.estimator)
-            close_quietly(pipeline.source, "stop")
-            waker.close()
+            if pipeline is not None:
+                pipeline.stop()
+                pipeline.display.close()
+                stages, source = pipeline.stages, pipeline.source
+            if stages is not None:
+                close_quietly(stages.estimator)
+            if source is not None:
+                close_quietly(source, "stop")
+            if recorder is not None:
+                recorder.close()
+            if own_waker:
+                waker.close()
             notifier.close()
-            if recorder_file:
-                recorder_file.close()
         if pipeline.capture_error is not None:
             log.error("frame source failed: %s", pipeline.capture_error)
             return 1
         self._print_summary(pipeline, time.monotonic() - started)
-        return 0
+        self._note_stopped_recording(pipeline.display)
+        if recorder is not None and recorder.stopped_reason:
+            self.incomplete_recordings.append(f"keypoints: {recorder.stopped_reason}")
+        for problem in self.incomplete_recordings:
+            log.error("recording incomplete: %s", problem)
+        return EXIT_RECORDING_INCOMPLETE if self.incomplete_recordings else 0
+
+    def _note_stopped_recording(self, display: Any) -> None:
+        reason = getattr(display, "stopped_reason", None)
+        if reason:
+            self.incomplete_recordings.append(f"display.record.path: {reason}")
 
     def _wait_first_result(self, pipeline, waker) -> None:
         deadline = time.monotonic() + FIRST_FRAME_TIMEOUT
@@ -182,8 +207,10 @@ class Appliance:
         self._config_stamp = self._stamp()
         try:
             new = self._read_config()
-        except ConfigError as exc:
-            log.error("reload (%s) rejected, still running the previous config: %s", reason, exc)
+        except Exception as exc:  # whatever the file holds, the running setup stays
+            problem = exc if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
+            log.error("reload (%s) rejected, still running the previous config: %s", reason, problem)
+            log.debug("reload failed", exc_info=True)
             notifier.ready()
             return False
         old = self.config
@@ -207,7 +234,9 @@ class Appliance:
             self._log_stages(new_stages)
         # The DRM target is the camera's own preview: a restarted camera needs it attached again.
         if new.display != old.display or (new.camera != old.camera and new.display.type == "drm"):
-            close_quietly(pipeline.swap_display(build_display(new, lambda: pipeline.source)))
+            old_display = pipeline.swap_display(build_display(new, lambda: pipeline.source))
+            close_quietly(old_display)
+            self._note_stopped_recording(old_display)
             log.info("display switched to %s", new.display.type)
         self.config = new
         log.info("reloaded (%s)", reason)
@@ -243,4 +272,8 @@ class Appliance:
         fps = stats.processed / seconds if seconds > 0 else 0.0
         print(f"{stats.processed} frames in {seconds:.1f} s ({fps:.1f} fps overall, {stats.fps:.1f} fps "
               f"pipeline), {pipeline.capture_dropped} dropped; display {self.config.display.type}"
-              + (f" -> {self.config.display.record.path}" if self.config.display.type == "record" else ""))
+              + (f" -> {self._recorded_path(pipeline.display)}" if self.config.display.type == "record" else ""))
+
+    def _recorded_path(self, display: Any) -> str:
+        """Where the recording went: the configured path, or the free name beside it that kept an old one."""
+        return str(getattr(getattr(display, "wrapped", None), "path", None) or self.config.display.record.path)

@@ -20,11 +20,13 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import os
 import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, TextIO
+from pathlib import Path
+from typing import Any, Callable
 
 from pose_appliance.camera import CaptureThread, FrameSource, LatestFrameMailbox
 from pose_appliance.types import Frame, FrameResult, LabelDecision
@@ -119,12 +121,25 @@ class PipelineStats:
 
 
 class KeypointRecorder:
-    """JSON Lines, one object per processed frame (the `--record-keypoints` file)."""
+    """JSON Lines, one object per processed frame (the `--record-keypoints` file).
 
-    def __init__(self, stream: TextIO):
-        self._stream = stream
+    A write that fails (disk full) is logged once and ends the recording; the file is cut back to its last whole
+    line and the pipeline goes on. ``stopped_reason`` says why it ended early, else None."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise RuntimeError(f"cannot create the keypoints file {self.path}: {exc.strerror}") from None
+        self.written = 0
+        self.stopped_reason: str | None = None
+        self._size = 0
 
     def write(self, result: FrameResult, model_name: str, delegate: str) -> None:
+        if self._fd < 0:
+            return
         pose, decision = result.pose, result.decision
         record = {
             "frame": result.frame.index,
@@ -136,8 +151,30 @@ class KeypointRecorder:
             "model": model_name,
             "delegate": delegate,
         }
-        self._stream.write(json.dumps(record) + "\n")
-        self._stream.flush()
+        line = memoryview((json.dumps(record) + "\n").encode())
+        try:
+            while line:
+                line = line[os.write(self._fd, line):]
+        except OSError as exc:
+            self._stop(exc)
+            return
+        self._size += len(line.obj)
+        self.written += 1
+
+    def _stop(self, exc: OSError) -> None:
+        self.stopped_reason = f"cannot write {self.path}: {exc.strerror or exc}"
+        log.error("keypoint recording stopped after %d frames: %s; the lines written so far are kept, the "
+                  "appliance goes on without recording keypoints", self.written, self.stopped_reason)
+        try:
+            os.ftruncate(self._fd, self._size)  # no half line at the end
+        except OSError:
+            pass
+        self.close()
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 class Pipeline:

@@ -175,3 +175,37 @@ def test_odd_frame_sizes_are_recorded(tmp_path, result):
         display.show(odd, OverlayRenderer(OverlayConfig()), {})
     display.close()
     assert decoded_frames(tmp_path / "odd.mp4") == 4
+
+
+def fill_up(disk: Path, leave: int) -> None:
+    """Leave about ``leave`` bytes free on the tmpfs."""
+    stat = os.statvfs(disk)
+    (disk / "filler").write_bytes(b"\0" * max(0, stat.f_bavail * stat.f_frsize - leave))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["keypoints", "video"])
+def test_a_full_disk_mid_run_ends_only_the_recording(tmp_path, tiny_disk, models_dir, shared, target):
+    """The real appliance with --frames 300 and a recording onto a nearly full disk: all 300 frames are
+    processed, the run ends on its own, one error names the file, and the exit status says it is incomplete."""
+    fill_up(tiny_disk, 48 * 1024 if target == "keypoints" else 400 * 1024)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[camera]\ntype = "video"\n[camera.video]\npath = "{shared}/data/tfjs_pose_detection/'
+                      f'pose_1.mp4"\nloop = true\n[display]\ntype = "null"\n'
+                      f'[service]\nmodels_dir = "{models_dir}"\n')
+    out = tiny_disk / ("keypoints.jsonl" if target == "keypoints" else "overlay.mp4")
+    extra = ["--record-keypoints", str(out)] if target == "keypoints" else ["--output", str(out)]
+    done = subprocess.run([sys.executable, "-m", "pose_appliance", "run", "--config", str(config),
+                           "--frames", "300", *extra], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 3, done.stderr[-3000:]
+    assert "300 frames" in done.stdout
+    errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")]
+    stopped = [line for line in errors if "stopped after" in line]
+    assert len(stopped) == 1 and "No space left on device" in stopped[0] and str(out) in stopped[0], errors
+    assert any("recording incomplete" in line for line in errors)
+    assert "Traceback" not in done.stderr
+    if target == "keypoints":
+        lines = out.read_text().splitlines()
+        assert 0 < len(lines) < 300 and all(line.endswith("}") for line in lines)
+    else:
+        assert 0 < decoded_frames(out) < 300
