@@ -180,10 +180,14 @@ class WindowDisplayConfig:
 
 @dataclass(frozen=True)
 class WebDisplayConfig:
-    bind: str = doc("Address to listen on. 127.0.0.1 = this machine only; 0.0.0.0 = the whole network.",
-                    "127.0.0.1")
+    bind: str = doc("Address to listen on. 127.0.0.1 = this machine only; 0.0.0.0 = the whole network (a "
+                    "trusted one: plain HTTP, set token).", "127.0.0.1")
     port: int = doc("TCP port of the status page and the MJPEG stream.", 8080, minimum=1, maximum=65535)
     jpeg_quality: int = doc("JPEG quality of the stream.", 80, minimum=10, maximum=100)
+    max_viewers: int = doc("Streams served at once; more viewers get 503 (busy). Each one costs a thread and "
+                           "a JPEG send per frame.", 8, minimum=1, maximum=64)
+    token: str = doc("Access token: when set, every request needs ?token=... (or the header Authorization: "
+                     "Bearer ...). Set one before binding 0.0.0.0; plain HTTP is for a trusted network only.", "")
 
 
 @dataclass(frozen=True)
