@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pose_appliance.errors import shorten
+
 
 class ConfigError(ValueError):
     """A config problem, phrased for the person who edits the file: where, what, and how to fix it."""
@@ -315,7 +317,7 @@ def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        key = _join(prefix, _cut(unknown[0]))
+        key = _join(prefix, shorten(unknown[0]))
         raise ConfigError(source, key, "unknown key", _suggest(unknown[0], fields, prefix))
     values = {}
     for name, value in data.items():
@@ -347,7 +349,7 @@ def _check_value(kind: Any, value: Any, meta: Any, source: str, key: str) -> Any
     if kind is str and not isinstance(value, str):
         raise ConfigError(source, key, f"expected a string, got {_describe(value)}", "put it in quotes")
     if choices and value not in choices:
-        raise ConfigError(source, key, f"{_cut(repr(value))} is not one of {', '.join(map(repr, choices))}",
+        raise ConfigError(source, key, f"{shorten(repr(value))} is not one of {', '.join(map(repr, choices))}",
                           _closest(str(value), choices))
     low, high = meta.get("minimum"), meta.get("maximum")
     if low is not None and value < low:
@@ -366,12 +368,7 @@ def _describe(value: Any) -> str:
         return "a table"
     if isinstance(value, list):
         return "a list"
-    return f"{type(value).__name__} {_cut(repr(value))}"
-
-
-def _cut(text: str, limit: int = 60) -> str:
-    """A value as it goes into a message: long ones shortened so the error stays one readable line."""
-    return text if len(text) <= limit else text[:limit - 20] + "..." + text[-17:]
+    return f"{type(value).__name__} {shorten(repr(value))}"
 
 
 def _closest(word: str, options: Any) -> str:
