@@ -201,3 +201,24 @@ def test_any_dict_gives_a_config_or_one_config_error(data):
         assert isinstance(cfg.validate_config(data, "<test>"), cfg.Config)
     except cfg.ConfigError as exc:
         assert "\n" not in str(exc)
+
+
+@pytest.mark.parametrize("make", [
+    lambda d: write(d, as_toml("overlay.line_width", "[" * 3000 + "]" * 3000)),
+    lambda d: write(d, as_toml("camera.images.fps", "nan")),
+    lambda d: write(d, "[model]\nthreads = 1\n" + "#" * (2 * 1024 * 1024)),
+    lambda d: (d / "config.toml").write_bytes(b"\xff\xfe\x00garbage") or d / "config.toml",
+    lambda d: d,
+    lambda d: os.mkfifo(d / "fifo.toml") or d / "fifo.toml",
+])
+def test_check_config_answers_one_line_never_a_traceback(tmp_path, capfd, make):
+    """The real command in its own process, as systemd's ExecStartPre runs it."""
+    import subprocess
+    import sys
+
+    path = make(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "pose_appliance", "check-config", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"pose-appliance check-config: {path}"), done.stderr
