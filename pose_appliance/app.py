@@ -120,7 +120,10 @@ class Appliance:
         waker = SignalWaker() if own_waker else waker
         notifier = SystemdNotifier()
         started = time.monotonic()
-        stages = source = recorder = pipeline = None
+        stages: Any = None
+        source: Any = None
+        recorder: Any = None
+        pipeline: Any = None
         try:
             stages = build_stages(self.config, load_delegate=self.load_delegate)
             self._log_stages(stages)

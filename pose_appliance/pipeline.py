@@ -151,14 +151,15 @@ class KeypointRecorder:
             "model": model_name,
             "delegate": delegate,
         }
-        line = memoryview((json.dumps(record) + "\n").encode())
+        data = (json.dumps(record) + "\n").encode()
+        line = memoryview(data)
         try:
             while line:
                 line = line[os.write(self._fd, line):]
         except OSError as exc:
             self._stop(exc)
             return
-        self._size += len(line.obj)
+        self._size += len(data)
         self.written += 1
 
     def _stop(self, exc: OSError) -> None:

@@ -9,9 +9,9 @@ import threading
 import time
 
 import pytest
+from test_live_reload import assert_no_gap, base_config, records, wait_for
 
 from pose_appliance.app import Appliance, Overrides
-from test_live_reload import assert_no_gap, base_config, records, wait_for
 
 
 def run_with_replacement(tmp_path, config_text: str, replace, *, frames: int = 90):
@@ -73,7 +73,7 @@ def test_a_fifo_in_place_of_the_config_is_refused_without_blocking(tmp_path, mod
         # If the appliance blocked on it, a writer after 20 s lets the test end (and fail on the timing).
         threading.Timer(20, lambda: path.write_text(text)).start()
 
-    status, recs, appliance, seconds = run_with_replacement(tmp_path, text, swap_in_fifo)
+    status, recs, _, seconds = run_with_replacement(tmp_path, text, swap_in_fifo)
     assert status == 0 and len(recs) == 90
     assert seconds < 15, "the main thread blocked on the FIFO"
     assert rejected(caplog) and "not a regular file" in rejected(caplog)[0]

@@ -12,12 +12,12 @@ import urllib.error
 import urllib.request
 
 import pytest
+from test_display_web import STATUS, Feeder, free_port
+from test_render import real_result
 
 from pose_appliance.config import DisplayConfig, OverlayConfig, WebDisplayConfig
 from pose_appliance.display import open_display
 from pose_appliance.render import OverlayRenderer
-from test_display_web import STATUS, Feeder, free_port
-from test_render import real_result
 
 
 @pytest.fixture(scope="module")

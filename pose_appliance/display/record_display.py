@@ -189,7 +189,7 @@ class _VideoWriter:
             self._stream.width, self._stream.height = self._size
             self._stream.pix_fmt = "yuv420p"
             self._stream.codec_context.gop_size = max(1, round(fps))
-        except Exception as exc:  # PyAV reports setup problems with its own error types
+        except (av.FFmpegError, OSError, ValueError) as exc:
             self._file.close()
             path.unlink(missing_ok=True)
             raise DisplayError(f"display.record.path: cannot record to {path}: {exc}") from None
@@ -236,7 +236,7 @@ class _VideoWriter:
         self._file.fail()
         try:
             self._container.close()
-        except Exception as exc:  # the container cannot finish on a failed file; nothing more is written
+        except (self._av.FFmpegError, OSError) as exc:  # it cannot finish on a failed file; nothing is written
             log.debug("closing the failed recording: %s", exc)
         self._file.close()
 
@@ -245,7 +245,7 @@ def _codec(av: Any, fps: float) -> tuple:
     rate = Fraction(fps).limit_denominator(1001)
     try:
         av.codec.Codec("libx264", "w")
-    except Exception:  # a PyAV built without x264: MPEG-4 part 2 plays almost everywhere too
+    except ValueError:  # a PyAV built without x264: MPEG-4 part 2 plays almost everywhere too
         return ("mpeg4", rate)
     return ("libx264", rate, {"preset": "ultrafast", "tune": "zerolatency"})
 
