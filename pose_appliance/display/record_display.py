@@ -22,6 +22,7 @@ import numpy as np
 from pose_appliance.config import RecordDisplayConfig
 from pose_appliance.display.compositor import Compositor
 from pose_appliance.display.display import Display, DisplayError
+from pose_appliance.render.renderer import Renderer
 from pose_appliance.types import FrameResult
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class RecordDisplay(Display):
                 raise DisplayError(f"display.record.path: cannot create the folder {self.path}: "
                                    f"{exc.strerror}") from None
 
-    def show(self, result: FrameResult, renderer: Any, status: dict) -> None:
+    def show(self, result: FrameResult, renderer: Renderer, status: dict) -> None:
         import cv2
 
         if self._frame_size is None:

@@ -31,6 +31,7 @@ import numpy as np
 from pose_appliance.config import WebDisplayConfig
 from pose_appliance.display.compositor import Compositor
 from pose_appliance.display.display import Display, DisplayError
+from pose_appliance.render.renderer import Renderer
 from pose_appliance.types import FrameResult
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,10 @@ class LatestJpeg:
         with self._changed:
             if not self._changed.wait_for(lambda: self.closed or self.sequence > sequence, timeout) or self.closed:
                 return None
-            return self.sequence, self._jpeg, self._frame_index
+            jpeg = self._jpeg
+            if jpeg is None:  # sequence > 0 means a frame was published
+                return None
+            return self.sequence, jpeg, self._frame_index
 
     def add_viewer(self, limit: int) -> bool:
         """Count one more viewer unless ``limit`` are watching already."""
@@ -127,7 +131,7 @@ class WebDisplay(Display):
             log.warning("web display: %s is reachable from the network without a token; anyone there can watch "
                         "(set display.web.token, and use it only on a trusted network)", self.bind)
 
-    def show(self, result: FrameResult, renderer: Any, status: dict) -> None:
+    def show(self, result: FrameResult, renderer: Renderer, status: dict) -> None:
         import cv2
 
         self.status = status
@@ -164,7 +168,7 @@ def _loopback(address: str) -> bool:
         return address == "localhost"
 
 
-def _listen(address: tuple[str, int], handler: type) -> "_Server":
+def _listen(address: tuple[str, int], handler: type) -> _Server:
     deadline = time.monotonic() + BIND_PATIENCE
     while True:
         try:
@@ -237,7 +241,7 @@ class _Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return self.server_version  # no Python version for the network to see
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         path, _, query = self.path.partition("?")
         if not self._authorized(query):
             self.send_error(HTTPStatus.UNAUTHORIZED, "add ?token=... (display.web.token)")
@@ -304,7 +308,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             hub.remove_viewer()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("web display %s: " + format, self.address_string(), *args)
 
 
