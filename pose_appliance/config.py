@@ -16,6 +16,7 @@ backend is a one-line edit and the other backends' settings stay in the file::
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import stat
@@ -306,7 +307,7 @@ def _unknown_keys(cls: type, data: Any, prefix: str) -> list[tuple[str, str]]:
     unknown: list[tuple[str, str]] = []
     for name, value in data.items():
         if name not in fields:
-            unknown.append((_join(prefix, shorten(name)), _suggest(name, fields, prefix)))
+            unknown.append((_join(prefix, _key_text(name)), _suggest(name, fields, prefix)))
         elif isinstance(hints[name], type) and dataclasses.is_dataclass(hints[name]):
             unknown += _unknown_keys(hints[name], value, _join(prefix, name))
     return unknown
@@ -377,6 +378,12 @@ def _check_value(kind: Any, value: Any, meta: Any, source: str, key: str) -> Any
     if high is not None and value > high:
         raise ConfigError(source, key, f"{value!r} is above the maximum {high}")
     return value
+
+
+def _key_text(name: str) -> str:
+    """A key as a message shows it: bare like in the file, or quoted with escapes (a key may hold a newline)."""
+    bare = name and all(c.isascii() and (c.isalnum() or c in "_-") for c in name)
+    return shorten(name if bare else json.dumps(name))
 
 
 def _join(prefix: str, name: str) -> str:

@@ -19,6 +19,7 @@ the latency are those of a serial loop. Still frames (a folder of photos) run se
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import json
 import logging
@@ -175,10 +176,8 @@ class KeypointRecorder:
         self.stopped_reason = f"cannot write {self.path}: {exc.strerror or exc}"
         log.error("keypoint recording stopped after %d frames: %s; the lines written so far are kept, the "
                   "appliance goes on without recording keypoints", self.written, self.stopped_reason)
-        try:
+        with contextlib.suppress(OSError):
             os.ftruncate(self._fd, self._size)  # no half line at the end
-        except OSError:
-            pass
         self.close()
 
     def close(self) -> None:

@@ -14,7 +14,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from test_render import real_result
 
 from pose_appliance.config import DisplayConfig, OverlayConfig, RecordDisplayConfig
 from pose_appliance.display import open_display
@@ -22,11 +21,6 @@ from pose_appliance.display.record_display import FRAGMENT_SECONDS
 from pose_appliance.render import OverlayRenderer
 
 FPS = 30.0
-
-
-@pytest.fixture(scope="module")
-def result(shared):
-    return real_result(shared)
 
 
 @pytest.fixture
