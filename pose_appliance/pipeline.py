@@ -19,11 +19,9 @@ the latency are those of a serial loop. Still frames (a folder of photos) run se
 from __future__ import annotations
 
 import collections
-import contextlib
 import functools
 import json
 import logging
-import os
 import queue
 import threading
 import time
@@ -38,6 +36,7 @@ from pose_appliance.camera import CaptureThread, FrameSource, LatestFrameMailbox
 from pose_appliance.classify.classifier import Classifier, Smoother
 from pose_appliance.display.display import Display
 from pose_appliance.inference.estimator import Estimator, PreparedInput
+from pose_appliance.piece_file import PieceFile
 from pose_appliance.render.renderer import Renderer
 from pose_appliance.types import Frame, FrameResult, LabelDecision, Pose
 
@@ -140,15 +139,14 @@ class KeypointRecorder:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+            self._file = PieceFile(self.path, replace=True)
         except OSError as exc:
             raise RuntimeError(f"cannot create the keypoints file {self.path}: {exc.strerror}") from None
         self.written = 0
         self.stopped_reason: str | None = None
-        self._size = 0
 
     def write(self, result: FrameResult, model_name: str, delegate: str) -> None:
-        if self._fd < 0:
+        if self.stopped_reason is not None:
             return
         pose, decision = result.pose, result.decision
         record = {
@@ -161,29 +159,22 @@ class KeypointRecorder:
             "model": model_name,
             "delegate": delegate,
         }
-        data = (json.dumps(record) + "\n").encode()
-        line = memoryview(data)
         try:
-            while line:
-                line = line[os.write(self._fd, line):]
-        except OSError as exc:
+            self._file.write((json.dumps(record) + "\n").encode())
+        except OSError as exc:  # the file is cut back to its last whole line
             self._stop(exc)
             return
-        self._size += len(data)
+        self._file.mark_whole()
         self.written += 1
 
     def _stop(self, exc: OSError) -> None:
         self.stopped_reason = f"cannot write {self.path}: {exc.strerror or exc}"
         log.error("keypoint recording stopped after %d frames: %s; the lines written so far are kept, the "
                   "appliance goes on without recording keypoints", self.written, self.stopped_reason)
-        with contextlib.suppress(OSError):
-            os.ftruncate(self._fd, self._size)  # no half line at the end
         self.close()
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self._file.close()
 
 
 class Pipeline:

@@ -11,7 +11,6 @@ gets the next free name (``overlay-1.mp4``, ``frames-1/``).
 from __future__ import annotations
 
 import logging
-import os
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 from pose_appliance.config import RecordDisplayConfig
 from pose_appliance.display.compositor import Compositor
 from pose_appliance.display.display import Display, DisplayError
+from pose_appliance.piece_file import PieceFile
 from pose_appliance.render.renderer import Renderer
 from pose_appliance.types import FrameResult
 
@@ -176,7 +176,7 @@ class _VideoWriter:
                                "PNG frames to a folder") from None
         container_format, options = CONTAINERS[path.suffix.lower()]
         try:
-            self._file = _PieceFile(path)
+            self._file = PieceFile(path, replace=False)
         except OSError as exc:
             raise DisplayError(f"display.record.path: cannot create {path}: {exc.strerror}") from None
         w, h = frame_size
@@ -249,53 +249,3 @@ def _codec(av: Any, fps: float) -> tuple:
     except ValueError:  # a PyAV built without x264: MPEG-4 part 2 plays almost everywhere too
         return ("mpeg4", rate)
     return ("libx264", rate, {"preset": "ultrafast", "tune": "zerolatency"})
-
-
-class _PieceFile:
-    """The file object PyAV writes to. It remembers where the last whole piece ended; once a write failed, it
-    cuts the file back there and accepts no more bytes (the muxer's trailer must not land after a gap)."""
-
-    def __init__(self, path: Path):
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-        self._whole = 0
-        self._failed = False
-
-    def write(self, data: Any) -> int:
-        if self._failed:
-            raise OSError("the recording already failed")
-        view = memoryview(data)
-        try:
-            while view:
-                view = view[os.write(self._fd, view):]
-        except OSError:
-            self.fail()
-            raise
-        return len(data)
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        return os.lseek(self._fd, offset, whence)
-
-    def tell(self) -> int:
-        return os.lseek(self._fd, 0, os.SEEK_CUR)
-
-    def mark_whole(self) -> None:
-        self._whole = max(self._whole, os.fstat(self._fd).st_size)
-
-    def sync(self) -> None:
-        if self._fd >= 0 and not self._failed:
-            os.fsync(self._fd)
-
-    def fail(self) -> None:
-        if self._failed or self._fd < 0:
-            return
-        self._failed = True
-        try:
-            os.ftruncate(self._fd, self._whole)
-            os.fsync(self._fd)
-        except OSError as exc:
-            log.debug("cutting back the failed recording: %s", exc)
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
