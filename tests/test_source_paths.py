@@ -1,4 +1,5 @@
-"""Frame source paths that are not what they should be get one short line naming the key and the problem."""
+"""Paths that are not what they should be (a directory, a FIFO, a very long name) get one short line naming the key
+and the problem, and never block the reader."""
 
 from __future__ import annotations
 
@@ -45,3 +46,12 @@ def test_run_with_a_directory_as_video_is_one_line(tmp_path, capsys):
     assert main(["run", "--config", str(config)]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("pose-appliance run: camera.video.path:") and "is a directory" in err
+
+
+def test_a_fifo_as_labels_file_is_refused_without_blocking(tmp_path):
+    from pose_appliance.classify.pose_classifier import ClassifierError, read_labels
+
+    fifo = tmp_path / "labels.txt"
+    os.mkfifo(fifo)
+    with pytest.raises(ClassifierError, match="not a regular file"):
+        read_labels(fifo)
