@@ -144,7 +144,8 @@ class Pipeline:
     """Runs source -> stages -> display on three threads until the source ends or ``stop()``."""
 
     def __init__(self, source: FrameSource, stages: Stages, display: Any, *,
-                 recorder: KeypointRecorder | None = None, max_frames: int = 0):
+                 recorder: KeypointRecorder | None = None, max_frames: int = 0,
+                 on_finished: Callable[[], None] | None = None):
         self._stages = stages
         self._display = display
         self._recorder = recorder
@@ -152,6 +153,7 @@ class Pipeline:
         self.stats = PipelineStats()
         self.first_result = threading.Event()
         self.finished = threading.Event()
+        self._on_finished = on_finished  # called once on the display thread when the last result is shown
         self._stopping = threading.Event()
         self._source = source
         self._frames = LatestFrameMailbox(drop_when_full=source.live)
@@ -337,3 +339,5 @@ class Pipeline:
                 self.stats.latencies.append(time.monotonic() - result.frame.timestamp)
         finally:
             self.finished.set()
+            if self._on_finished is not None:
+                self._on_finished()
