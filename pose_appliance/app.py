@@ -120,8 +120,9 @@ class Appliance:
             self.keypoints_path.parent.mkdir(parents=True, exist_ok=True)
             recorder_file = open(self.keypoints_path, "w", encoding="utf-8")
         recorder = KeypointRecorder(recorder_file) if recorder_file else None
-        self.pipeline = pipeline = Pipeline(source, stages, display, recorder=recorder, max_frames=self.max_frames)
-        waker = SignalWaker()
+        waker = SignalWaker()  # wakes the main loop for signals, and when the pipeline has shown its last frame
+        self.pipeline = pipeline = Pipeline(source, stages, display, recorder=recorder, max_frames=self.max_frames,
+                                            on_finished=waker.wake)
         try:
             pipeline.start()
             self._wait_first_result(pipeline, waker)
