@@ -20,7 +20,9 @@ in the output when used).
 Measured, sides interleaved (sample, appliance, appliance, sample, ...) because the host is shared:
 
 1. Whole process: ``pose-appliance run --source VIDEO --display null --frames N`` against the sample's ``run()``
-   in a fresh Python: wall time from spawn to exit and CPU time (user + system, every thread, ``wait4``).
+   in a fresh Python: wall time from spawn to exit and CPU time (user + system, every thread, ``wait4``). Both
+   run from bytecode caches, as installed code does (``PYTHONDONTWRITEBYTECODE`` is cleared for the children and
+   one untimed run of each side comes first).
 2. In one process per side: the loop's frames per second over frames decoded ahead of time, in blocks between
    blocks of bare ``interpreter.invoke()`` on the same interpreter (the sample's own interpreter, 4 threads; the
    appliance's, one thread per core). Each block is compared with the mean of the bare rates before and after it.
@@ -262,6 +264,7 @@ class Comparison:
 
     def _timed(self, command: list[str], *, sample: bool) -> dict:
         env = dict(os.environ)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # both sides run from bytecode caches, as when installed
         if sample:
             env["PYTHONPATH"] = os.pathsep.join(self.sample_path)
         started = time.perf_counter()
@@ -365,6 +368,9 @@ def run(args: argparse.Namespace) -> int:
     say(f"sample: {comparison.sample_dir}" + (" (tflite_runtime mapped to ai_edge_litert)" if comparison.shimmed
                                               else ""))
     say(f"model {comparison.model}, video {comparison.video}, {args.frames} frames, {os.cpu_count()} cores")
+    say("  warm-up: one untimed run of each side, so both start from bytecode caches")
+    comparison.sample_process()
+    comparison.appliance_process()
     processes: dict[str, list[dict]] = {"sample": [], "appliance": []}
     for i in range(args.rounds):
         order = ("sample", "appliance") if i % 2 == 0 else ("appliance", "sample")
@@ -405,6 +411,8 @@ def summarize(args, comparison: Comparison, processes: dict, inprocess: dict) ->
     report["cpu_ratio"] = _spread([a["cpu_s"] / s["cpu_s"] for a, s in pairs])
     for side, workers in inprocess.items():
         blocks = [b for w in workers for b in w["blocks"]]
+        if not blocks:
+            continue
         report[f"{side}_inprocess"] = {"threads": workers[0]["threads"] if workers else None,
                                        "ratio": _spread([b["ratio"] for b in blocks], 3),
                                        "loop_fps": _spread([b["loop_fps"] for b in blocks], 1),
