@@ -11,9 +11,10 @@ import pytest
 
 from pose_appliance.cli import main
 
-INVOKE_FIELDS = {"median_ms", "p90_ms", "mean_ms", "fps"}
+INVOKE_FIELDS = {"median_ms", "p90_ms", "mean_ms", "fps", "cpu_ms"}
 RUN_FIELDS = {"size", "frame_size", "lores_size", "display", "invoke_fps", "pipeline_fps", "ratio",
-              "cpu_ms_per_frame", "serial_fps", "serial_ratio", "serial_cpu_ms_per_frame", "spread", "paced",
+              "cpu_ms_per_frame", "cpu_ms_outside_invoke", "serial_fps", "serial_ratio", "serial_cpu_ms_per_frame",
+              "serial_cpu_ms_outside_invoke", "spread", "paced",
               "rounds"}
 PACED_FIELDS = {"frames", "dropped", "fps_in", "latency_ms", "cpu_ms_per_frame"}
 APPLIANCE_FIELDS = {"first_overlay_s", "frames", "display", "source", "latency_ms", "cpu_ms_per_frame", "dropped",

@@ -86,16 +86,19 @@ def format_tables(report: dict) -> str:
     lines += ["", "Each figure of the unpaced runs is the median of the rounds, with (min-max) over the rounds.",
               "Model                      Thr  Frames           Display  Invoke fps  Pipeline fps        "
               "x invoke            Serial loop* fps    x invoke            CPU ms/frame        "
-              "@30fps p50/p99 ms**  CPU ms/frame @30fps"]
+              "outside invoke      serial outside      @30fps p50/p99 ms**  CPU ms/frame @30fps"]
     for c in report["configs"]:
         for r in c["runs"]:
             s = r.get("spread") or {}
+            serial_outside = _spread(s, "serial_cpu_ms_outside_invoke", r.get("serial_cpu_ms_outside_invoke", 0.0), 2)
             lines.append(f"{c['model']:<26} {c['threads']:>3}  {r['size']:<16} {r['display']:<7} "
                          f"{r['invoke_fps']:>11.0f}  {_spread(s, 'pipeline_fps', r['pipeline_fps'], 0):<18}  "
                          f"{_spread(s, 'ratio', r['ratio'], 2):<18}  "
                          f"{_spread(s, 'serial_fps', r['serial_fps'], 0):<18}  "
                          f"{_spread(s, 'serial_ratio', r['serial_ratio'], 2):<18}  "
                          f"{_spread(s, 'cpu_ms_per_frame', r['cpu_ms_per_frame'], 2):<18}  "
+                         f"{_spread(s, 'cpu_ms_outside_invoke', r.get('cpu_ms_outside_invoke', 0.0), 2):<18}  "
+                         f"{serial_outside:<18}  "
                          f"{_pair(r['paced']['latency_ms']):>19}  {r['paced']['cpu_ms_per_frame']:>19.2f}")
     lines += ["", "*  Serial loop: a re-creation of the TensorFlow raspberry_pi sample's serial loop (read, crop with "
                   "slice + copyMakeBorder + cv2.resize, set_tensor,",
@@ -103,6 +106,8 @@ def format_tables(report: dict) -> str:
                   "sample's code (scripts/compare-tf-sample",
               "   runs that). Same work as the pipeline: with the null display neither draws; with fbdev both draw "
                   "and write the framebuffer.",
+              "CPU ms/frame: the whole process's CPU time per frame (every thread); outside invoke: that minus "
+                  "the CPU time of a bare invoke measured beside it.",
               "** null display: capture -> hand-off to the display (nothing is drawn); fbdev: capture -> overlay "
                   "written to the framebuffer."]
     if report.get("checks"):

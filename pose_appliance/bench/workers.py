@@ -74,8 +74,10 @@ def pipeline_worker(job: dict) -> dict:
                     "pipeline_fps": pipeline_round["unpaced"]["fps"],
                     "ratio": pipeline_round["ratio"],
                     "cpu_ms_per_frame": pipeline_round["unpaced"]["cpu_ms_per_frame"],
+                    "cpu_ms_outside_invoke": pipeline_round["unpaced"]["cpu_ms_outside_invoke"],
                     "serial_fps": serial_round["serial"]["fps"], "serial_ratio": serial_round["serial_ratio"],
                     "serial_cpu_ms_per_frame": serial_round["serial"]["cpu_ms_per_frame"],
+                    "serial_cpu_ms_outside_invoke": serial_round["serial"]["cpu_ms_outside_invoke"],
                     "spread": round_spread(rounds), "paced": paced, "rounds": rounds})
             del frames
     progress.close()
@@ -93,6 +95,9 @@ def measured_round(invoke: "InvokeTimer", stages, frames: "PreparedFrames", disp
     after = invoke.measure(job["invokes"])
     invoke_fps = round((before["fps"] + between["fps"]) / 2, 1)
     serial_invoke_fps = round((between["fps"] + after["fps"]) / 2, 1)
+    invoke_cpu = (before["cpu_ms"] + between["cpu_ms"]) / 2
+    unpaced["cpu_ms_outside_invoke"] = round(unpaced["cpu_ms_per_frame"] - invoke_cpu, 3)
+    serial["cpu_ms_outside_invoke"] = round(serial["cpu_ms_per_frame"] - (between["cpu_ms"] + after["cpu_ms"]) / 2, 3)
     return {"invoke_fps": invoke_fps, "unpaced": unpaced, "ratio": round(unpaced["fps"] / invoke_fps, 3),
             "serial_invoke_fps": serial_invoke_fps, "serial": serial,
             "serial_ratio": round(serial["fps"] / serial_invoke_fps, 3),
@@ -100,8 +105,10 @@ def measured_round(invoke: "InvokeTimer", stages, frames: "PreparedFrames", disp
 
 
 SPREAD_KEYS = {"ratio": ("ratio",), "pipeline_fps": ("unpaced", "fps"),
-               "cpu_ms_per_frame": ("unpaced", "cpu_ms_per_frame"), "serial_ratio": ("serial_ratio",),
-               "serial_fps": ("serial", "fps"), "serial_cpu_ms_per_frame": ("serial", "cpu_ms_per_frame")}
+               "cpu_ms_per_frame": ("unpaced", "cpu_ms_per_frame"),
+               "cpu_ms_outside_invoke": ("unpaced", "cpu_ms_outside_invoke"), "serial_ratio": ("serial_ratio",),
+               "serial_fps": ("serial", "fps"), "serial_cpu_ms_per_frame": ("serial", "cpu_ms_per_frame"),
+               "serial_cpu_ms_outside_invoke": ("serial", "cpu_ms_outside_invoke")}
 
 
 def round_spread(rounds: list[dict]) -> dict:
