@@ -39,6 +39,7 @@ class VideoFileSource(FrameSource):
         self._position = 0  # index of the next frame the file will decode, counted across loops
         self._loop_start = 0  # index of the file's first frame in the current loop
         self._pacer: Pacer | None = None
+        self._decoded = None  # OpenCV decodes each frame into this array again (it is converted, never handed on)
 
     @property
     def live(self) -> bool:
@@ -86,13 +87,15 @@ class VideoFileSource(FrameSource):
         return self.make_frame(image, index, timestamp=timestamp)
 
     def _next_image(self):
-        ok, bgr = self._capture.read()
-        if ok:
-            return bgr
-        if not self._rewind():
-            return None
-        ok, bgr = self._capture.read()
-        return bgr if ok else None
+        ok, bgr = self._capture.read(self._decoded)
+        if not ok:
+            if not self._rewind():
+                return None
+            ok, bgr = self._capture.read(self._decoded)
+            if not ok:
+                return None
+        self._decoded = bgr
+        return bgr
 
     def _grab(self) -> bool:
         if self._capture.grab() or (self._rewind() and self._capture.grab()):
