@@ -123,9 +123,9 @@ def _appliance_worker(job: dict) -> None:
     import cv2
 
     from pose_appliance.app import build_stages
+    from pose_appliance.bench.measure import build_display, display_config_for
     from pose_appliance.camera import FrameSource
-    from pose_appliance.config import Config, DisplayConfig, replace
-    from pose_appliance.display import open_display
+    from pose_appliance.config import Config, replace
     from pose_appliance.pipeline import Pipeline
 
     config = replace(replace(Config(), "service.models_dir", job["models_dir"]), "model.name", POSE_MODEL)
@@ -153,7 +153,7 @@ def _appliance_worker(job: dict) -> None:
         """The display target, plus when each result was shown."""
 
         def __init__(self, display):
-            self.display, self.name, self.shown_at = display, display.name, []
+            self.display, self.name, self.shown_at = display, getattr(display, "name", "display"), []
 
         def __getattr__(self, name):
             return getattr(self.display, name)
@@ -162,21 +162,26 @@ def _appliance_worker(job: dict) -> None:
             self.display.show(result, renderer, status)
             self.shown_at.append(time.perf_counter())
 
+    size = (decoded[0].shape[1], decoded[0].shape[0])
+    scratch = tempfile.mkdtemp(prefix="compare-tf-sample-fb-")
+    display_config = display_config_for(job["display"], size, scratch)  # fbdev: a file-backed framebuffer
     bare, loops = [_bare_invoke_fps(interpreter, job["invokes"])], []
     for _ in range(job["blocks"]):
         stages.estimator.reset()
         if stages.smoother is not None:
             stages.smoother.reset()
-        display = TimedDisplay(open_display(DisplayConfig(type="null")))
+        display = TimedDisplay(build_display(display_config, None))  # opened on the first frame, as `run` does
         pipeline = Pipeline(DecodedFrames(), stages, display)
         pipeline.start()
         pipeline.finished.wait()
         pipeline.stop()
+        display.close()
         shown = display.shown_at[warmup:]
         loops.append((len(shown) - 1) / (shown[-1] - shown[0]))
         bare.append(_bare_invoke_fps(interpreter, job["invokes"]))
-    print(json.dumps({"threads": config.model.threads or os.cpu_count(), "blocks": _ratios(bare, loops)}),
-          flush=True)
+    shutil.rmtree(scratch, ignore_errors=True)
+    print(json.dumps({"threads": config.model.threads or os.cpu_count(), "display": job["display"],
+                      "blocks": _ratios(bare, loops)}), flush=True)
 
 
 # ------------------------------------------------------------------------------------------------- shared
@@ -287,8 +292,8 @@ class Comparison:
         result = self._timed([self.python, __file__, "--sample-worker", "inprocess", json.dumps(job)], sample=True)
         return json.loads(result["stdout"].strip().splitlines()[-1])
 
-    def appliance_inprocess(self) -> dict:
-        job = dict(self._inprocess_job(), models_dir=self.models_dir)
+    def appliance_inprocess(self, display: str) -> dict:
+        job = dict(self._inprocess_job(), models_dir=self.models_dir, display=display)
         result = self._timed([self.python, __file__, "--appliance-worker", json.dumps(job)], sample=False)
         return json.loads(result["stdout"].strip().splitlines()[-1])
 
@@ -379,13 +384,16 @@ def run(args: argparse.Namespace) -> int:
             processes[side].append(result)
             say(f"  whole process {i + 1}/{args.rounds} {side:<9}: {result['wall_s']:.3f} s wall, "
                 f"{result['cpu_s']:.3f} s CPU")
-    inprocess: dict[str, list[dict]] = {"sample": [], "appliance": []}
+    inprocess: dict[str, list[dict]] = {"sample": [], "appliance": [], "appliance_fbdev": []}
     for i in range(args.inprocess_rounds):
-        order = ("sample", "appliance") if i % 2 == 0 else ("appliance", "sample")
-        for side in order:
-            result = comparison.sample_inprocess() if side == "sample" else comparison.appliance_inprocess()
+        sides = ("sample", "appliance", "appliance_fbdev")
+        for side in (sides if i % 2 == 0 else sides[::-1]):
+            if side == "sample":
+                result = comparison.sample_inprocess()
+            else:
+                result = comparison.appliance_inprocess("fbdev" if side.endswith("fbdev") else "null")
             inprocess[side].append(result)
-            say(f"  in process {i + 1}/{args.inprocess_rounds} {side:<9}: loop / bare invoke "
+            say(f"  in process {i + 1}/{args.inprocess_rounds} {side:<15}: loop / bare invoke "
                 + ", ".join(f"{b['ratio']:.2f}" for b in result["blocks"]))
     shutil.rmtree(comparison.scratch, ignore_errors=True)
     report = summarize(args, comparison, processes, inprocess)
@@ -433,10 +441,12 @@ def format_report(r: dict) -> str:
              f"  {'appliance / sample, per pair':<34}{_fmt(r['wall_ratio']):<22}{_fmt(r['cpu_ratio']):<22}", "",
              ("In one process, loop fps / bare invoke fps of the same interpreter, blocks interleaved; median "
               "(min-max):")]
-    for side, name in (("sample", "TF sample run()"), ("appliance", "appliance Pipeline, null display")):
+    for side, name in (("sample", "TF sample run() (draws, shows nothing)"),
+                       ("appliance", "appliance Pipeline, null display (draws nothing)"),
+                       ("appliance_fbdev", "appliance Pipeline, fbdev display (draws, writes a framebuffer)")):
         s = r.get(f"{side}_inprocess")
         if s and s["blocks"]:
-            lines.append(f"  {name + ' (' + str(s['threads']) + ' threads)':<44}{_fmt(s['ratio']):<20}"
+            lines.append(f"  {name + ', ' + str(s['threads']) + ' threads':<76}{_fmt(s['ratio']):<20}"
                          f"loop {_fmt(s['loop_fps'], 0)} fps, bare {_fmt(s['bare_fps'], 0)} fps")
     t = r["targets"]
     checks = [("whole-process wall time / sample's", r["wall_ratio"]["median"], "<=", t["wall"]),
