@@ -39,6 +39,7 @@ class VideoFileSource(FrameSource):
         self._position = 0  # index of the next frame the file will decode, counted across loops
         self._loop_start = 0  # index of the file's first frame in the current loop
         self._pacer: Pacer | None = None
+        self._first_grabbed = False
         self._decoded = None  # OpenCV decodes each frame into this array again (it is converted, never handed on)
 
     @property
@@ -59,12 +60,12 @@ class VideoFileSource(FrameSource):
             capture.release()
             raise SourceError(f"camera.video.path: cannot read {self.path} as a video "
                               "(unsupported or corrupt file; try an .mp4 with H.264)")
-        capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
         fps = capture.get(cv2.CAP_PROP_FPS)
         self.frame_rate = float(fps) if fps and math.isfinite(fps) and 0 < fps < 1000 else DEFAULT_FPS
         self.frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self._capture = capture
         self._position = self._loop_start = 0
+        self._first_grabbed = True  # frame 0 is decoded already: read it with retrieve(), no seek back (~20 ms)
         self._pacer = Pacer(self.frame_rate) if self.realtime else None
         self._started_at = time.monotonic()
 
@@ -87,7 +88,11 @@ class VideoFileSource(FrameSource):
         return self.make_frame(image, index, timestamp=timestamp)
 
     def _next_image(self):
-        ok, bgr = self._capture.read(self._decoded)
+        if self._first_grabbed:
+            self._first_grabbed = False
+            ok, bgr = self._capture.retrieve(self._decoded)
+        else:
+            ok, bgr = self._capture.read(self._decoded)
         if not ok:
             if not self._rewind():
                 return None
@@ -98,6 +103,10 @@ class VideoFileSource(FrameSource):
         return bgr
 
     def _grab(self) -> bool:
+        if self._first_grabbed:
+            self._first_grabbed = False
+            self._position += 1
+            return True
         if self._capture.grab() or (self._rewind() and self._capture.grab()):
             self._position += 1
             return True
