@@ -5,12 +5,15 @@ dir from mirror folders and the official URLs, verified. The ``models`` command 
 :mod:`pose_appliance.commands.models`.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pose_appliance.modelstore.manifest import (
     DEFAULT_NAMES, MANIFEST, ModelEntry, ModelError, get_entry, load_manifest, pose_models,
 )
 from pose_appliance.modelstore.models_dir import model_file, resolve_models_dir
+
+if TYPE_CHECKING:
+    from pose_appliance.modelstore.fetch import FetchResult, Progress, digests, fetch, status, verify
 
 _FETCH_NAMES = ("FetchResult", "Progress", "digests", "fetch", "status", "verify")
 
