@@ -74,8 +74,12 @@ def test_every_configuration_and_run_is_reported(report):
     assert positive(appliance["first_overlay_s"]) and positive(appliance["peak_rss_mb"])
     assert appliance["frames"] >= 1 and appliance["display"] == "fbdev"
 
-    checks = {c["what"]: c for c in report["checks"]}
-    assert len(checks) == 0 or all(set(c) == {"what", "value", "target", "ok"} for c in checks.values())
+    # Lightning INT8 on the CPU with 1 thread: ratio and p99 of each 640x480 run (null, fbdev), RSS, start time.
+    checks = report["checks"]
+    assert len(checks) == 6 and len({c["what"] for c in checks}) == 6
+    assert all(set(c) == {"what", "value", "target", "ok"} and isinstance(c["ok"], bool) for c in checks)
+    assert all(c["what"].startswith("1 thread: ") for c in checks)
+    assert sum("640x480" in c["what"] for c in checks) == 4
     printed = report["printed"]
     assert "Invoke ms p50/p90" in printed and "Serial loop* fps" in printed and "movenet_lightning_int8" in printed
     assert "a re-creation of the TensorFlow raspberry_pi sample's serial loop" in printed
@@ -161,7 +165,8 @@ def test_serial_loop_does_the_pipelines_work(tmp_path, models_dir, shared, displ
     size = {"name": "320x240", "width": 320, "height": 240, "camera": False}
     frames = PreparedFrames.from_video(str(shared / "data/tfjs_pose_detection/pose_1.mp4"), size, (192, 192), 8 << 20)
     before = [image.copy() for image in frames.images]
-    result = run_serial_loop(stages, frames, display_config_for(display, (320, 240), str(tmp_path)), 10)
+    result = run_serial_loop(stages, stages.estimator.model.interpreter, frames,
+                             display_config_for(display, (320, 240), str(tmp_path)), 10)
     assert result["frames"] == 10 and positive(result["fps"])
     assert renderer.count == (15 if draws else 0)  # 5 warm-up frames + 10 timed
     # the prepared frames are not drawn on

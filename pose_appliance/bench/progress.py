@@ -1,4 +1,5 @@
-"""What the bench is doing while it runs: one line rewritten in place on a terminal, a line per step otherwise."""
+"""What the bench is doing while it runs: tqdm's bar on a terminal (the appliance's one progress bar), a line per
+step otherwise (a log or CI gets no carriage-return updates)."""
 
 from __future__ import annotations
 
@@ -6,33 +7,37 @@ import sys
 import time
 from typing import TextIO
 
+from tqdm import tqdm
+
 
 class StepProgress:
-    """Announces each step before it runs, with the time spent and an estimate of the time left.
-
-    Steps are coarse (seconds each), so a log or CI gets a line per step; a terminal gets one line updated in
-    place, ended by ``close()``.
-    """
+    """Announces each step before it runs. Steps are coarse (seconds each); off a terminal each gets a line with
+    the time so far and an estimate of the time left."""
 
     def __init__(self, total: int, title: str, stream: TextIO | None = None):
         self.total, self.title, self.done = max(1, total), title, 0
         self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
         self.started = time.monotonic()
+        self._bar = tqdm(total=self.total, desc=title, unit="step", file=self.stream) if self.stream.isatty() else None
 
     def step(self, what: str) -> None:
+        if self._bar is not None:
+            if self.done:
+                self._bar.update()
+            self.done += 1
+            self._bar.set_postfix_str(what)
+            return
         elapsed = time.monotonic() - self.started
         left = f", ~{_minutes(elapsed / self.done * (self.total - self.done))} left" if self.done else ""
         self.done += 1
-        line = f"{self.title} [{self.done}/{self.total}] {what} ({_minutes(elapsed)} so far{left})"
-        self.stream.write(f"\r\033[K{line}" if self.tty else f"{line}\n")
+        self.stream.write(f"{self.title} [{self.done}/{self.total}] {what} ({_minutes(elapsed)} so far{left})\n")
         self.stream.flush()
 
     def close(self) -> None:
-        if self.tty and self.done:
-            self.stream.write("\n")
-            self.stream.flush()
-        self.done = 0
+        if self._bar is not None:
+            self._bar.update(self.done - self._bar.n)
+            self._bar.close()
+            self._bar = None
 
 
 def _minutes(seconds: float) -> str:

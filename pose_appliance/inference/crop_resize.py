@@ -21,6 +21,8 @@ import math
 import cv2
 import numpy as np
 
+from pose_appliance.inference.crop_region import Crop
+
 _WARP_FLAGS = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
 
 
@@ -37,7 +39,7 @@ class CropResizer:
         self._scaled = np.empty((height, width, 3), np.float32)
         self._window = np.empty(0, np.uint16)  # the frame part the crop reads, x 256; grows with the frame
 
-    def __call__(self, image: np.ndarray, crop: tuple[float, float, float, float], out: np.ndarray, *,
+    def __call__(self, image: np.ndarray, crop: Crop, out: np.ndarray, *,
                  scale: float = 1.0, offset: float = 0.0) -> np.ndarray:
         """Write the crop ``(ymin, xmin, ymax, xmax)`` (normalized) of ``image`` into ``out``.
 
