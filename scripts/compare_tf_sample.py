@@ -59,7 +59,7 @@ def _sample_worker(mode: str, job: dict) -> None:
     decoded = _decode(job["video"], job["decoded"]) if mode == "inprocess" else []
     total = job["frames"] if mode == "process" else job["warmup"] + job["blocks"] * job["block"]
 
-    import pose_estimation  # the sample's own module, from its checkout
+    import pose_estimation  # type: ignore[import-not-found]  # the sample's own module, from its checkout
 
     movenets: list = []
 
@@ -105,7 +105,7 @@ def _sample_worker(mode: str, job: dict) -> None:
             if self._capture is not None:
                 self._capture.release()
 
-    cv2.VideoCapture = FileCamera
+    cv2.VideoCapture = FileCamera  # type: ignore[misc,assignment]  # the sample's camera is the video
     cv2.imshow = lambda *_args: None
     cv2.waitKey = lambda *_args: -1
     cv2.destroyAllWindows = lambda: None
@@ -126,11 +126,15 @@ def _appliance_worker(job: dict) -> None:
     from pose_appliance.bench.measure import build_display, display_config_for
     from pose_appliance.camera import FrameSource
     from pose_appliance.config import Config, replace
+    from pose_appliance.inference.tflite_estimator import TFLiteEstimator
     from pose_appliance.pipeline import Pipeline
 
     config = replace(replace(Config(), "service.models_dir", job["models_dir"]), "model.name", POSE_MODEL)
     stages = build_stages(config)
-    interpreter = stages.estimator.model.interpreter
+    estimator = stages.estimator
+    if not isinstance(estimator, TFLiteEstimator):  # the bare invoke needs the interpreter
+        raise SystemExit(f"{POSE_MODEL} did not load as a TFLite estimator")
+    interpreter = estimator.model.interpreter
     decoded = _decode(job["video"], job["decoded"])
     warmup, block = job["warmup"], job["block"]
 
@@ -189,7 +193,7 @@ def _decode(video: str, count: int) -> list:
     import cv2
 
     capture = cv2.VideoCapture(video)
-    frames = []
+    frames: list = []
     while len(frames) < count:
         ok, bgr = capture.read()
         if not ok:
@@ -272,19 +276,20 @@ class Comparison:
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # both sides run from bytecode caches, as when installed
         if sample:
             env["PYTHONPATH"] = os.pathsep.join(self.sample_path)
-        started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=self.scratch if sample else None, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out, err = process.stdout.read(), process.stderr.read()
-        process.stdout.close()
-        process.stderr.close()
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:  # files: a full pipe cannot block
+            started = time.perf_counter()
+            process = subprocess.Popen(command, cwd=self.scratch if sample else None, env=env, stdout=out,
+                                       stderr=err)
+            _, status, usage = os.wait4(process.pid, 0)
+            wall = time.perf_counter() - started
+            process.returncode = os.waitstatus_to_exitcode(status)
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read().decode(), err.read().decode()
         if process.returncode != 0:
-            raise SystemExit(f"{' '.join(command[:3])} ... failed ({process.returncode}):\n{err.decode()[-2000:]}")
+            raise SystemExit(f"{' '.join(command[:3])} ... failed ({process.returncode}):\n{stderr[-2000:]}")
         return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024,
-                "stdout": out.decode()}
+                "stdout": stdout}
 
     # -- in one process
     def sample_inprocess(self) -> dict:
@@ -369,7 +374,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     comparison = Comparison(args)
-    say = lambda text: print(text, file=sys.stderr, flush=True)
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
     say(f"sample: {comparison.sample_dir}" + (" (tflite_runtime mapped to ai_edge_litert)" if comparison.shimmed
                                               else ""))
     say(f"model {comparison.model}, video {comparison.video}, {args.frames} frames, {os.cpu_count()} cores")

@@ -126,12 +126,12 @@ def round_spread(rounds: list[dict]) -> dict:
 
     spread = {}
     for name, path in SPREAD_KEYS.items():
-        values = []
+        values: list[float] = []
         for r in rounds:
-            value = r
+            value: Any = r
             for key in path:
                 value = value[key]
-            values.append(value)
+            values.append(float(value))
         spread[name] = {"min": min(values), "median": round(statistics.median(values), 3), "max": max(values)}
     return spread
 

@@ -61,10 +61,8 @@ class SignalWaker:
     def wake(self) -> None:
         """Make a ``wait()`` in progress (or the next one) return now, with no event. Safe from any thread: the
         pipeline calls it when its work is done, so ``run`` ends then and not at the next tick."""
-        try:
+        with contextlib.suppress(OSError):  # a full pipe already wakes the reader; a closed one: nobody waits
             os.write(self._write_fd, b"\0")
-        except OSError:
-            pass  # a full pipe already wakes the reader; a closed one means nobody waits any more
 
     def wait(self, timeout: float | None = None) -> set[str]:
         deadline = None if timeout is None else time.monotonic() + timeout
