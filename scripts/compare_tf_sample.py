@@ -374,7 +374,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     comparison = Comparison(args)
+    try:
+        return _compare(args, comparison)
+    finally:
+        shutil.rmtree(comparison.scratch, ignore_errors=True)
 
+
+def _compare(args: argparse.Namespace, comparison: Comparison) -> int:
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
@@ -403,7 +409,6 @@ def run(args: argparse.Namespace) -> int:
             inprocess[side].append(result)
             say(f"  in process {i + 1}/{args.inprocess_rounds} {side:<15}: loop / bare invoke "
                 + ", ".join(f"{b['ratio']:.2f}" for b in result["blocks"]))
-    shutil.rmtree(comparison.scratch, ignore_errors=True)
     report = summarize(args, comparison, processes, inprocess)
     print(format_report(report))
     if args.json:
