@@ -42,7 +42,8 @@ BIND_PATIENCE = 1.0  # seconds to wait for a port the previous web display is re
 VIEWER_TIMEOUT = 30.0  # a viewer whose socket takes nothing for this long is dropped
 EXTRA_CONNECTIONS = 8  # connections beyond the streams: page loads and status.json polls (they are short)
 REQUEST_TIMEOUT = 5.0  # a connection that has not sent its request by then is dropped
-STATUS_FIELDS = (("label", "Pose"), ("label_score", "Score"), ("fps", "FPS"), ("model", "Model"),
+STATUS_FIELDS = (("label", "Pose"), ("label_score", "Score"), ("hold_s", "Held (s)"), ("reps", "Repetitions"),
+                 ("fps", "FPS"), ("model", "Model"),
                  ("delegate", "Delegate"), ("frames", "Frames"), ("dropped", "Dropped"))
 
 
