@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import stat
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ import numpy as np
 from pose_appliance.camera.frame_source import FrameSource, SourceError
 from pose_appliance.camera.imageops import cv_to_rgb, resize_to
 from pose_appliance.camera.pacer import Pacer
+from pose_appliance.errors import shorten
 from pose_appliance.types import Frame
 
 if TYPE_CHECKING:
@@ -45,6 +47,8 @@ class VideoFileSource(FrameSource):
         self._position = 0  # index of the next frame the file will decode, counted across loops
         self._loop_start = 0  # index of the file's first frame in the current loop
         self._pacer: Pacer | None = None
+        self._first_grabbed = False
+        self._decoded: np.ndarray | None = None  # each frame is decoded into this array (converted, never handed on)
 
     @property
     def live(self) -> bool:
@@ -56,20 +60,30 @@ class VideoFileSource(FrameSource):
 
         if self._capture is not None:
             return
-        if not self.path.is_file():
-            raise SourceError(f"camera.video.path: {self.path} does not exist (give a readable video file)")
+        shown = shorten(str(self.path))
+        try:
+            kind = self.path.stat().st_mode
+        except FileNotFoundError:
+            raise SourceError(f"camera.video.path: {shown} does not exist (give a readable video file)") from None
+        except OSError as exc:
+            raise SourceError(f"camera.video.path: {shown}: {exc.strerror}") from None
+        if stat.S_ISDIR(kind):
+            raise SourceError(f"camera.video.path: {shown} is a directory (give a video file; for a folder of "
+                              "images use camera.type = \"images\")")
+        if not stat.S_ISREG(kind):
+            raise SourceError(f"camera.video.path: {shown} is not a regular file (give a video file)")
         capture = cv2.VideoCapture(str(self.path))
         ok = capture.isOpened() and capture.grab()
         if not ok:
             capture.release()
-            raise SourceError(f"camera.video.path: cannot read {self.path} as a video "
+            raise SourceError(f"camera.video.path: cannot read {shown} as a video "
                               "(unsupported or corrupt file; try an .mp4 with H.264)")
-        capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
         fps = capture.get(cv2.CAP_PROP_FPS)
         self.frame_rate = float(fps) if fps and math.isfinite(fps) and 0 < fps < 1000 else DEFAULT_FPS
         self.frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self._capture = capture
         self._position = self._loop_start = 0
+        self._first_grabbed = True  # frame 0 is decoded already: read it with retrieve(), no seek back (~20 ms)
         self._pacer = Pacer(self.frame_rate) if self.realtime else None
         self._started_at = time.monotonic()
 
@@ -93,15 +107,25 @@ class VideoFileSource(FrameSource):
         return self.make_frame(image, index, timestamp=timestamp)
 
     def _next_image(self, capture: cv2.VideoCapture) -> np.ndarray | None:
-        ok, bgr = capture.read()
-        if ok:
-            return bgr
-        if not self._rewind(capture):
-            return None
-        ok, bgr = capture.read()
-        return bgr if ok else None
+        if self._first_grabbed:
+            self._first_grabbed = False
+            ok, bgr = capture.retrieve(self._decoded)
+        else:
+            ok, bgr = capture.read(self._decoded)
+        if not ok:
+            if not self._rewind(capture):
+                return None
+            ok, bgr = capture.read(self._decoded)
+            if not ok:
+                return None
+        self._decoded = bgr
+        return bgr
 
     def _grab(self, capture: cv2.VideoCapture) -> bool:
+        if self._first_grabbed:
+            self._first_grabbed = False
+            self._position += 1
+            return True
         if capture.grab() or (self._rewind(capture) and capture.grab()):
             self._position += 1
             return True
