@@ -44,6 +44,6 @@ class FrameSource:
 
     @staticmethod
     def make_frame(image: np.ndarray, index: int, lores: np.ndarray | None = None,
-                   timestamp: float | None = None, still: bool = False) -> Frame:
+                   timestamp: float | None = None, still: bool = False, name: str | None = None) -> Frame:
         return Frame(image=image, index=index, timestamp=time.monotonic() if timestamp is None else timestamp,
-                     lores=lores, still=still)
+                     lores=lores, still=still, name=name)

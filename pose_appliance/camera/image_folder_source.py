@@ -1,4 +1,4 @@
-"""Frames from a folder of still images, in name order."""
+"""Frames from a folder of still images (and its sub-folders), in path order."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 class ImageFolderSource(FrameSource):
-    """The .jpg/.jpeg/.png/.bmp files of a folder, sorted by name. Gray and RGBA images become RGB; a file that
+    """The .jpg/.jpeg/.png/.bmp files of a folder and its sub-folders (e.g. ``<pose>/<image>``), sorted by
+    relative path; each frame carries that path as ``Frame.name``. Gray and RGBA images become RGB; a file that
     cannot be decoded is logged once and skipped (its slot is a gap in ``Frame.index``). ``realtime`` paces the
     images at ``fps`` and makes the source live; otherwise every image is handed over as fast as it is taken."""
 
@@ -43,8 +44,10 @@ class ImageFolderSource(FrameSource):
     def start(self) -> None:
         if not self.path.is_dir():
             raise SourceError(f"camera.images.path: {self.path} is not a folder (give a folder of images)")
-        self.files = sorted(p for p in self.path.iterdir()
-                            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        self.files = sorted((p for p in self.path.rglob("*")
+                             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                             and not any(part.startswith(".") for part in p.relative_to(self.path).parts)),
+                            key=lambda p: p.relative_to(self.path).as_posix())
         if not self.files:
             raise SourceError(f"camera.images.path: {self.path} has no {'/'.join(IMAGE_SUFFIXES)} images")
         self.skipped = []
@@ -73,7 +76,7 @@ class ImageFolderSource(FrameSource):
             if image is None:
                 continue
             self._readable_in_pass += 1
-            return self.make_frame(image, slot, still=True)
+            return self.make_frame(image, slot, still=True, name=path.relative_to(self.path).as_posix())
 
     def _load(self, path: Path):
         image = read_rgb(path)

@@ -9,9 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from pose_appliance.classify.features import normalized_landmarks, yoga_classifier_input
-from pose_appliance.classify.label_smoother import WHOLE_BODY_MESSAGE, LabelSmoother
-from pose_appliance.classify.pose_classifier import ClassifierError, PoseClassifier, read_labels
+import logging
+
+from pose_appliance.classify.label_smoother import LabelSmoother
+from pose_appliance.classify.pose_classifier import Assessment, ClassifierError, PoseClassifier, read_labels
+from pose_appliance.classify.reference import PoseReference, reference_from_csv
 from pose_appliance.config import ClassifierConfig
+
+log = logging.getLogger(__name__)
+REFERENCE_FILE = "reference.npz"
 
 
 def create_classifier(classifier_config: ClassifierConfig, models_dir: str | Path) -> PoseClassifier | None:
@@ -24,7 +30,42 @@ def create_classifier(classifier_config: ClassifierConfig, models_dir: str | Pat
     if not classifier_config.enabled:
         return None
     model_path, labels_path = resolve_classifier_files(classifier_config, models_dir)
-    return PoseClassifier(model_path, labels_path)
+    reference = load_reference(classifier_config, models_dir)
+    if reference is None and classifier_config.min_familiarity > 0:
+        log.warning("classifier: no pose reference for %s (looked for %s beside it): every person gets one of its "
+                    "labels; train it again with pose-appliance train-classifier, or set classifier.reference",
+                    model_path, REFERENCE_FILE)
+    return PoseClassifier(model_path, labels_path, reference=reference,
+                          min_keypoint_score=classifier_config.min_keypoint_score,
+                          min_visible_keypoints=classifier_config.min_visible_keypoints,
+                          min_familiarity=classifier_config.min_familiarity)
+
+
+def load_reference(classifier_config: ClassifierConfig, models_dir: str | Path) -> PoseReference | None:
+    """The open-set reference: ``classifier.reference`` (.npz or keypoint CSV); else ``reference.npz`` beside
+    ``classifier.path``; else the manifest's reference keypoints of ``classifier.name`` (derived once and cached
+    beside the CSV). None when a ``path`` classifier has none."""
+    try:
+        if classifier_config.reference:
+            path = Path(classifier_config.reference).expanduser()
+            if not path.is_file():
+                raise ClassifierError(f"classifier.reference: {path}: no such file (a reference.npz made by "
+                                      "train-classifier, or a keypoint CSV; empty = the default)")
+            return reference_from_csv(path) if path.suffix.lower() == ".csv" else PoseReference.load(path)
+        if classifier_config.path:
+            beside = Path(classifier_config.path).expanduser().with_name(REFERENCE_FILE)
+            return PoseReference.load(beside) if beside.is_file() else None
+        from pose_appliance import modelstore
+
+        manifest = modelstore.load_manifest()
+        entry = manifest.get(classifier_config.name)
+        if entry is None or not entry.reference:
+            return None
+        return reference_from_csv(modelstore.model_file(entry.reference, models_dir, manifest=manifest))
+    except ValueError as exc:
+        if isinstance(exc, ClassifierError):
+            raise
+        raise ClassifierError(f"classifier.reference: {exc}") from None
 
 
 def resolve_classifier_files(classifier_config: ClassifierConfig, models_dir: str | Path) -> tuple[Path, Path]:
@@ -60,6 +101,7 @@ def resolve_classifier_files(classifier_config: ClassifierConfig, models_dir: st
 
 
 __all__ = [
-    "ClassifierError", "LabelSmoother", "PoseClassifier", "WHOLE_BODY_MESSAGE", "create_classifier",
-    "normalized_landmarks", "read_labels", "resolve_classifier_files", "yoga_classifier_input",
+    "Assessment", "ClassifierError", "LabelSmoother", "PoseClassifier", "PoseReference", "create_classifier",
+    "load_reference", "normalized_landmarks", "read_labels", "reference_from_csv", "resolve_classifier_files",
+    "yoga_classifier_input",
 ]
