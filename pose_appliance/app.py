@@ -36,7 +36,7 @@ def build_stages(config: Config, *, load_delegate: Any = None):
 
     models_dir = models_dir_of(config)
     estimator = create_estimator(config.model, models_dir, load_delegate=load_delegate)
-    classifier = create_classifier(config.classifier, models_dir)
+    classifier = create_classifier(config.classifier, models_dir, pose_model=config.model.name)
     smoother = None if classifier is None else LabelSmoother(classifier.labels, config.classifier)
     model_name = config.model.name + (f" ({Path(config.model.path).name})" if config.model.path else "")
     return Stages(estimator=estimator, classifier=classifier, smoother=smoother,

@@ -105,8 +105,9 @@ class PoseClassifier:
             return Assessment(self.classify(pose))
         keypoints = np.asarray(pose.keypoints, np.float32)
         scores = self.classify(self.reference.impute(keypoints))
-        familiarity = self.reference.familiarity(keypoints)
-        if not self.reference.accepts(int(np.argmax(scores)), familiarity, self.min_familiarity):
+        distances = self.reference.distances(keypoints)
+        familiarity = self.reference.familiarity_of(distances)
+        if not self.reference.accepts(int(np.argmax(scores)), distances, self.min_familiarity):
             return Assessment(None, familiarity=familiarity)
         return Assessment(scores, familiarity=familiarity)
 

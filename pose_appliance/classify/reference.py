@@ -23,7 +23,8 @@ How it is built (``PoseReference.build``, from the training keypoints):
    class are stored as a quantile table.
 
 The decision the appliance takes (see :meth:`PoseReference.accepts`): name class *c* only if *c* is also the
-class the pose is most familiar with, and that familiarity is at least ``classifier.min_familiarity``.
+nearest class and the class the pose is most familiar with, and that familiarity is at least
+``classifier.min_familiarity``.
 Measured figures are in the issue note and ``docs/architecture.md``.
 """
 
@@ -120,18 +121,19 @@ class PoseReference:
         keep = _edited(features, visible, all_targets, all_groups)
         features, visible = features[keep], visible[keep]
         all_targets, all_groups = all_targets[keep], all_groups[keep]
+        # Each kept pose against its class with its own sequence left out calibrates "familiar".
+        held_out = np.stack([_distances_to_classes(features[i], visible[i], features, visible, all_targets,
+                                                   len(classes), all_groups != all_groups[i])
+                             for i in range(len(all_targets))])
         steps = np.linspace(0.0, 1.0, QUANTILES)
         table = np.full((len(classes), QUANTILES), np.inf, np.float32)
         for c in range(len(classes)):
-            members = np.flatnonzero(all_targets == c)
-            if len(members) == 0:
+            own = held_out[all_targets == c, c]
+            if not (all_targets == c).any():
                 raise ValueError(f"class {classes[c]!r} has no reference pose left (too few samples, or all of "
                                  "them look like other classes)")
-            held_out = [_class_distance(features[i], visible[i], features, visible,
-                                        (all_targets == c) & (all_groups != all_groups[i])) for i in members]
-            finite = np.array([d for d in held_out if np.isfinite(d)], np.float32)
-            if len(finite):
-                table[c] = np.quantile(finite, steps)
+            if np.isfinite(own).any():
+                table[c] = np.quantile(own[np.isfinite(own)], steps)
         return cls(list(classes), features, visible, all_targets, table, source_sha256)
 
     # ------------------------------------------------------------------------------------------- using
@@ -144,16 +146,25 @@ class PoseReference:
 
     def familiarity(self, keypoints: np.ndarray) -> np.ndarray:
         """Per class, the fraction of held-out training poses of the class at least this far from it (0..1)."""
-        distances = self.distances(keypoints)
+        return self.familiarity_of(self.distances(keypoints))
+
+    def familiarity_of(self, distances: np.ndarray) -> np.ndarray:
+        """:meth:`familiarity` for class distances already computed."""
         steps = np.linspace(0.0, 1.0, QUANTILES)
         return np.array([1.0 - float(np.interp(d, table, steps, left=0.0, right=1.0)) if np.isfinite(d) else 0.0
                          for d, table in zip(distances, self.quantiles)], np.float32)
 
-    def accepts(self, class_index: int, familiarity: np.ndarray, min_familiarity: float) -> bool:
-        """True when the classifier's class is also the most familiar one, at least ``min_familiarity``."""
+    def accepts(self, class_index: int, distances: np.ndarray, min_familiarity: float) -> bool:
+        """True when the classifier's class is also the nearest class and the one the pose is most typical of,
+        with a familiarity of at least ``min_familiarity`` (0 = always true).
+
+        Both, because classes differ in spread: a class whose training poses vary a lot (cobra, seen from all
+        sides) finds almost any pose "typical", while the raw nearest class favours tight classes."""
         if min_familiarity <= 0.0:
             return True
-        return int(np.argmax(familiarity)) == class_index and familiarity[class_index] >= min_familiarity
+        familiarity = self.familiarity_of(distances)
+        return (int(np.argmin(distances)) == class_index and int(np.argmax(familiarity)) == class_index
+                and familiarity[class_index] >= min_familiarity)
 
     def impute(self, keypoints: np.ndarray) -> np.ndarray:
         """The pose with its not-visible keypoints replaced by those of the nearest reference pose (placed at
@@ -170,7 +181,7 @@ class PoseReference:
         hip_mid = xy[_HIPS].mean(axis=0)
         visible_xy = xy[visible] - hip_mid
         # The scale that maps normalised features back to pixels, from the visible keypoints.
-        scale = float(np.linalg.norm(visible_xy) / max(np.linalg.norm(features[visible]), 1e-6))
+        scale = float(np.linalg.norm(visible_xy)) / max(float(np.linalg.norm(features[visible])), 1e-6)
         filled = hip_mid + self.features[nearest] * scale
         keypoints[~visible, :2] = filled[~visible]
         return keypoints
@@ -241,11 +252,12 @@ def _groups(targets: np.ndarray, files: list[str]) -> np.ndarray:
     return ids.astype(np.int64)
 
 
-def _class_distance(features: np.ndarray, visible: np.ndarray, ref_features: np.ndarray, ref_visible: np.ndarray,
-                    members: np.ndarray) -> float:
-    if not members.any():
-        return float("inf")
-    return _mean_of_nearest(largest_deviation(features, visible, ref_features[members], ref_visible[members]))
+def _distances_to_classes(features: np.ndarray, visible: np.ndarray, ref_features: np.ndarray,
+                          ref_visible: np.ndarray, ref_targets: np.ndarray, class_count: int,
+                          allowed: np.ndarray) -> np.ndarray:
+    deviations = largest_deviation(features, visible, ref_features[allowed], ref_visible[allowed])
+    targets = ref_targets[allowed]
+    return np.array([_mean_of_nearest(deviations[targets == c]) for c in range(class_count)], np.float32)
 
 
 def _mean_of_nearest(deviations: np.ndarray) -> float:
