@@ -103,9 +103,8 @@ class PoseClassifier:
             return Assessment(None, hint=hint)
         if self.reference is None:
             return Assessment(self.classify(pose))
-        keypoints = np.asarray(pose.keypoints, np.float32)
-        scores = self.classify(self.reference.impute(keypoints))
-        distances = self.reference.distances(keypoints)
+        distances, filled = self.reference.examine(pose.keypoints)
+        scores = self.classify(filled)
         familiarity = self.reference.familiarity_of(distances)
         if not self.reference.accepts(int(np.argmax(scores)), distances, self.min_familiarity):
             return Assessment(None, familiarity=familiarity)
