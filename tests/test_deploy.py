@@ -54,8 +54,7 @@ PY
 chmod 755 "$dir/bin/python"
 """
 
-STANDINS = {name: RECORDER for name in
-            ("apt-get", "systemctl", "systemd-sysusers", "journalctl", "curl", "gpg", "userdel")}
+STANDINS = dict.fromkeys(("apt-get", "systemctl", "systemd-sysusers", "journalctl", "curl", "gpg", "userdel"), RECORDER)
 STANDINS.update({"apt-cache": APT_CACHE, "python3": PYTHON3})
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import itertools
 import json
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def label_changes_per_minute(records: list[dict], video: Path) -> float:
 
     fps = cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FPS)
     labels = [r["label"] for r in records]
-    changes = sum(1 for a, b in zip(labels, labels[1:]) if a != b)
+    changes = sum(1 for a, b in itertools.pairwise(labels) if a != b)
     return changes / (len(records) / fps / 60.0)
 
 

@@ -6,13 +6,13 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+from pose_appliance.classify.classifier import Assessment
 from pose_appliance.classify.features import normalized_landmarks, yoga_classifier_input
-import logging
-
 from pose_appliance.classify.label_smoother import LabelSmoother
-from pose_appliance.classify.pose_classifier import Assessment, ClassifierError, PoseClassifier, read_labels
+from pose_appliance.classify.pose_classifier import ClassifierError, PoseClassifier, read_labels
 from pose_appliance.classify.reference import PoseReference, reference_from_csv
 from pose_appliance.config import ClassifierConfig
 

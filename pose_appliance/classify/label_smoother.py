@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pose_appliance.classify.pose_classifier import Assessment
+from pose_appliance.classify.classifier import Assessment
 from pose_appliance.config import ClassifierConfig
 from pose_appliance.types import LabelDecision
 

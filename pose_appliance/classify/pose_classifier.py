@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from pose_appliance.classify.features import (FEATURE_SIZE, YOGA_INPUT_SIZE, normalized_landmarks,
-                                              yoga_classifier_input)
+from pose_appliance.classify.classifier import Assessment
+from pose_appliance.classify.features import FEATURE_SIZE, YOGA_INPUT_SIZE, normalized_landmarks, yoga_classifier_input
 from pose_appliance.classify.reference import PoseReference
 from pose_appliance.classify.view_check import view_problem
 from pose_appliance.inference.runtime import load_model
 from pose_appliance.types import Pose
-
-
-@dataclass
-class Assessment:
-    """One frame's evidence for the label smoother.
-
-    ``scores``: the classifier's scores per label, or None when there is nothing to name: ``hint`` says why when
-    the person is not (fully) in view; otherwise the pose is unlike every class (``familiarity`` tells how
-    typical it is of each class, empty without a reference)."""
-
-    scores: np.ndarray | None
-    hint: str | None = None
-    familiarity: np.ndarray | None = None
 
 
 class ClassifierError(ValueError):
@@ -76,6 +63,7 @@ class PoseClassifier:
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         width = int(self._input["shape"][-1])
+        self._make_input: Callable[[Pose | np.ndarray], np.ndarray]
         if width == YOGA_INPUT_SIZE:
             self._make_input = yoga_classifier_input
         elif width == FEATURE_SIZE:

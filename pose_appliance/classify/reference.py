@@ -30,6 +30,7 @@ Measured figures are in the issue note and ``docs/architecture.md``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -253,10 +254,8 @@ def reference_from_csv(csv_path: str | Path, cache_dir: str | Path | None = None
     samples = read_keypoint_csv(csv_path)
     reference = PoseReference.build(samples.keypoints, samples.targets, samples.classes, samples.files,
                                     source_sha256=digest)
-    try:
+    with contextlib.suppress(OSError):  # an unwritable folder only costs the cache
         reference.save(cache)
-    except OSError:
-        pass
     return reference
 
 

@@ -3,6 +3,7 @@ report.md."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -184,7 +185,7 @@ def write_training_curve_png(path: Path, fit: dict) -> None:
         ys = y0 + (panel - 30) * (1 - (np.asarray(values) - low) / (high - low))
         points = np.stack([xs, ys], axis=1).round().astype(np.int32)
         dashed = "validation" in label
-        for i, (a, b) in enumerate(zip(points[:-1], points[1:])):
+        for i, (a, b) in enumerate(itertools.pairwise(points)):
             if not dashed or i % 2 == 0:
                 cv2.line(image, tuple(a), tuple(b), color, 2, cv2.LINE_AA)
     best = left + (fit["best_epoch"] - 1) / (epochs - 1) * (width - 10 - left)
