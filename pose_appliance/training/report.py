@@ -153,6 +153,8 @@ def report_markdown(report: dict) -> str:
         lines.append("")
         lines += [f"- {item['file']}: {item['reason']}" for item in report["skipped"]]
         lines.append("")
+        lines += [f"- {item['file']}: {item['reason']}" for item in report["skipped"]]
+        lines.append("")
     return "\n".join(lines)
 
 
