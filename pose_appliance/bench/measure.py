@@ -126,16 +126,18 @@ def reset_stages(stages: Stages) -> None:
         stages.smoother.reset()
 
 
-def run_pipeline(stages, frames: PreparedFrames, display_config, count: int, *, fps: float | None = None) -> dict:
+def run_pipeline(stages, frames: PreparedFrames, display_config, count: int, *, fps: float | None = None,
+                 events=None) -> dict:
     """The real Pipeline on prepared frames. Unpaced: throughput after a warm-up of count/10 frames. Paced:
-    capture -> overlay latency of every frame shown and CPU time per frame."""
+    capture -> overlay latency of every frame shown and CPU time per frame. ``events``: an event sink beside the
+    display (default: none)."""
     from pose_appliance.pipeline import Pipeline
 
     reset_stages(stages)
     warmup = 0 if fps else max(5, count // 10)
     source = prepared_source(frames, count + warmup, fps)
     display = TimingDisplay(build_display(display_config, source))
-    pipeline = Pipeline(source, stages, display)
+    pipeline = Pipeline(source, stages, display, events=events)
     started_cpu = time.process_time()
     pipeline.start()
     pipeline.finished.wait()
