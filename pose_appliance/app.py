@@ -146,6 +146,8 @@ class Appliance:
             if self.keypoints_path:
                 self.keypoints_path.parent.mkdir(parents=True, exist_ok=True)
                 recorder = KeypointRecorder(cleanup.enter_context(self.keypoints_path.open("w", encoding="utf-8")))
+            waker = SignalWaker()  # wakes the main loop for signals, and when the pipeline has shown its last frame
+            cleanup.callback(waker.close)
             with contextlib.ExitStack() as until_the_pipeline_owns_them:
                 stages = build_stages(self.config, load_delegate=self.load_delegate)
                 until_the_pipeline_owns_them.callback(stages.estimator.close)
@@ -156,10 +158,9 @@ class Appliance:
                 until_the_pipeline_owns_them.callback(source.stop)
                 display = build_display(self.config, lambda: self.pipeline.source)
                 self.pipeline = pipeline = Pipeline(source, stages, display, recorder=recorder,
-                                                    max_frames=self.max_frames, activity=activity, events=events)
+                                                    max_frames=self.max_frames, activity=activity, events=events,
+                                                    on_finished=waker.wake)
                 until_the_pipeline_owns_them.pop_all()
-            waker = SignalWaker()
-            cleanup.callback(waker.close)
             # What the pipeline holds at the end (a reload may have swapped any of them), after it stopped.
             cleanup.callback(close_quietly, lambda: pipeline.source.stop(), "stopping the frame source")
             cleanup.callback(close_quietly, lambda: pipeline.stages.estimator.close(), "closing the model")

@@ -163,7 +163,8 @@ class Pipeline:
 
     def __init__(self, source: FrameSource, stages: Stages, display: Display, *,
                  recorder: KeypointRecorder | None = None, max_frames: int = 0,
-                 activity: ActivityStage | None = None, events: EventSink | None = None):
+                 activity: ActivityStage | None = None, events: EventSink | None = None,
+                 on_finished: Callable[[], None] | None = None):
         self._stages = stages
         self._display = display
         self.activity: ActivityStage = activity or ActivityTracker()
@@ -174,6 +175,7 @@ class Pipeline:
         self.stats = PipelineStats()
         self.first_result = threading.Event()
         self.finished = threading.Event()
+        self._on_finished = on_finished  # called once on the display thread when the last result is shown
         self._stopping = threading.Event()
         self._source = source
         self._frames = LatestFrameMailbox(drop_when_full=source.live)
@@ -377,3 +379,5 @@ class Pipeline:
                 self.stats.latencies.append(time.monotonic() - result.frame.timestamp)
         finally:
             self.finished.set()
+            if self._on_finished is not None:
+                self._on_finished()

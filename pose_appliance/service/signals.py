@@ -35,7 +35,7 @@ class SignalWaker:
     """Installs the handlers on creation and restores the previous ones on ``close()``.
 
     ``wait(timeout)`` returns the set of events that arrived since the last call (``"stop"``, ``"reload"``,
-    ``"reset"``), empty after the timeout. ``stop_requested`` stays true once a stop signal came.
+    ``"reset"``), empty after the timeout or a ``wake()``. ``stop_requested`` stays true once a stop signal came.
     """
 
     def __init__(self, stop_signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT),
@@ -62,6 +62,12 @@ class SignalWaker:
                 os.write(self._write_fd, b"\0")
         return handle
 
+    def wake(self) -> None:
+        """Make a ``wait()`` in progress (or the next one) return now, with no event. Safe from any thread: the
+        pipeline calls it when its work is done, so ``run`` ends then and not at the next tick."""
+        with contextlib.suppress(OSError):  # a full pipe already wakes the reader; a closed one: nobody waits
+            os.write(self._write_fd, b"\0")
+
     def wait(self, timeout: float | None = None) -> set[str]:
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._pending:
@@ -71,6 +77,7 @@ class SignalWaker:
             readable, _, _ = select.select([self._read_fd], [], [], remaining)
             if readable:
                 self._drain()
+                break  # a signal (its event is pending now) or a wake()
         events = set()
         while self._pending:
             event, signal_name = self._pending.popleft()
