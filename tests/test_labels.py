@@ -192,3 +192,18 @@ def test_view_hint_reaches_the_overlay_decision(yoga_classifier_with_reference):
     assessment = yoga_classifier_with_reference.assess(hide(standing(), "left_hip", "right_hip"), (640, 480))
     assert isinstance(assessment, Assessment) and assessment.scores is None
     assert smoother.update(assessment).message == "turn to the camera: hips not visible"
+
+
+def test_models_fetched_before_the_reference_existed_still_run_and_say_how_to_fix_it(tmp_path, models_dir,
+                                                                                     caplog):
+    import shutil
+
+    old = tmp_path / "models"
+    old.mkdir()
+    for name in ("yoga_classifier.tflite", "yoga_labels.txt"):
+        shutil.copyfile(models_dir / name, old / name)
+    with caplog.at_level("WARNING"):
+        classifier = create_classifier(ClassifierConfig(), old)
+    assert classifier is not None and classifier.reference is None
+    text = caplog.text
+    assert "models fetch" in text and "yoga_train_keypoints" in text and "no open-set check" in text

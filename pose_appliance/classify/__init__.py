@@ -36,7 +36,7 @@ def create_classifier(classifier_config: ClassifierConfig, models_dir: str | Pat
     if classifier_config.path:
         warn_if_trained_for_another_setup(model_path, pose_model)
     reference = load_reference(classifier_config, models_dir)
-    if reference is None and classifier_config.min_familiarity > 0:
+    if reference is None and classifier_config.path and classifier_config.min_familiarity > 0:
         log.warning("classifier: no pose reference for %s (looked for %s beside it): every person gets one of its "
                     "labels; train it again with pose-appliance train-classifier, or set classifier.reference",
                     model_path, REFERENCE_FILE)
@@ -73,7 +73,8 @@ def warn_if_trained_for_another_setup(model_path: Path, pose_model: str | None) 
 def load_reference(classifier_config: ClassifierConfig, models_dir: str | Path) -> PoseReference | None:
     """The open-set reference: ``classifier.reference`` (.npz or keypoint CSV); else ``reference.npz`` beside
     ``classifier.path``; else the manifest's reference keypoints of ``classifier.name`` (derived once and cached
-    beside the CSV). None when a ``path`` classifier has none."""
+    beside the CSV). None when there is none: a ``path`` classifier without reference.npz, or models fetched before
+    the reference keypoints were in the manifest (logged with the fetch command)."""
     try:
         if classifier_config.reference:
             path = Path(classifier_config.reference).expanduser()
@@ -90,7 +91,13 @@ def load_reference(classifier_config: ClassifierConfig, models_dir: str | Path) 
         entry = manifest.get(classifier_config.name)
         if entry is None or not entry.reference:
             return None
-        return reference_from_csv(modelstore.model_file(entry.reference, models_dir, manifest=manifest))
+        try:
+            keypoints = modelstore.model_file(entry.reference, models_dir, manifest=manifest)
+        except modelstore.ModelError as exc:
+            # Models fetched before the reference existed: name poses as before, and say how to fix it.
+            log.warning("classifier: %s; until then every person gets one of its labels (no open-set check)", exc)
+            return None
+        return reference_from_csv(keypoints)
     except ValueError as exc:
         if isinstance(exc, ClassifierError):
             raise
