@@ -252,7 +252,7 @@ def test_the_trained_model_passes_the_appliance_checks(tutorial_csv_model, tmp_p
     yoga = run_records(tmp_path, models_dir, shared / "data/yoga_cg_subset/test", "--config", str(config))
     truth = [r["file"].split("/")[0] for r in yoga]
     assert [(r["file"], r["label"]) for r, t in zip(yoga, truth) if r["label"] not in (None, t)] == []
-    assert sum(r["label"] == t for r, t in zip(yoga, truth)) >= 47
+    assert sum(r["label"] == t for r, t in zip(yoga, truth)) >= 48  # issue 11's target (measured: 50)
     for video in ("pose_1.mp4", "pose_squats.mp4"):
         records = run_records(tmp_path, models_dir, shared / "data/tfjs_pose_detection" / video, "--config",
                               str(config))
@@ -262,7 +262,8 @@ def test_the_trained_model_passes_the_appliance_checks(tutorial_csv_model, tmp_p
     for photo in single_person_coco(shared):
         (folder / photo.name).symlink_to(photo)
     coco = run_records(tmp_path, models_dir, folder, "--config", str(config))
-    # One of the seven (a skier in mid-air, body level) is as close to cobra as real cobras are: see the note.
+    # One of the seven (a skier in mid-air, body level) is as close to cobra as real cobras are (the published
+    # classifier too finds cobra nearest and most familiar, but scores it 0.66, under min_label_score): see the note.
     assert sum(r["label"] is not None for r in coco) <= 1
 
 
