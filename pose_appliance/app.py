@@ -1,4 +1,4 @@
-"""Composition root and the ``run`` command: build the stages from the config, run them, reload on change.
+"""Composition root: build the stages from the config, run them, reload on change (``run`` is its command).
 
 The main thread only waits for signals, watches the config file, pings the systemd watchdog while frames are
 really processed, and swaps in what a reload built. Anything that fails to build on reload is reported and the
@@ -7,7 +7,6 @@ running setup stays.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import time
@@ -15,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from pose_appliance.cli import CommandError
 from pose_appliance.config import Config, ConfigError, load_config, replace
 
 log = logging.getLogger("pose_appliance")
@@ -246,68 +244,3 @@ class Appliance:
         print(f"{stats.processed} frames in {seconds:.1f} s ({fps:.1f} fps overall, {stats.fps:.1f} fps "
               f"pipeline), {pipeline.capture_dropped} dropped; display {self.config.display.type}"
               + (f" -> {self.config.display.record.path}" if self.config.display.type == "record" else ""))
-
-
-# ------------------------------------------------------------------------------------------------- the CLI
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="config file (default: the built-in demo: sample video in, "
-                                                    "overlay video out)")
-    parser.add_argument("--source", help="video file, image folder, /dev/videoN or 'picamera2' "
-                                         "(overrides camera.type)")
-    parser.add_argument("--output", help="record the overlay to this video file or PNG folder "
-                                         "(sets display.type = record)")
-    parser.add_argument("--display", help="display target (overrides display.type)")
-    parser.add_argument("--frames", type=int, default=0, help="stop after N processed frames")
-    parser.add_argument("--record-keypoints", type=Path, metavar="PATH",
-                        help="write one JSON object per frame (keypoints, label, crop) to PATH")
-    parser.add_argument("--models-dir", help="where fetched models are (overrides service.models_dir)")
-    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
-                        help="overrides service.log_level")
-
-
-def overrides_from_args(args: argparse.Namespace) -> Overrides:
-    values: list[tuple[str, Any]] = []
-    if args.source:
-        values += source_override(args.source)
-    if args.output:
-        values += [("display.type", "record"), ("display.record.path", args.output)]
-    if args.display:
-        values.append(("display.type", args.display))
-    if args.models_dir:
-        values.append(("service.models_dir", str(Path(args.models_dir).resolve())))
-    if args.log_level:
-        values.append(("service.log_level", args.log_level))
-    return Overrides(values)
-
-
-def source_override(source: str) -> list[tuple[str, Any]]:
-    if source == "picamera2":
-        return [("camera.type", "picamera2")]
-    if source.isdigit() or source.startswith("/dev/video"):
-        return [("camera.type", "opencv"), ("camera.opencv.device", source)]
-    path = Path(source)
-    if not path.exists():
-        raise CommandError(f"--source {source}: no such file or folder")
-    if path.is_dir():
-        return [("camera.type", "images"), ("camera.images.path", str(path.resolve()))]
-    return [("camera.type", "video"), ("camera.video.path", str(path.resolve()))]
-
-
-def run(args: argparse.Namespace) -> int:
-    from pose_appliance.service.logging import setup_logging
-
-    if args.frames < 0:
-        raise CommandError("--frames must be 0 (no limit) or more")
-    overrides = overrides_from_args(args)
-    try:
-        appliance = Appliance(args.config, overrides, max_frames=args.frames, keypoints_path=args.record_keypoints)
-    except ConfigError as exc:
-        raise CommandError(str(exc)) from None
-    setup_logging(appliance.config.service.log_level)
-    try:
-        return appliance.run()
-    except (ValueError, OSError, RuntimeError) as exc:
-        # Load failures at start (missing model, unreadable video, bad device) are one line, not a traceback.
-        log.debug("start failed", exc_info=True)
-        raise CommandError(str(exc)) from None
-

@@ -1,8 +1,8 @@
 """``pose-appliance`` command line: a thin dispatcher.
 
-Each subcommand lives in the module that owns the capability and exposes ``add_arguments(parser)`` and
-``run(args) -> int``. Modules are imported only to build the parser, so they keep heavy imports (the runtime,
-OpenCV, TensorFlow) inside functions.
+Each subcommand is a module of :mod:`pose_appliance.commands` exposing ``add_arguments(parser)`` and
+``run(args) -> int``: it parses, calls the library and prints. Modules are imported only to build the parser, so
+they keep heavy imports (the runtime, OpenCV, TensorFlow) inside functions.
 """
 
 from __future__ import annotations
@@ -11,19 +11,18 @@ import argparse
 import importlib
 import sys
 
+from pose_appliance.errors import UserError
+
 COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("pose_appliance.app", "Run the appliance: camera -> pose -> label -> overlay -> display."),
-    "estimate": ("pose_appliance.inference.estimate_command", "Keypoints of still images, as JSON."),
-    "check-config": ("pose_appliance.config_command", "Validate a config file and explain every key."),
-    "models": ("pose_appliance.modelstore", "List or fetch the models of the manifest."),
-    "train-classifier": ("pose_appliance.classify.training", "Train a pose classifier from a folder of photos."),
-    "doctor": ("pose_appliance.service.doctor", "Check camera, display, Edge TPU, models and config."),
-    "bench": ("pose_appliance.bench", "Measure the model alone and the whole pipeline."),
+    "run": ("pose_appliance.commands.run", "Run the appliance: camera -> pose -> label -> overlay -> display."),
+    "estimate": ("pose_appliance.commands.estimate", "Keypoints of still images, as JSON."),
+    "check-config": ("pose_appliance.commands.check_config", "Validate a config file and explain every key."),
+    "models": ("pose_appliance.commands.models", "List or fetch the models of the manifest."),
+    "train-classifier": ("pose_appliance.commands.train_classifier",
+                         "Train a pose classifier from a folder of photos."),
+    "doctor": ("pose_appliance.commands.doctor", "Check camera, display, Edge TPU, models and config."),
+    "bench": ("pose_appliance.commands.bench", "Measure the model alone and the whole pipeline."),
 }
-
-
-class CommandError(Exception):
-    """Bad input a user can fix: printed as one line, exit status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except CommandError as exc:
+    except UserError as exc:
         print(f"pose-appliance {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -96,7 +96,7 @@ class CameraConfig:
 # ----------------------------------------------------------------------------------------------------- model
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = doc("Pose model, by its name in models/manifest.toml (pose-appliance models list).",
+    name: str = doc("Pose model, by its name in the model manifest (pose-appliance models list).",
                     "movenet_lightning_int8")
     path: str = doc("Use this .tflite file instead of the named model's file (its name still says which "
                     "decoder applies). Empty = the fetched file.", "")
@@ -118,7 +118,7 @@ class ModelConfig:
 @dataclass(frozen=True)
 class ClassifierConfig:
     enabled: bool = doc("Name the pose with the classifier below.", True)
-    name: str = doc("Classifier, by its name in models/manifest.toml.", "yoga_classifier")
+    name: str = doc("Classifier, by its name in the model manifest (pose-appliance models list).", "yoga_classifier")
     path: str = doc("Use this classifier .tflite instead (for example one made by train-classifier). "
                     "Empty = the fetched file.", "")
     labels: str = doc("Labels file, one per line in output order. Empty = the manifest's labels for the "

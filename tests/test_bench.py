@@ -76,15 +76,15 @@ def test_every_configuration_and_run_is_reported(report):
 
 
 def test_the_median_round_is_reported_not_the_best():
-    from pose_appliance.bench import _median_round
+    from pose_appliance.bench.workers import median_round
 
     rounds = [{"ratio": r} for r in (0.97, 0.81, 0.92, 0.88, 0.99)]
-    assert _median_round(rounds, "ratio") == {"ratio": 0.92}
-    assert _median_round(rounds[:4], "ratio") == {"ratio": 0.88}  # even count: the lower middle
+    assert median_round(rounds, "ratio") == {"ratio": 0.92}
+    assert median_round(rounds[:4], "ratio") == {"ratio": 0.88}  # even count: the lower middle
 
 
 def test_target_checks_name_the_targets():
-    from pose_appliance.bench import target_checks
+    from pose_appliance.bench.report import target_checks
 
     run = {"size": "640x480", "display": "null", "ratio": 0.95,
            "paced": {"fps_in": 30.0, "latency_ms": {"p50": 3.0, "p99": 14.0}}}

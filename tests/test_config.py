@@ -10,7 +10,7 @@ import pytest
 
 from pose_appliance import config as cfg
 from pose_appliance.cli import main
-from pose_appliance.config_command import example_config
+from pose_appliance.config_example import example_config
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from pose_appliance.config import Config, replace
-from pose_appliance.service import doctor
-from pose_appliance.service.doctor import Check, Host, host_for, run_checks
+from pose_appliance import doctor
+from pose_appliance.commands import doctor as doctor_command
+from pose_appliance.doctor import Check, Host, host_for, run_checks
 
 VIDEO, RENDER, PLUGDEV, APEX, SERVICE = 44, 105, 46, 120, 990
 
@@ -288,9 +289,9 @@ def test_cli_prints_one_line_per_check_and_fails_on_fail(root, tmp_path, capsys,
                       f'[model]\npath = "{lightning_int8}"\ndelegate = "cpu"\n'
                       f'[classifier]\npath = "{yoga_classifier}"\nlabels = "{yoga_labels}"\n')
     parser = argparse.ArgumentParser()
-    doctor.add_arguments(parser)
+    doctor_command.add_arguments(parser)
     args = parser.parse_args(["--config", str(config), "--root", str(root.path), "--user", "pose-appliance"])
-    assert doctor.run(args) == 1  # no /dev/video0 in the fake root
+    assert doctor_command.run(args) == 1  # no /dev/video0 in the fake root
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"OK    config {config}"
     assert "FAIL  camera: /dev/video0 does not exist (video devices: none)  " \
@@ -300,7 +301,7 @@ def test_cli_prints_one_line_per_check_and_fails_on_fail(root, tmp_path, capsys,
     assert out[-1].startswith(f"{len(out) - 1} checks: 1 failed")
 
     root.device("dev/video0")
-    assert doctor.run(args) == 0
+    assert doctor_command.run(args) == 0
 
 
 # ------------------------------------------------------------------------------------------------- models

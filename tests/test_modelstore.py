@@ -9,6 +9,7 @@ import io
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import threading
 from pathlib import Path
@@ -16,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from pose_appliance import modelstore
+from pose_appliance.commands import models as models_command
+from pose_appliance.errors import UserError
 from pose_appliance.modelstore import ModelEntry, ModelError
 
 AVAILABLE = ["movenet_lightning_int8", "movenet_lightning_int8_edgetpu", "yoga_classifier", "yoga_labels",
@@ -103,22 +106,25 @@ def test_manifest_errors_name_the_file_the_entry_and_the_key(tmp_path):
         modelstore.load_manifest(bad)
 
 
-def test_installed_manifest_is_found_under_the_data_path(tmp_path, monkeypatch):
-    """A non-editable install has no models/ beside the package; the manifest is in <prefix>/share."""
-    package = tmp_path / "site-packages" / "pose_appliance"
-    package.mkdir(parents=True)
-    installed = tmp_path / "prefix" / "share" / "pose-appliance" / "manifest.toml"
-    installed.parent.mkdir(parents=True)
-    shutil.copyfile(modelstore.default_manifest_path(), installed)
-    monkeypatch.setattr(modelstore, "__file__", str(package / "modelstore.py"))
-    real_get_path = modelstore.sysconfig.get_path
-    monkeypatch.setattr(modelstore.sysconfig, "get_path",
-                        lambda name, *scheme: str(tmp_path / "prefix") if name == "data" else real_get_path(name))
-    assert modelstore.default_manifest_path() == installed
-    assert "demo_video" in modelstore.load_manifest()
+def test_an_installed_wheel_reads_the_manifest_shipped_inside_the_package(tmp_path):
+    """A non-editable install has no source tree beside it: the manifest is package data, read with
+    importlib.resources (here even from the wheel as a zip on sys.path, with no site-packages at all)."""
+    repo = Path(__file__).resolve().parent.parent
+    source = tmp_path / "source"  # a clean copy: a build/ folder of an earlier build must not leak into the wheel
+    shutil.copytree(repo / "pose_appliance", source / "pose_appliance",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copyfile(repo / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index",
+                    "-w", str(tmp_path / "dist"), str(source)], check=True, capture_output=True, timeout=300)
+    (wheel,) = (tmp_path / "dist").glob("pose_appliance-*.whl")
+    code = ("import pose_appliance.modelstore as m; print(m.__file__); print(sorted(m.load_manifest()))")
+    done = subprocess.run([sys.executable, "-S", "-c", code], env={"PYTHONPATH": str(wheel)}, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, check=True)
+    where, names = done.stdout.splitlines()
+    assert where.startswith(str(wheel))
+    assert names == str(sorted(modelstore.load_manifest()))
 
-
-# -------------------------------------------------------------------------------------------- models dir
 def test_resolve_models_dir_prefers_config_then_environment_then_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("POSE_APPLIANCE_MODELS", str(tmp_path / "env"))
     assert modelstore.resolve_models_dir(str(tmp_path / "cfg")) == tmp_path / "cfg"
@@ -339,8 +345,8 @@ def test_mirror_wins_over_the_network(tmp_path, server, manifest, yoga_classifie
 # ----------------------------------------------------------------------------------------------------- CLI
 def _cli(*argv: str) -> int:
     parser = argparse.ArgumentParser()
-    modelstore.add_arguments(parser)
-    return modelstore.run(parser.parse_args(list(argv)))
+    models_command.add_arguments(parser)
+    return models_command.run(parser.parse_args(list(argv)))
 
 
 def test_models_list_shows_present_missing_and_corrupt(tmp_path, mirrors, capsys, manifest):
@@ -374,8 +380,7 @@ def test_models_fetch_command_default_set_and_failures(tmp_path, mirrors, capsys
 
 
 def test_models_fetch_command_rejects_unknown_names_and_mixing_all(tmp_path):
-    from pose_appliance.cli import CommandError
-    with pytest.raises(CommandError, match="unknown model 'posenet'.*did you mean 'posenet_mobilenet_v1'"):
+    with pytest.raises(UserError, match="unknown model 'posenet'.*did you mean 'posenet_mobilenet_v1'"):
         _cli("fetch", "--models-dir", str(tmp_path), "posenet")
-    with pytest.raises(CommandError, match="not both"):
+    with pytest.raises(UserError, match="not both"):
         _cli("fetch", "--models-dir", str(tmp_path), "--all", "demo_video")

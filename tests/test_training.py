@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from pose_appliance.classify import PoseClassifier, create_classifier
-from pose_appliance.classify import training
 from pose_appliance.classify.keypoint_csv import read_keypoint_csv
-from pose_appliance.cli import CommandError
+from pose_appliance.commands import train_classifier
 from pose_appliance.config import ClassifierConfig
+from pose_appliance.errors import UserError
 from pose_appliance.types import Pose
 
 
@@ -42,7 +42,7 @@ def run_python(code: str) -> dict:
 
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    training.add_arguments(parser)
+    train_classifier.add_arguments(parser)
     return parser.parse_args([str(a) for a in argv])
 
 
@@ -82,7 +82,7 @@ def test_the_best_epoch_weights_are_the_ones_kept(shared):
     # A validation set with shuffled labels makes validation accuracy wander, so the last epoch is not the best.
     result = run_python(f"""
         import json, numpy as np
-        from pose_appliance.classify import training
+        from pose_appliance import training
         from pose_appliance.classify.features import normalized_landmarks
         from pose_appliance.classify.keypoint_csv import read_keypoint_csv
         samples = read_keypoint_csv("{shared / 'data/yoga_poses_csv/yoga_train_data.csv'}")
@@ -90,7 +90,7 @@ def test_the_best_epoch_weights_are_the_ones_kept(shared):
         order = rng.permutation(len(samples))
         train, validation = samples.subset(order[:400]), samples.subset(order[400:480])
         validation.targets = rng.permutation(validation.targets)
-        tf = training._import_tensorflow()
+        tf = training.import_tensorflow()
         model, fit = training.train_model(tf, train, validation, epochs=30, seed=0)
         _, accuracy = model.evaluate(normalized_landmarks(validation.keypoints), validation.targets, verbose=0)
         print(json.dumps({{"fit": fit, "restored_accuracy": accuracy}}))
@@ -126,29 +126,29 @@ def make_image_tree(root, layout: dict[str, list[str]]):
 def test_bad_layouts_give_one_clear_message(tmp_path, layout, message):
     dataset = make_image_tree(tmp_path / "photos", layout)
     dataset.mkdir(exist_ok=True)
-    with pytest.raises(CommandError, match=message) as error:
-        training.run(parse(dataset, "--out", tmp_path / "out", "--models-dir", tmp_path / "no-models"))
+    with pytest.raises(UserError, match=message) as error:
+        train_classifier.run(parse(dataset, "--out", tmp_path / "out", "--models-dir", tmp_path / "no-models"))
     assert "\n" not in str(error.value)
     assert not (tmp_path / "out").exists()
 
 
 def test_missing_dataset_and_loose_images(tmp_path):
-    with pytest.raises(CommandError, match=r"nowhere: no such folder or file"):
-        training.run(parse(tmp_path / "nowhere", "--out", tmp_path / "out"))
+    with pytest.raises(UserError, match=r"nowhere: no such folder or file"):
+        train_classifier.run(parse(tmp_path / "nowhere", "--out", tmp_path / "out"))
     loose = tmp_path / "loose"
     loose.mkdir()
     (loose / "a.jpg").write_bytes(b"")
-    with pytest.raises(CommandError, match=r"images must be in one sub-folder per class"):
-        training.run(parse(loose, "--out", tmp_path / "out"))
+    with pytest.raises(UserError, match=r"images must be in one sub-folder per class"):
+        train_classifier.run(parse(loose, "--out", tmp_path / "out"))
 
 
 def test_one_class_csv_and_bad_options(tmp_path, shared):
     lines = (shared / "data/yoga_poses_csv/yoga_test_data.csv").read_text().splitlines()
     (tmp_path / "chairs.csv").write_text("\n".join(line for line in lines[:20]) + "\n")
-    with pytest.raises(CommandError, match=r"chairs.csv: only one class \(chair\)"):
-        training.run(parse(tmp_path / "chairs.csv", "--out", tmp_path / "out"))
-    with pytest.raises(CommandError, match=r"--val-split must be between 0 and 0.9"):
-        training.run(parse(tmp_path / "chairs.csv", "--out", tmp_path / "out", "--val-split", 1.5))
+    with pytest.raises(UserError, match=r"chairs.csv: only one class \(chair\)"):
+        train_classifier.run(parse(tmp_path / "chairs.csv", "--out", tmp_path / "out"))
+    with pytest.raises(UserError, match=r"--val-split must be between 0 and 0.9"):
+        train_classifier.run(parse(tmp_path / "chairs.csv", "--out", tmp_path / "out", "--val-split", 1.5))
 
 
 def test_trained_end_to_end_from_images_it_names_a_real_photo(tmp_path, shared, models_dir):
@@ -197,6 +197,6 @@ def test_an_existing_model_is_not_replaced_without_force(tmp_path, shared):
     out = tmp_path / "out"
     out.mkdir()
     (out / "model.tflite").write_bytes(b"the model the appliance runs")
-    with pytest.raises(CommandError, match="already exists.*--force"):
-        training.run(parse(shared / "data/yoga_poses_csv/yoga_train_data.csv", "--out", out))
+    with pytest.raises(UserError, match="already exists.*--force"):
+        train_classifier.run(parse(shared / "data/yoga_poses_csv/yoga_train_data.csv", "--out", out))
     assert (out / "model.tflite").read_bytes() == b"the model the appliance runs"

@@ -1,7 +1,7 @@
-"""Naming the pose: classifier features, the TFLite classifier, label smoothing, and training.
+"""Naming the pose: classifier features, the TFLite classifier and label smoothing.
 
-``create_classifier`` is the stage factory the app calls; ``training`` (the ``train-classifier`` command) imports
-TensorFlow only inside its functions.
+``create_classifier`` is the stage factory the app calls. Training a classifier is :mod:`pose_appliance.training`
+(the ``train-classifier`` command), which reads the same features.
 """
 
 from __future__ import annotations

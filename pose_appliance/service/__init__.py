@@ -1,4 +1,4 @@
-"""Running as a systemd service: notifications, signals, logging, and the ``doctor`` check."""
+"""Running as a systemd service: notifications, signals and logging."""
 
 from pose_appliance.service.logging import setup_logging
 from pose_appliance.service.signals import SignalWaker

@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 
+from pose_appliance.errors import UserError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (.jpg, .png, .bmp, ...)")
@@ -20,21 +22,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pose_appliance.cli import CommandError
     from pose_appliance.config import Config, ConfigError, load_config, replace
     from pose_appliance.inference import ModelLoadError, create_estimator
+    from pose_appliance.modelstore import resolve_models_dir
 
     try:
         config = load_config(args.config) if args.config else Config()
     except ConfigError as exc:
-        raise CommandError(str(exc)) from None
+        raise UserError(str(exc)) from None
     if args.model:
         config = replace(config, "model.name", args.model)
-    models_dir = args.models_dir or _models_dir(config)
+    models_dir = args.models_dir or str(resolve_models_dir(config.service.models_dir))
     try:
         estimator = create_estimator(config.model, models_dir)
     except ModelLoadError as exc:
-        raise CommandError(str(exc)) from None
+        raise UserError(str(exc)) from None
     for path in args.images:
         image = read_rgb(path)
         pose = estimator.estimate_still(image, passes=args.passes)
@@ -54,18 +56,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def read_rgb(path: str) -> np.ndarray:
-    """An image file as HxWx3 uint8 RGB (alpha dropped); CommandError naming the file when it cannot be read."""
+    """An image file as HxWx3 uint8 RGB (alpha dropped); UserError naming the file when it cannot be read."""
     from pose_appliance.camera.imageops import read_rgb
-    from pose_appliance.cli import CommandError
 
     image = read_rgb(path)
     if image is None:
-        raise CommandError(f"{path}: cannot read this image (missing, or not a JPEG/PNG/BMP file)")
+        raise UserError(f"{path}: cannot read this image (missing, or not a JPEG/PNG/BMP file)")
     return image
-
-
-def _models_dir(config) -> str:
-    from pose_appliance import modelstore
-
-    return str(modelstore.resolve_models_dir(config.service.models_dir))
 

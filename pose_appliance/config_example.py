@@ -1,38 +1,16 @@
-"""``pose-appliance check-config``: validate a config file, or print the documented example config."""
+"""The documented example config: every key with its documentation, at its default or a preset's value.
+
+``pose_appliance/data/config.example.toml`` is ``example_config("pi")`` (a test keeps it in sync); print it with
+``pose-appliance check-config --example [--preset pi]``.
+"""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
+import textwrap
 import typing
 
-from pose_appliance.config import Config, ConfigError, _toml_value, load_config
-from pose_appliance.cli import CommandError
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", nargs="?", help="config file to check")
-    parser.add_argument("--example", action="store_true",
-                        help="print a complete example config with every key documented, and exit")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="demo",
-                        help="defaults of the example: demo (sample video in, video file out) or pi "
-                             "(camera in, HDMI out, as deploy/install.sh installs it)")
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.example:
-        print(example_config(args.preset), end="")
-        return 0
-    if not args.config:
-        raise CommandError("name a config file to check, or use --example")
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        raise CommandError(str(exc)) from None
-    print(f"{args.config}: ok (camera {config.camera.type}, model {config.model.name}, "
-          f"delegate {config.model.delegate}, display {config.display.type})")
-    return 0
-
+from pose_appliance.config import Config, _toml_value
 
 PRESETS: dict[str, dict[str, object]] = {
     "demo": {},
@@ -71,5 +49,4 @@ def _table(cls: type, prefix: str, lines: list[str], overrides: dict) -> None:
 
 
 def _comment(text: str, width: int = 116) -> list[str]:
-    import textwrap
     return ["# " + line for line in textwrap.wrap(text, width - 2)]

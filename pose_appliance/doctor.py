@@ -1,15 +1,14 @@
-"""``pose-appliance doctor``: is this machine ready to run the configured appliance?
+"""Is this machine ready to run the configured appliance? The checks behind ``pose-appliance doctor``.
 
 One line per check, ``OK|WARN|FAIL  what  -- fix``; exit status 1 when anything FAILs. It looks at what the
 config uses: the camera (device nodes, permissions, picamera2), the display target (DRM card and connector,
 framebuffer, desktop session, web port), the Edge TPU (USB/PCIe device, libedgetpu), the models and their
 checksums, the config file itself and the groups of the user that runs the service. ``--root`` points every
-/dev, /sys, /proc and /etc path into a fake tree (tests).
+/dev, /sys, /proc and /etc path into a fake tree (tests). The command is :mod:`pose_appliance.commands.doctor`.
 """
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import glob
 import grp
@@ -418,28 +417,3 @@ def run_checks(config_path: Path | None, host: Host, *,
     checks += check_edgetpu(config, host)
     checks += (models or check_models)(config, host)
     return checks
-
-
-# ------------------------------------------------------------------------------------------------------ CLI
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help=f"config file to check against (default: {DEFAULT_CONFIG})")
-    parser.add_argument("--user", help=f"check device permissions for this user, e.g. {SERVICE_USER} "
-                                       "(default: the user running doctor)")
-    parser.add_argument("--root", type=Path, default=Path("/"),
-                        help="look for /dev, /sys, /proc and /etc under this folder (tests use a fake tree)")
-
-
-def run(args: argparse.Namespace) -> int:
-    from pose_appliance.cli import CommandError
-
-    try:
-        host = host_for(args.root, args.user)
-    except LookupError as exc:
-        raise CommandError(f"--user: {exc}") from None
-    checks = run_checks(args.config, host)
-    for check in checks:
-        print(check.line())
-    failed = sum(c.status == "FAIL" for c in checks)
-    warned = sum(c.status == "WARN" for c in checks)
-    print(f"{len(checks)} checks: {failed} failed, {warned} warnings")
-    return 1 if failed else 0

@@ -1,0 +1,77 @@
+"""``pose-appliance models list|fetch``: the models of the manifest and their state; fetch them, verified."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pose_appliance.errors import UserError
+from pose_appliance.modelstore import (
+    DEFAULT_NAMES, ModelEntry, ModelError, fetch, load_manifest, resolve_models_dir, status,
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    listing = sub.add_parser("list", help="every model of the manifest and its state in the models dir")
+    getting = sub.add_parser("fetch", help="download models into the models dir (verified)")
+    for p in (listing, getting):
+        p.add_argument("--models-dir", help="models dir (default: $POSE_APPLIANCE_MODELS, else "
+                                            "~/.cache/pose-appliance/models)")
+        p.add_argument("--manifest", help=argparse.SUPPRESS)
+    getting.add_argument("names", nargs="*", metavar="NAME",
+                         help=f"models to fetch (default: {' '.join(DEFAULT_NAMES)})")
+    getting.add_argument("--all", action="store_true", help="fetch every model of the manifest")
+    getting.add_argument("--mirror", action="append", default=[], metavar="DIR",
+                         help="look for the files under this folder first (any layout; repeatable)")
+    getting.add_argument("--force", action="store_true", help="download again even if the file is good")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        manifest = load_manifest(args.manifest)
+        models_dir = resolve_models_dir(args.models_dir or "")
+        if args.models_command == "list":
+            return _list(manifest, models_dir)
+        if args.all and args.names:
+            raise ModelError("give model names or --all, not both")
+        names = list(manifest) if args.all else args.names or list(DEFAULT_NAMES)
+        return _fetch_command(names, manifest, models_dir, args.mirror, args.force)
+    except ModelError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _list(manifest: dict[str, ModelEntry], models_dir: Path, out=None) -> int:
+    out = out or sys.stdout
+    print(f"models dir: {models_dir}", file=out)
+    rows = [("NAME", "KIND", "SIZE", "STATE", "DESCRIPTION")]
+    for entry in manifest.values():
+        size = f"{entry.size / 1e6:.2f} MB" if entry.size >= 100_000 else (f"{entry.size} B" if entry.size else "?")
+        rows.append((entry.name, entry.kind, size, status(entry, models_dir), entry.description))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4], file=out)
+    return 0
+
+
+def _fetch_command(names: list[str], manifest: dict[str, ModelEntry], models_dir: Path, mirrors: list[str],
+                   force: bool) -> int:
+    show = sys.stderr.isatty()
+
+    def progress(name: str, done: int, total: int) -> None:
+        if show:
+            of = f" of {total / 1e6:.1f}" if total else ""
+            print(f"\r{name}: {done / 1e6:.1f}{of} MB ", end="", file=sys.stderr, flush=True)
+
+    results = fetch(names, models_dir, mirrors=mirrors, progress=progress, force=force, manifest=manifest)
+    if show:
+        print("\r", end="", file=sys.stderr)
+    for result in results:
+        if result.ok:
+            print(f"{result.name}: {result.status} {result.path}" +
+                  (f" (from {result.source})" if result.status != "present" else ""))
+    failed = [r for r in results if not r.ok]
+    for result in failed:
+        print(f"pose-appliance models fetch: {result.error}", file=sys.stderr)
+    return 1 if failed else 0

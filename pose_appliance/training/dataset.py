@@ -1,0 +1,169 @@
+"""Datasets for training: an image folder ``<class>/*.jpg`` turned into keypoints with the best MoveNet fetched, or
+a keypoint CSV in the tutorial's format; checks that every class is usable, and stratified splits."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from pose_appliance.classify.keypoint_csv import KeypointSet, read_keypoint_csv
+from pose_appliance.errors import UserError
+from pose_appliance.training.progress import Progress
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+MIN_KEYPOINT_SCORE = 0.1
+
+
+@dataclass
+class LoadedSamples:
+    samples: KeypointSet
+    source: str
+    from_images: bool
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def load_samples(path: Path, estimator: Callable[[], tuple[Any, str]]) -> LoadedSamples:
+    """Samples from a keypoint CSV (every row, as given) or an image folder (images without a confident
+    whole-body pose are skipped and listed). ``estimator()`` gives (estimator, model name)."""
+    if path.is_file():
+        try:
+            return LoadedSamples(read_keypoint_csv(path), f"CSV {path.name}", False)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    images = find_images(path)
+    model, name = estimator()
+    samples, skipped = extract_keypoints(path, images, model, name)
+    return LoadedSamples(samples, name, True, skipped)
+
+
+def find_images(folder: Path) -> dict[str, list[Path]]:
+    """``{class: images}`` of a ``<class>/<image>`` folder, classes in name order. Bad layouts, and files OpenCV
+    cannot decode, raise UserError before any model is loaded."""
+    import cv2
+
+    if not folder.exists():
+        raise UserError(f"{folder}: no such folder or file (give a folder of <class>/ image folders or a "
+                        "keypoint CSV)")
+    if not folder.is_dir():
+        raise UserError(f"{folder}: not a folder or a keypoint CSV")
+    class_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not class_dirs:
+        loose = [p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS]
+        hint = " (the images must be in one sub-folder per class)" if loose else ""
+        raise UserError(f"{folder}: no class folders{hint}; expected {folder}/<class>/*.jpg")
+    if len(class_dirs) < 2:
+        raise UserError(f"{folder}: only one class ({class_dirs[0].name}); a classifier needs at least two "
+                        "class folders")
+    images = {}
+    for class_dir in class_dirs:
+        files = sorted(p for p in class_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        if not files:
+            raise UserError(f"{class_dir}: empty class folder (no {'/'.join(IMAGE_EXTENSIONS)} images); add "
+                            "images or remove the folder")
+        for path in files:
+            if not cv2.haveImageReader(str(path)):
+                raise UserError(_unreadable(path))
+        images[class_dir.name] = files
+    return images
+
+
+def _unreadable(path: Path) -> str:
+    return f"{path}: cannot read this image (remove it or save it again as JPEG/PNG)"
+
+
+def extract_keypoints(root: Path, images: dict[str, list[Path]], estimator: Any, model_name: str
+                      ) -> tuple[KeypointSet, list[tuple[str, str]]]:
+    """Keypoints of every image (x, y, score pixels), with a progress bar on stderr."""
+    from pose_appliance.camera.imageops import read_rgb
+
+    classes = list(images)
+    keypoints, targets, files, skipped = [], [], [], []
+    total = sum(len(paths) for paths in images.values())
+    progress = Progress(total, f"keypoints ({model_name})")
+    for target, name in enumerate(classes):
+        for path in images[name]:
+            relative = path.relative_to(root).as_posix()
+            image = read_rgb(path)
+            if image is None:
+                progress.close()
+                raise UserError(_unreadable(path))
+            pose = estimator.estimate_still(image)
+            if pose is None:
+                skipped.append((relative, "no person found"))
+            elif pose.scores.min() < MIN_KEYPOINT_SCORE:
+                skipped.append((relative, "a keypoint scores below 0.1 (body not fully visible)"))
+            else:
+                keypoints.append(np.asarray(pose.keypoints, np.float32))
+                targets.append(target)
+                files.append(relative)
+            progress.step(relative)
+    progress.close()
+    if skipped:
+        print(f"skipped {len(skipped)} of {total} images without a confident whole-body pose:", file=sys.stderr)
+        for relative, reason in skipped[:20]:
+            print(f"  {relative}: {reason}", file=sys.stderr)
+        if len(skipped) > 20:
+            print(f"  ... and {len(skipped) - 20} more (listed in report.md)", file=sys.stderr)
+    stacked = np.stack(keypoints) if keypoints else np.zeros((0, 17, 3), np.float32)
+    return KeypointSet(classes, stacked, np.array(targets, np.int64), files), skipped
+
+
+def best_estimator(models_dir_setting: str) -> tuple[Any, str]:
+    """The most accurate single-pose MoveNet fetched: Thunder before Lightning, float before int8."""
+    from pose_appliance import modelstore
+    from pose_appliance.config import ModelConfig
+    from pose_appliance.inference import create_estimator
+
+    models_dir = modelstore.resolve_models_dir(models_dir_setting)
+    manifest = modelstore.load_manifest()
+    candidates = [entry for entry in modelstore.pose_models(manifest) if entry.family == "movenet_singlepose"]
+    # Thunder (256 px input) before Lightning (192), float before int8.
+    candidates.sort(key=lambda entry: (-entry.input_size, entry.precision == "int8", entry.name))
+    for name in (entry.name for entry in candidates):
+        try:
+            modelstore.model_file(name, models_dir, manifest=manifest)
+        except modelstore.ModelError:
+            continue
+        config = ModelConfig(name=name, delegate="cpu", tracking=False, smoothing=False)
+        return create_estimator(config, models_dir), name
+    raise UserError(f"{models_dir}: no MoveNet model fetched (run `pose-appliance models fetch "
+                    "movenet_lightning_int8`, or pass --models-dir)")
+
+
+def check_usable(samples: KeypointSet, dataset: str, skipped: list[tuple[str, str]]) -> None:
+    counts = samples.counts()
+    if len(counts) < 2:
+        raise UserError(f"{dataset}: only one class ({', '.join(counts)}); a classifier needs at least two")
+    for name, count in counts.items():
+        if count < 3:
+            lost = sum(1 for f, _ in skipped if f.split("/")[0] == name)
+            raise UserError(f"{dataset}: class {name!r} has {count} usable samples ({lost} skipped without a "
+                            "confident whole-body pose); each class needs at least 3")
+
+
+def match_classes(test: KeypointSet, classes: list[str], source: str) -> KeypointSet:
+    unknown = [name for name in test.classes if name not in classes]
+    if unknown:
+        raise UserError(f"{source}: test class {unknown[0]!r} is not a training class "
+                        f"({', '.join(classes)})")
+    index = np.array([classes.index(name) for name in test.classes], np.int64)
+    return KeypointSet(list(classes), test.keypoints, index[test.targets], list(test.files))
+
+
+def stratified_split(samples: KeypointSet, fraction: float, rng: np.random.Generator, source: str
+                     ) -> tuple[KeypointSet, KeypointSet]:
+    """(kept, held out): about ``fraction`` of every class held out, at least one, and at least one kept."""
+    kept, held = [], []
+    for target in range(len(samples.classes)):
+        members = rng.permutation(np.flatnonzero(samples.targets == target))
+        if len(members) < 2:
+            raise UserError(f"{source}: class {samples.classes[target]!r} has {len(members)} usable sample(s); "
+                            "it needs more to be split for validation and testing")
+        count = min(max(1, round(len(members) * fraction)), len(members) - 1)
+        held.extend(members[:count])
+        kept.extend(members[count:])
+    return samples.subset(np.sort(kept)), samples.subset(np.sort(held))
