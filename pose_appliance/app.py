@@ -124,8 +124,10 @@ class Appliance:
         waker = SignalWaker()
         try:
             pipeline.start()
-            self._wait_first_result(pipeline, waker)
-            if pipeline.first_result.is_set():
+            # READY=1 once the first frame went through the model and reached the display, which opens on that
+            # frame (the web page is served from then on), or gave up on it and runs headless.
+            self._wait_first_shown(pipeline, waker)
+            if pipeline.first_shown.is_set():
                 log.info("first frame through after %.2f s", time.monotonic() - started)
                 notifier.ready()
             self._main_loop(pipeline, notifier, waker)
@@ -145,9 +147,9 @@ class Appliance:
         self._print_summary(pipeline, time.monotonic() - started)
         return 0
 
-    def _wait_first_result(self, pipeline, waker) -> None:
+    def _wait_first_shown(self, pipeline, waker) -> None:
         deadline = time.monotonic() + FIRST_FRAME_TIMEOUT
-        while not pipeline.first_result.wait(0.05):
+        while not pipeline.first_shown.wait(0.05):
             if pipeline.finished.is_set() or waker.stop_requested or time.monotonic() > deadline:
                 return
 

@@ -151,6 +151,7 @@ class Pipeline:
         self._max_frames = max_frames
         self.stats = PipelineStats()
         self.first_result = threading.Event()
+        self.first_shown = threading.Event()  # the first result went to the display (opened by that frame)
         self.finished = threading.Event()
         self._stopping = threading.Event()
         self._source = source
@@ -333,6 +334,7 @@ class Pipeline:
                     continue
                 stages, display = self._stages, self._display
                 display.show(result, stages.renderer, self.status())
+                self.first_shown.set()
                 self.stats.shown += 1
                 self.stats.latencies.append(time.monotonic() - result.frame.timestamp)
         finally:

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -39,17 +42,49 @@ def skip_reason() -> str | None:
     return None
 
 
+def in_stage(item) -> bool:
+    return HERE in Path(str(item.fspath)).resolve().parents
+
+
 def pytest_collection_modifyitems(config, items):
     reason = skip_reason()
-    for item in items:
-        if HERE not in Path(str(item.fspath)).resolve().parents:
-            continue
+    stage = [item for item in items if in_stage(item)]
+    for item in stage:
         item.add_marker(pytest.mark.system)
         if reason is not None:
             if ci():
                 item.add_marker(pytest.mark.usefixtures("_system_stage_unavailable"))
             else:
                 item.add_marker(pytest.mark.skip(reason=f"system stage skipped: {reason}"))
+    # The stage runs last, so the root filesystems it needs are built in the background meanwhile.
+    items[:] = [item for item in items if not in_stage(item)] + stage
+
+
+_builders: list[subprocess.Popen] = []
+
+
+def pytest_collection_finish(session):
+    if skip_reason() is not None or not any(in_stage(item) for item in session.items):
+        return
+    from machinery import ROOTFS
+
+    missing = [name for name, spec in ROOTFS.items() if not spec.tarball.is_file()]
+    # arm64 (the slowest, emulated) in one process, the amd64 ones in another; the tests wait on their locks.
+    for group in ([n for n in missing if "arm64" in n], [n for n in missing if "arm64" not in n]):
+        if group:
+            _builders.append(subprocess.Popen([sys.executable, str(HERE / "machinery.py"), "build", *group],
+                                              stdin=subprocess.DEVNULL, start_new_session=True))
+
+
+def pytest_sessionfinish(session):
+    for builder in _builders:  # an interrupted run leaves no builder behind
+        if builder.poll() is None:
+            os.killpg(builder.pid, signal.SIGTERM)
+            try:
+                builder.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(builder.pid, signal.SIGKILL)
+                builder.wait()
 
 
 @pytest.fixture
@@ -66,7 +101,7 @@ def environment_of(item) -> str:
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    if HERE not in Path(str(item.fspath)).resolve().parents:
+    if not in_stage(item):
         return
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         _results[environment_of(item)].append((item.name, report.outcome, report.duration))

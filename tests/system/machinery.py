@@ -127,7 +127,8 @@ def build_rootfs(spec: Rootfs) -> Path:
             return target
         if spec.arch != "amd64":
             enable_arm64_emulation()
-        partial = target.with_name(target.name + ".partial.tar.zst")
+        partial = target.with_name(target.name.replace(".tar.zst", ".partial.tar.zst"))
+        partial.unlink(missing_ok=True)  # left by a build that was killed
         started = time.monotonic()
         log(f"building {spec.name} ({spec.suite}/{spec.arch}, {len(spec.packages)} packages) into {target}")
         command = ["mmdebstrap", "--quiet", "--variant=minbase", f"--arch={spec.arch}",

@@ -55,10 +55,12 @@ port = {PORT}
 models_dir = "/var/lib/pose-appliance/models"
 """
 
-# The fake picamera2 (tests/fakes), importable by the service as `picamera2` through a .pth-free shim module in
-# the venv: frames from the demo video at 30 fps, none while STALL_FILE exists.
+# The fake picamera2 (tests/fakes, copied to FAKES: the unit's ProtectHome= hides /home), importable by the
+# service as `picamera2` through a shim module in the venv: the demo video at 30 fps, no frame while STALL_FILE
+# exists.
+FAKES = "/usr/local/lib/pose-appliance-test"
 CAMERA_SHIM = f"""import os, sys
-sys.path.insert(0, "{CHECKOUT}/tests")
+sys.path.insert(0, "{FAKES}")
 from fakes.picamera2 import make_module
 sys.modules[__name__] = make_module(video="/var/lib/pose-appliance/models/demo_video.mp4", realtime=True,
                                     stall_while=lambda: os.path.exists("{STALL_FILE}"))
@@ -256,6 +258,9 @@ def test_frozen_process_is_restarted_by_the_watchdog(box):
 def test_stalled_camera_in_a_live_process_stops_the_pings(box):
     site = box.sh("/opt/pose-appliance/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])'"
                   ).stdout.strip()
+    box.run("mkdir", "-p", FAKES)
+    box.run("cp", "-r", f"{CHECKOUT}/tests/fakes", FAKES)
+    box.run("chmod", "-R", "a+rX", FAKES)
     box.run("tee", f"{site}/picamera2.py", input=CAMERA_SHIM)
     box.run("chmod", "644", f"{site}/picamera2.py")
     since = cursor(box)
@@ -297,6 +302,17 @@ def test_unit_hardening_exposure_is_at_most_2_5(box):
     assert match, out[-2000:]
     log(f"systemd-analyze security: {match[1]}")
     assert float(match[1]) <= 2.5, out
+    # The hardening keeps group-owned devices usable: a root:video 0640 file stands in for /dev/video0 (devices
+    # themselves cannot be made in the container), read by a transient unit with the installed unit's settings.
+    unit = box.run("systemctl", "cat", f"{SERVICE}.service").stdout
+    service = unit.split("[Service]", 1)[1].split("\n[", 1)[0]
+    skip = ("Type", "NotifyAccess", "Exec", "Timeout", "Watchdog", "Restart", "Environment", "WorkingDirectory")
+    settings = [line for line in service.splitlines()
+                if "=" in line and not line.startswith(("#", *skip)) and line.strip()]
+    box.sh("printf secret > /run/video-probe && chown root:video /run/video-probe && chmod 0640 /run/video-probe")
+    probe = box.run("systemd-run", "--wait", "--pipe", "--quiet", *(f"--property={s}" for s in settings),
+                    "cat", "/run/video-probe", check=False)
+    assert probe.returncode == 0 and probe.stdout == "secret", (probe.stdout, probe.stderr, settings)
 
 
 def test_second_install_changes_nothing_and_keeps_an_edited_config(box):

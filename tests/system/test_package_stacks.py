@@ -65,3 +65,15 @@ def test_whole_suite_passes(stack):
     assert result.returncode == 0 and " passed" in summary and "failed" not in summary, result.stdout[-6000:]
     changed = {name for name in set(before) | set(after := checksums(src)) if before.get(name) != after.get(name)}
     assert not changed, f"the suite wrote into the checkout: {sorted(changed)}"
+
+
+def test_installer_detects_the_os(stack):
+    spec, root, _, mounts, _ = stack
+    result = run_in(root, ["bash", f"{SRC}/deploy/install.sh", "--dry-run"], mounts, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:]
+    first = result.stdout.splitlines()[0]
+    log(f"{spec.name}: install.sh --dry-run: {first}")
+    codename, python = {"bookworm-stack": ("bookworm", "3.11"), "trixie-stack": ("trixie", "3.13")}[spec.name]
+    assert f"({codename}) (amd64): Python {python}, systemd 2" in first, first
+    # Bookworm's apt numpy is 1.x and is kept with an OpenCV for it; Trixie's is 2.x and needs no pin.
+    assert ("numpy is 1.x" in result.stdout) == (codename == "bookworm"), result.stdout
