@@ -64,7 +64,8 @@ _builders: list[subprocess.Popen] = []
 
 
 def pytest_collection_finish(session):
-    if skip_reason() is not None or not any(in_stage(item) for item in session.items):
+    if (skip_reason() is not None or session.config.option.collectonly
+            or not any(in_stage(item) for item in session.items)):
         return
     from machinery import ROOTFS
 
@@ -110,6 +111,8 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_terminal_summary(terminalreporter):
+    from machinery import NOTES
+
     if not _results:
         return
     write = terminalreporter.write_line
@@ -124,3 +127,5 @@ def pytest_terminal_summary(terminalreporter):
               f"in {total:.0f} s")
         for name, outcome, duration in checks:
             write(f"    {duration:7.1f} s  {outcome:7s}  {name}")
+        for _, fact in (n for n in NOTES if n[0] == environment):
+            write(f"    measured: {fact}")

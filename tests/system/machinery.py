@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 MIRROR = "http://deb.debian.org/debian"
 SECURITY = "http://deb.debian.org/debian-security"
@@ -85,14 +86,23 @@ def cache_dir() -> Path:
     return Path(base) / "pose-appliance"
 
 
+NOTES: list[tuple[str, str]] = []  # (environment, measured fact), printed in the stage's summary
+
+
 def log(message: str) -> None:
     print(f"[system] {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+def note(environment: str, message: str) -> None:
+    """A measured figure worth reading in the summary (fps, timings, versions, differences)."""
+    log(f"{environment}: {message}")
+    NOTES.append((environment, message))
 
 
 def retry_once(what: str, command: Sequence[str], **kwargs) -> subprocess.CompletedProcess:
     """Run a command that downloads; a failure (a transient network error, most often) is tried once more."""
     for attempt in (1, 2):
-        result = subprocess.run(command, **kwargs)
+        result = subprocess.run(command, check=False, **kwargs)
         if result.returncode == 0 or attempt == 2:
             return result
         log(f"{what} failed (exit {result.returncode}); retrying once in 10 s")
@@ -166,6 +176,7 @@ class Booted:
 
     def __init__(self, root: Path, binds: Sequence[tuple[str, str, bool]] = (), name: str = "pa-system"):
         self.root = root
+        name = f"{name}-{os.getpid()}"  # two runs on one machine never share nspawn's per-name state
         command = ["systemd-nspawn", "-D", str(root), "-b", "--register=no", "--keep-unit", "--console=passive",
                    f"--machine={name}", "--quiet"]
         for source, dest, writable in binds:
@@ -182,7 +193,8 @@ class Booted:
             if self.nspawn.poll() is not None:
                 raise RuntimeError(f"systemd-nspawn exited {self.nspawn.returncode}: {self.console.read_text()[-2000:]}")
             if not self.leader:
-                children = subprocess.run(["pgrep", "-P", str(self.nspawn.pid)], capture_output=True, text=True)
+                children = subprocess.run(["pgrep", "-P", str(self.nspawn.pid)], capture_output=True, text=True,
+                                          check=False)
                 self.leader = int(children.stdout.split()[0]) if children.stdout.split() else 0
             if self.leader:
                 state = self.run("systemctl", "is-system-running", check=False).stdout.strip()
@@ -195,7 +207,7 @@ class Booted:
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         prefix = ["nsenter", "-t", str(self.leader), "-a", "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
                   "HOME=/root", "LANG=C.UTF-8", *(f"{k}={v}" for k, v in (env or {}).items())]
-        result = subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=timeout,
+        result = subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=timeout, check=False,
                                 input=input, stdin=None if input is not None else subprocess.DEVNULL)
         if check and result.returncode != 0:
             raise AssertionError(f"`{shlex.join(command)}` exited {result.returncode}:\n"
@@ -210,7 +222,7 @@ class Booted:
             if self.leader:
                 with contextlib.suppress(Exception):
                     subprocess.run(["nsenter", "-t", str(self.leader), "-a", "systemctl", "poweroff", "--no-block"],
-                                   capture_output=True, timeout=20)
+                                   capture_output=True, timeout=20, check=False)
             try:
                 self.nspawn.wait(30)
             except subprocess.TimeoutExpired:
@@ -218,7 +230,7 @@ class Booted:
                     os.killpg(self.nspawn.pid, signal.SIGKILL)
                 self.nspawn.wait(10)
 
-    def __enter__(self) -> Booted:
+    def __enter__(self) -> Self:
         try:
             self.wait_running()
         except BaseException:
@@ -234,8 +246,9 @@ def run_in(root: Path, command: Sequence[str], binds: Sequence[tuple[str, str, b
            env: dict[str, str] | None = None, timeout: float = 1800, stream: Path | None = None,
            ) -> subprocess.CompletedProcess:
     """Run one command in the rootfs (no boot) with ``systemd-nspawn``; its output to ``stream`` when given."""
+    # A machine name of its own: nspawn keeps per-name state in /run, and the directory's name ("root") is shared.
     nspawn = ["systemd-nspawn", "-D", str(root), "--register=no", "--keep-unit", "--quiet", "--pipe",
-              "--as-pid2", "--setenv=LANG=C.UTF-8", "--setenv=HOME=/root"]
+              f"--machine=pa-{root.parent.name[-24:].replace('_', '-').strip('-')}-{os.getpid()}", "--as-pid2", "--setenv=LANG=C.UTF-8", "--setenv=HOME=/root"]
     for source, dest, writable in binds:
         nspawn.append(f"--bind{'' if writable else '-ro'}={source}:{dest}")
     for key, value in (env or {}).items():

