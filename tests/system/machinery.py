@@ -245,7 +245,8 @@ class Booted:
 def run_in(root: Path, command: Sequence[str], binds: Sequence[tuple[str, str, bool]] = (),
            env: dict[str, str] | None = None, timeout: float = 1800, stream: Path | None = None,
            ) -> subprocess.CompletedProcess:
-    """Run one command in the rootfs (no boot) with ``systemd-nspawn``; its output to ``stream`` when given."""
+    """Run one command in the rootfs (no boot) with ``systemd-nspawn``. Its output (stdout and stderr) goes to
+    ``stream`` when given; otherwise ``stdout`` is the command's stdout, with its stderr added after a failure."""
     # A machine name of its own: nspawn keeps per-name state in /run, and the directory's name ("root") is shared.
     nspawn = ["systemd-nspawn", "-D", str(root), "--register=no", "--keep-unit", "--quiet", "--pipe",
               f"--machine=pa-{root.parent.name[-24:].replace('_', '-').strip('-')}-{os.getpid()}", "--as-pid2", "--setenv=LANG=C.UTF-8", "--setenv=HOME=/root"]
@@ -255,16 +256,21 @@ def run_in(root: Path, command: Sequence[str], binds: Sequence[tuple[str, str, b
         nspawn.append(f"--setenv={key}={value}")
     process = subprocess.Popen([*nspawn, *command], stdin=subprocess.DEVNULL,
                                stdout=stream.open("ab") if stream else subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+                               stderr=subprocess.STDOUT if stream else subprocess.PIPE, start_new_session=True)
     try:
-        out, _ = process.communicate(timeout=timeout)
+        out, err = process.communicate(timeout=timeout)
     except BaseException:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(30)
         raise
-    text = out.decode(errors="replace") if out else (stream.read_text(errors="replace") if stream else "")
-    return subprocess.CompletedProcess(command, process.returncode, text, "")
+    if stream:
+        return subprocess.CompletedProcess(command, process.returncode, stream.read_text(errors="replace"), "")
+    # stdout alone is the command's; stderr has nspawn's own notes after it, for error messages.
+    text, notes = out.decode(errors="replace"), err.decode(errors="replace")
+    if process.returncode != 0:
+        text += notes
+    return subprocess.CompletedProcess(command, process.returncode, text, notes)
 
 
 def project_copy(repo: Path, dest: Path) -> Path:
