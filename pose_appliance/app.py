@@ -7,14 +7,24 @@ running setup stays.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from pose_appliance.config import Config, ConfigError, load_config, replace
+
+if TYPE_CHECKING:
+    from pose_appliance.camera import FrameSource
+    from pose_appliance.display import Display
+    from pose_appliance.inference import Estimator
+    from pose_appliance.pipeline import Pipeline, Stages
+    from pose_appliance.service.signals import SignalWaker
+    from pose_appliance.service.systemd import SystemdNotifier
 
 log = logging.getLogger("pose_appliance")
 
@@ -27,8 +37,9 @@ def models_dir_of(config: Config) -> Path:
     return resolve_models_dir(config.service.models_dir)
 
 
-def build_stages(config: Config, *, load_delegate: Any = None):
-    """Estimator, classifier, label smoother and renderer for this config. Raises on any load failure."""
+def build_stages(config: Config, *, load_delegate: Any = None) -> Stages:
+    """Estimator, classifier, label smoother and renderer for this config. Raises on any load failure (and lets
+    go of the model it loaded before)."""
     from pose_appliance.classify import LabelSmoother, create_classifier
     from pose_appliance.inference import create_estimator
     from pose_appliance.pipeline import Stages
@@ -36,33 +47,35 @@ def build_stages(config: Config, *, load_delegate: Any = None):
 
     models_dir = models_dir_of(config)
     estimator = create_estimator(config.model, models_dir, load_delegate=load_delegate)
-    classifier = create_classifier(config.classifier, models_dir)
+    with contextlib.ExitStack() as on_failure:
+        on_failure.callback(estimator.close)
+        classifier = create_classifier(config.classifier, models_dir)
+        on_failure.pop_all()
     smoother = None if classifier is None else LabelSmoother(classifier.labels, config.classifier)
     model_name = config.model.name + (f" ({Path(config.model.path).name})" if config.model.path else "")
     return Stages(estimator=estimator, classifier=classifier, smoother=smoother,
                   renderer=OverlayRenderer(config.overlay), model_name=model_name)
 
 
-def build_source(config: Config, estimator: Any):
+def build_source(config: Config, estimator: Estimator) -> FrameSource:
     from pose_appliance.camera import open_source
     source = open_source(config.camera, models_dir=models_dir_of(config), lores_size=estimator.input_size)
     source.start()
     return source
 
 
-def build_display(config: Config, current_source: Callable[[], Any]):
+def build_display(config: Config, current_source: Callable[[], FrameSource]) -> Display:
     """The display, opened on the first frame with the source running then (the DRM target shows its preview)."""
     from pose_appliance.display import ResilientDisplay, open_display
     return ResilientDisplay(lambda: open_display(config.display, camera=current_source()), config.display)
 
 
-def close_quietly(thing: Any, method: str = "close") -> None:
-    close = getattr(thing, method, None)
-    if close is not None:
-        try:
-            close()
-        except Exception as exc:
-            log.warning("%s %s: %s", method, type(thing).__name__, exc)
+def close_quietly(close: Callable[[], object], what: str) -> None:
+    """``close()``; a failure is logged, not raised (something else still needs closing)."""
+    try:
+        close()
+    except Exception as exc:
+        log.warning("%s: %s", what, exc)
 
 
 # ---------------------------------------------------------------------------------------------- the service
@@ -109,20 +122,33 @@ class Appliance:
         from pose_appliance.service.signals import SignalWaker
         from pose_appliance.service.systemd import SystemdNotifier
 
-        notifier = SystemdNotifier()
         started = time.monotonic()
-        stages = build_stages(self.config, load_delegate=self.load_delegate)
-        self._log_stages(stages)
-        source = build_source(self.config, stages.estimator)
-        display = build_display(self.config, lambda: self.pipeline.source)
-        recorder_file = None
-        if self.keypoints_path:
-            self.keypoints_path.parent.mkdir(parents=True, exist_ok=True)
-            recorder_file = open(self.keypoints_path, "w", encoding="utf-8")
-        recorder = KeypointRecorder(recorder_file) if recorder_file else None
-        self.pipeline = pipeline = Pipeline(source, stages, display, recorder=recorder, max_frames=self.max_frames)
-        waker = SignalWaker()
-        try:
+        # Everything is closed in the reverse order it was made, also when making the next thing fails.
+        with contextlib.ExitStack() as cleanup:
+            notifier = SystemdNotifier()
+            cleanup.callback(notifier.close)
+            recorder = None
+            if self.keypoints_path:
+                self.keypoints_path.parent.mkdir(parents=True, exist_ok=True)
+                recorder = KeypointRecorder(cleanup.enter_context(self.keypoints_path.open("w", encoding="utf-8")))
+            with contextlib.ExitStack() as until_the_pipeline_owns_them:
+                stages = build_stages(self.config, load_delegate=self.load_delegate)
+                until_the_pipeline_owns_them.callback(stages.estimator.close)
+                self._log_stages(stages)
+                source = build_source(self.config, stages.estimator)
+                until_the_pipeline_owns_them.callback(source.stop)
+                display = build_display(self.config, lambda: self.pipeline.source)
+                self.pipeline = pipeline = Pipeline(source, stages, display, recorder=recorder,
+                                                    max_frames=self.max_frames)
+                until_the_pipeline_owns_them.pop_all()
+            waker = SignalWaker()
+            cleanup.callback(waker.close)
+            # What the pipeline holds at the end (a reload may have swapped any of them), after it stopped.
+            cleanup.callback(close_quietly, lambda: pipeline.source.stop(), "stopping the frame source")
+            cleanup.callback(close_quietly, lambda: pipeline.stages.estimator.close(), "closing the model")
+            cleanup.callback(lambda: pipeline.display.close())
+            cleanup.callback(pipeline.stop)
+            cleanup.callback(notifier.stopping)
             pipeline.start()
             # READY=1 once the first frame went through the model and reached the display, which opens on that
             # frame (the web page is served from then on), or gave up on it and runs headless.
@@ -131,29 +157,19 @@ class Appliance:
                 log.info("first frame through after %.2f s", time.monotonic() - started)
                 notifier.ready()
             self._main_loop(pipeline, notifier, waker)
-        finally:
-            notifier.stopping()
-            pipeline.stop()
-            pipeline.display.close()
-            close_quietly(pipeline.stages.estimator)
-            close_quietly(pipeline.source, "stop")
-            waker.close()
-            notifier.close()
-            if recorder_file:
-                recorder_file.close()
         if pipeline.capture_error is not None:
             log.error("frame source failed: %s", pipeline.capture_error)
             return 1
         self._print_summary(pipeline, time.monotonic() - started)
         return 0
 
-    def _wait_first_shown(self, pipeline, waker) -> None:
+    def _wait_first_shown(self, pipeline: Pipeline, waker: SignalWaker) -> None:
         deadline = time.monotonic() + FIRST_FRAME_TIMEOUT
         while not pipeline.first_shown.wait(0.05):
             if pipeline.finished.is_set() or waker.stop_requested or time.monotonic() > deadline:
                 return
 
-    def _main_loop(self, pipeline, notifier, waker) -> None:
+    def _main_loop(self, pipeline: Pipeline, notifier: SystemdNotifier, waker: SignalWaker) -> None:
         watchdog_every = notifier.watchdog_interval
         tick = 1.0 if watchdog_every is None else min(1.0, watchdog_every / 3)
         last_ping_frames, last_status, last_stats = -1, 0.0, time.monotonic()
@@ -178,7 +194,7 @@ class Appliance:
                 last_stats = now
 
     # ------------------------------------------------------------------------------------------- reload
-    def reload(self, pipeline, notifier, *, reason: str) -> bool:
+    def reload(self, pipeline: Pipeline, notifier: SystemdNotifier, *, reason: str) -> bool:
         """Build what changed next to what runs, then swap between frames. False = rejected, old setup kept."""
         notifier.reloading()
         self._config_stamp = self._stamp()
@@ -199,7 +215,7 @@ class Appliance:
         except Exception as exc:  # a model or camera that fails to load must not stop the appliance
             log.error("reload (%s) rejected, still running the previous config: %s", reason, exc)
             if new_stages is not None:
-                close_quietly(new_stages.estimator)
+                close_quietly(new_stages.estimator.close, "closing the model of the rejected config")
             notifier.ready()
             return False
         if new_stages is not None:
@@ -209,15 +225,20 @@ class Appliance:
             self._log_stages(new_stages)
         # The DRM target is the camera's own preview: a restarted camera needs it attached again.
         if new.display != old.display or (new.camera != old.camera and new.display.type == "drm"):
-            close_quietly(pipeline.swap_display(build_display(new, lambda: pipeline.source)))
+            close_quietly(pipeline.swap_display(build_display(new, lambda: pipeline.source)).close,
+                          "closing the previous display")
             log.info("display switched to %s", new.display.type)
+        if new.service.log_level != old.service.log_level:
+            from pose_appliance.service.logging import setup_logging
+            log.info("log level %s", new.service.log_level)  # said before a higher level would hide it
+            setup_logging(new.service.log_level)
         self.config = new
         log.info("reloaded (%s)", reason)
         notifier.ready()
         return True
 
     @staticmethod
-    def _restart_camera(pipeline, new: Config, old: Config, estimator: Any) -> None:
+    def _restart_camera(pipeline: Pipeline, new: Config, old: Config, estimator: Estimator) -> None:
         """The camera alone restarts; if the new settings fail, the old camera comes back and the error is raised."""
         try:
             pipeline.replace_source(lambda: build_source(new, estimator))
@@ -228,9 +249,9 @@ class Appliance:
 
     # -------------------------------------------------------------------------------------------- output
     @staticmethod
-    def _log_stages(stages) -> None:
+    def _log_stages(stages: Stages) -> None:
         estimator = stages.estimator
-        reason = getattr(estimator, "fallback_reason", None)
+        reason = estimator.fallback_reason
         log.info("model %s on %s%s", stages.model_name, estimator.delegate,
                  f" (fallback: {reason})" if reason else "")
 
@@ -240,7 +261,7 @@ class Appliance:
         return (f"{status['fps']:.1f} fps, model {status['model']} on {status['delegate']}, label {label}, "
                 f"frames {status['frames']}, dropped {status['dropped']}")
 
-    def _print_summary(self, pipeline, seconds: float) -> None:
+    def _print_summary(self, pipeline: Pipeline, seconds: float) -> None:
         stats = pipeline.stats
         fps = stats.processed / seconds if seconds > 0 else 0.0
         print(f"{stats.processed} frames in {seconds:.1f} s ({fps:.1f} fps overall, {stats.fps:.1f} fps "

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pose_appliance.modelstore.models_dir import USER_MODELS_DIR
+
 
 class ConfigError(ValueError):
     """A config problem, phrased for the person who edits the file: where, what, and how to fix it."""
@@ -33,9 +35,10 @@ class ConfigError(ValueError):
         super().__init__(where + problem + (f" ({hint})" if hint else ""))
 
 
-def doc(text: str, default: Any = dataclasses.MISSING, *, choices: tuple | None = None,
-        minimum: float | None = None, maximum: float | None = None) -> Any:
-    meta = {"doc": text, "choices": choices, "minimum": minimum, "maximum": maximum}
+def doc(text: str, default: Any = dataclasses.MISSING, *, minimum: float | None = None,
+        maximum: float | None = None) -> Any:
+    """A documented field; the allowed values of a ``Literal`` field are its type's arguments."""
+    meta = {"doc": text, "minimum": minimum, "maximum": maximum}
     return field(default=default, metadata=meta)
 
 
@@ -80,8 +83,7 @@ class Picamera2SourceConfig:
 @dataclass(frozen=True)
 class CameraConfig:
     type: CameraType = doc("Frame source: picamera2 (Pi camera), opencv (USB webcam via V4L2), "
-                           "video (file), images (folder).", "video",
-                           choices=("video", "images", "opencv", "picamera2"))
+                           "video (file), images (folder).", "video")
     width: int = doc("Width of the display stream in pixels; 0 = the source's own size (files only).", 0,
                      minimum=0, maximum=4096)
     height: int = doc("Height of the display stream in pixels; 0 = the source's own size (files only).", 0,
@@ -102,8 +104,7 @@ class ModelConfig:
                     "decoder applies). Empty = the fetched file.", "")
     delegate: Literal["auto", "cpu", "edgetpu"] = doc(
         "auto = Coral Edge TPU when a device is present and the model has an _edgetpu build, else CPU; "
-        "cpu = XNNPACK on the CPU; edgetpu = Edge TPU, falling back to CPU with a logged reason.", "auto",
-        choices=("auto", "cpu", "edgetpu"))
+        "cpu = XNNPACK on the CPU; edgetpu = Edge TPU, falling back to CPU with a logged reason.", "auto")
     edgetpu_device: str = doc("Which Edge TPU: \"usb\", \"usb:N\", \"pci:N\", or \"\" for the first found.", "")
     threads: int = doc("CPU threads for the model; 0 = one per core, at most 4. More threads than cores "
                        "makes it slower, not faster.", 0, minimum=0, maximum=16)
@@ -165,7 +166,6 @@ class DrmDisplayConfig:
 @dataclass(frozen=True)
 class FbdevDisplayConfig:
     device: str = doc("Framebuffer device, e.g. /dev/fb0 (HDMI on a console-booted Pi).", "/dev/fb0")
-    sysfs_root: str = doc("Where /sys/class/graphics lives (tests point this at a fake tree).", "/sys")
 
 
 @dataclass(frozen=True)
@@ -187,8 +187,7 @@ class WebDisplayConfig:
 @dataclass(frozen=True)
 class DisplayConfig:
     type: DisplayType = doc("Where the overlay goes: drm (HDMI, no desktop), fbdev (/dev/fbN), window, "
-                            "web (browser), record (video file or PNG frames), null (nothing).", "record",
-                            choices=("record", "null", "drm", "fbdev", "window", "web"))
+                            "web (browser), record (video file or PNG frames), null (nothing).", "record")
     retry_seconds: float = doc("When the display fails, run headless and try it again after this long.", 5.0,
                                minimum=0.5, maximum=3600)
     record: RecordDisplayConfig = section(RecordDisplayConfig, "Settings used when type = \"record\".")
@@ -199,14 +198,16 @@ class DisplayConfig:
 
 
 # --------------------------------------------------------------------------------------------------- service
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
 @dataclass(frozen=True)
 class ServiceConfig:
     models_dir: str = doc("Where fetched models live. Empty = $POSE_APPLIANCE_MODELS, else "
-                          "~/.cache/pose-appliance/models.", "")
+                          f"{USER_MODELS_DIR}.", "")
     watch_config: bool = doc("Reload when this file changes on disk (SIGHUP always reloads).", True)
     stats_interval: float = doc("Seconds between the periodic stats log lines.", 60.0, minimum=1.0)
-    log_level: Literal["debug", "info", "warning", "error"] = doc(
-        "Least important log level written.", "info", choices=("debug", "info", "warning", "error"))
+    log_level: LogLevel = doc("Least important log level written.", "info")
 
 
 @dataclass(frozen=True)
@@ -238,8 +239,30 @@ def read_config_file(path: str | os.PathLike) -> dict:
 
 
 def validate_config(data: dict, source: str = "<config>") -> Config:
-    """Turn a dict (from TOML) into a Config, rejecting anything the schema does not know."""
+    """Turn a dict (from TOML) into a Config, rejecting anything the schema does not know (every unknown key
+    at once, so one edit fixes them all)."""
+    unknown = _unknown_keys(Config, data, "")
+    if len(unknown) == 1:
+        raise ConfigError(source, unknown[0][0], "unknown key", unknown[0][1])
+    if unknown:
+        listed = "; ".join(f"{key}" + (f" ({hint})" if hint else "") for key, hint in unknown)
+        raise ConfigError(source, "", f"{len(unknown)} unknown keys: {listed}")
     return _build(Config, data, source, "")
+
+
+def _unknown_keys(cls: type, data: Any, prefix: str) -> list[tuple[str, str]]:
+    """(dotted key, hint) of every key in ``data`` and its tables that ``cls`` does not have."""
+    if not isinstance(data, dict):
+        return []  # _build reports a value that should be a table
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown: list[tuple[str, str]] = []
+    for name, value in data.items():
+        if name not in fields:
+            unknown.append((_join(prefix, name), _suggest(name, fields, prefix)))
+        elif isinstance(hints[name], type) and dataclasses.is_dataclass(hints[name]):
+            unknown += _unknown_keys(hints[name], value, _join(prefix, name))
+    return unknown
 
 
 def load_config(path: str | os.PathLike) -> Config:
@@ -268,16 +291,12 @@ def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
         raise ConfigError(source, prefix or "(top level)", f"expected a table, got {_describe(data)}",
                           f"write it as [{prefix}]" if prefix else "")
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        key = _join(prefix, unknown[0])
-        raise ConfigError(source, key, "unknown key", _suggest(unknown[0], fields, prefix))
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # unknown keys were reported before: validate_config
     values = {}
     for name, value in data.items():
         f, key = fields[name], _join(prefix, name)
         kind = hints[name]
-        if dataclasses.is_dataclass(kind):
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
             values[name] = _build(kind, value, source, key)
         else:
             values[name] = _check_value(kind, value, f.metadata, source, key)
@@ -285,7 +304,7 @@ def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
 
 
 def _check_value(kind: Any, value: Any, meta: Any, source: str, key: str) -> Any:
-    choices = meta.get("choices")
+    choices: tuple = ()
     if typing.get_origin(kind) is Literal:
         choices = typing.get_args(kind)
         kind = type(choices[0])

@@ -11,11 +11,12 @@ import textwrap
 import typing
 
 from pose_appliance.config import Config, _toml_value
+from pose_appliance.modelstore import SERVICE_MODELS_DIR
 
 PRESETS: dict[str, dict[str, object]] = {
     "demo": {},
     "pi": {"camera.type": "picamera2", "camera.width": 640, "camera.height": 480, "display.type": "drm",
-           "service.models_dir": "/var/lib/pose-appliance/models"},
+           "service.models_dir": SERVICE_MODELS_DIR},
 }
 
 

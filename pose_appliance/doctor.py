@@ -23,15 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from pose_appliance.config import Config, ConfigError, load_config
+from pose_appliance.inference.runtime import EDGETPU_USB_IDS
+from pose_appliance.modelstore import SERVICE_MODELS_DIR
 
 DEFAULT_CONFIG = "/etc/pose-appliance/config.toml"
 SERVICE_USER = "pose-appliance"
-SERVICE_MODELS_DIR = "/var/lib/pose-appliance/models"  # POSE_APPLIANCE_MODELS in deploy/pose-appliance.service
 # Groups that own the devices on Raspberry Pi OS: cameras, dma_heap, vchiq, fb and DRM cards (video),
 # render nodes (render), the Coral USB Accelerator through libedgetpu's udev rule (plugdev).
 DEVICE_GROUPS = ("video", "render", "plugdev")
-CORAL_USB_IDS = {("1a6e", "089a"): "waiting for its firmware (loaded on first use)",
-                 ("18d1", "9302"): "running"}
 DESKTOPS = ("Xorg", "Xwayland", "labwc", "wayfire", "weston", "sway", "kwin_wayland", "gnome-shell", "lxsession")
 
 
@@ -108,11 +107,11 @@ def host_for(root: Path, user: str | None) -> Host:
             raise LookupError(f"no user {user!r} on this machine") from None
         host.uid, host.gids = entry.pw_uid, frozenset(os.getgrouplist(user, entry.pw_gid))
     else:
-        entry = next((f for f in _colon_file(host.path("/etc/passwd")) if f[0] == user), None)
-        if entry is None:
+        passwd = next((f for f in _colon_file(host.path("/etc/passwd")) if f[0] == user), None)
+        if passwd is None:
             raise LookupError(f"no user {user!r} in {host.path('/etc/passwd')}")
-        host.uid = int(entry[2])
-        host.gids = frozenset({int(entry[3])} | {int(f[2]) for f in _colon_file(host.path("/etc/group"))
+        host.uid = int(passwd[2])
+        host.gids = frozenset({int(passwd[3])} | {int(f[2]) for f in _colon_file(host.path("/etc/group"))
                                                  if user in f[3].split(",")})
     host.user = user
     return host
@@ -223,7 +222,7 @@ def check_display(config: Config, host: Host) -> list[Check]:
     if kind == "drm":
         return _check_drm(host)
     if kind == "fbdev":
-        return _check_fbdev(display.fbdev.device, display.fbdev.sysfs_root, host)
+        return _check_fbdev(display.fbdev.device, host)
     if kind == "window":
         checks = []
         if not host.importable("pygame"):
@@ -272,18 +271,18 @@ def _check_drm(host: Host) -> list[Check]:
     return checks
 
 
-def _check_fbdev(device: str, sysfs_root: str, host: Host) -> list[Check]:
+def _check_fbdev(device: str, host: Host) -> list[Check]:
     path = host.path(device)
     if not path.exists():
         found = ", ".join(p.name for p in host.glob("/dev/fb*")) or "none"
         return [Check("FAIL", f"display fbdev: {device} does not exist (framebuffers: {found})",
                       "set display.fbdev.device, or enable the fbdev emulation of the KMS driver")]
     denied = check_devices(host, [path], "display fbdev")
-    sysfs = host.path(Path(sysfs_root) / "class/graphics" / path.name)
+    sysfs = host.path(Path("/sys/class/graphics") / path.name)
     name, size, bpp = (host.read(sysfs / f) for f in ("name", "virtual_size", "bits_per_pixel"))
     if not size:
-        return denied + [Check("WARN", f"display fbdev: no {sysfs_root}/class/graphics/{path.name}/virtual_size",
-                               "set display.fbdev.sysfs_root to where sysfs is mounted")]
+        return denied + [Check("WARN", f"display fbdev: no /sys/class/graphics/{path.name}/virtual_size",
+                               f"is {device} a framebuffer? set display.fbdev.device to one of /dev/fb*")]
     return denied or [Check("OK", f"display fbdev {device} ({name}) {size.replace(',', 'x')} {bpp} bpp")]
 
 
@@ -304,7 +303,7 @@ def check_edgetpu(config: Config, host: Host) -> list[Check]:
     usb = []
     for device in host.glob("/sys/bus/usb/devices/*"):
         ids = (host.read(device / "idVendor"), host.read(device / "idProduct"))
-        if ids in CORAL_USB_IDS:
+        if ids in EDGETPU_USB_IDS:
             usb.append((device, ids))
     apex = host.glob("/dev/apex_*")
     if not usb and not apex:
@@ -316,7 +315,7 @@ def check_edgetpu(config: Config, host: Host) -> list[Check]:
     checks = []
     for device, ids in usb:
         speed = host.read(device / "speed")
-        found.append(f"USB {':'.join(ids)} {CORAL_USB_IDS[ids]}" + (f" at {speed} Mb/s" if speed else ""))
+        found.append(f"USB {':'.join(ids)} {EDGETPU_USB_IDS[ids]}" + (f" at {speed} Mb/s" if speed else ""))
         bus, dev = host.read(device / "busnum"), host.read(device / "devnum")
         node = host.path(f"/dev/bus/usb/{int(bus or 0):03d}/{int(dev or 0):03d}")
         if node.exists():
@@ -382,11 +381,12 @@ def check_models(config: Config, host: Host) -> list[Check]:
     models_dir = models_dir_for(config, host)
     for name, required in model_names(config, manifest):
         entry = manifest.get(name)
-        state = "unknown" if entry is None else modelstore.status(entry, models_dir)
+        if entry is None:
+            checks.append(Check("FAIL", f"model {name}: not in the manifest", "pose-appliance models list"))
+            continue
+        state = modelstore.status(entry, models_dir)
         if state == "present":
             checks.append(Check("OK", f"model {name}: {models_dir / entry.file}, checksum verified"))
-        elif state == "unknown":
-            checks.append(Check("FAIL", f"model {name}: not in the manifest", "pose-appliance models list"))
         elif state == "missing":
             checks.append(Check("FAIL" if required else "WARN", f"model {name}: not fetched into {models_dir}",
                                 f"pose-appliance models fetch --models-dir {models_dir} {name}"))

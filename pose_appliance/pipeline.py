@@ -12,22 +12,31 @@ the invoke thread before frame N is collected, so the model starts N+1 the momen
 for two thread wake-ups (6 % of an invoke with two model threads). So the crop of frame N+1 comes from the pose
 of frame N-1 whenever frame N+1 is already waiting (always with an unpaced file: the results are
 reproducible); a live source whose next frame has not arrived gets frame N finished at once, so the crop and
-the latency are those of a serial loop. Estimators without ``prepare``/``finish`` run serially.
+the latency are those of a serial loop. Still frames (a folder of photos) run serially, through
+``estimate_still``.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
+
+import numpy as np
 
 from pose_appliance.camera import CaptureThread, FrameSource, LatestFrameMailbox
-from pose_appliance.types import Frame, FrameResult, LabelDecision
+from pose_appliance.classify.classifier import Classifier, Smoother
+from pose_appliance.display.display import Display
+from pose_appliance.inference.estimator import Estimator, PreparedInput
+from pose_appliance.render.renderer import Renderer
+from pose_appliance.types import Frame, FrameResult, LabelDecision, Pose
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +47,13 @@ _FAILED = object()  # a step's result when it raised (None is a valid result: no
 class Stages:
     """Everything the inference thread applies to a frame, swapped as one value."""
 
-    estimator: Any
-    classifier: Any | None
-    smoother: Any | None
-    renderer: Any
+    estimator: Estimator
+    classifier: Classifier | None
+    smoother: Smoother | None
+    renderer: Renderer
     model_name: str
 
-    def process(self, frame: Frame) -> tuple[Any, LabelDecision]:
+    def process(self, frame: Frame) -> tuple[Pose | None, LabelDecision]:
         """One frame start to end on this thread (stills, and estimators that cannot be overlapped)."""
         if frame.still:
             pose = self.estimator.estimate_still(frame.model_image, output_size=frame.size)
@@ -52,7 +61,7 @@ class Stages:
             pose = self.estimator.estimate(frame.model_image, timestamp=frame.timestamp, output_size=frame.size)
         return pose, self.decide(pose, still=frame.still)
 
-    def decide(self, pose: Any, *, still: bool = False) -> LabelDecision:
+    def decide(self, pose: Pose | None, *, still: bool = False) -> LabelDecision:
         """The label for a pose: classifier scores through the label smoother."""
         if pose is None or self.classifier is None or self.smoother is None:
             return LabelDecision(label=None)
@@ -66,23 +75,23 @@ class _InFlight:
 
     frame: Frame
     stages: Stages
-    prepared: Any
+    prepared: PreparedInput
     started: float
 
 
 class _Invoker:
     """One thread that only runs ``estimator.infer(prepared)``, one job at a time."""
 
-    def __init__(self):
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._done: queue.SimpleQueue = queue.SimpleQueue()
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Estimator, PreparedInput] | None] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[list[np.ndarray] | BaseException] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="invoke", daemon=True)
         self._thread.start()
 
-    def submit(self, estimator: Any, prepared: Any) -> None:
+    def submit(self, estimator: Estimator, prepared: PreparedInput) -> None:
         self._jobs.put((estimator, prepared))
 
-    def result(self) -> list:
+    def result(self) -> list[np.ndarray]:
         """The outputs of the job submitted last; raises what ``infer`` raised."""
         outcome = self._done.get()
         if isinstance(outcome, BaseException):
@@ -110,8 +119,8 @@ class PipelineStats:
         self.errors = 0
         self.fps = 0.0
         self.last_processed_at = 0.0
-        self.latencies = collections.deque(maxlen=latency_window)
-        self.inference_ms = collections.deque(maxlen=latency_window)
+        self.latencies: collections.deque[float] = collections.deque(maxlen=latency_window)
+        self.inference_ms: collections.deque[float] = collections.deque(maxlen=latency_window)
 
     def as_dict(self, capture_dropped: int, display_dropped: int) -> dict:
         return {"frames": self.processed, "shown": self.shown, "errors": self.errors,
@@ -143,7 +152,7 @@ class KeypointRecorder:
 class Pipeline:
     """Runs source -> stages -> display on three threads until the source ends or ``stop()``."""
 
-    def __init__(self, source: FrameSource, stages: Stages, display: Any, *,
+    def __init__(self, source: FrameSource, stages: Stages, display: Display, *,
                  recorder: KeypointRecorder | None = None, max_frames: int = 0):
         self._stages = stages
         self._display = display
@@ -175,7 +184,7 @@ class Pipeline:
         return self._source
 
     @property
-    def display(self) -> Any:
+    def display(self) -> Display:
         return self._display
 
     @property
@@ -193,7 +202,7 @@ class Pipeline:
         old, self._stages = self._stages, stages
         return old
 
-    def swap_display(self, display: Any) -> Any:
+    def swap_display(self, display: Display) -> Display:
         old, self._display = self._display, display
         return old
 
@@ -256,11 +265,11 @@ class Pipeline:
                 if in_flight and in_flight[-1].stages is not stages:
                     self._finish_all(in_flight, invoker)
                 started = time.perf_counter()
-                if frame.still or not callable(getattr(stages.estimator, "finish", None)):
+                if frame.still:
                     self._finish_all(in_flight, invoker)
-                    self._guarded(frame, lambda: self._publish(frame, stages, started, *stages.process(frame)))
+                    self._guarded(frame, functools.partial(self._process_serially, frame, stages, started))
                     continue
-                prepared = self._guarded(frame, lambda: stages.estimator.prepare(frame.model_image))
+                prepared = self._guarded(frame, functools.partial(stages.estimator.prepare, frame.model_image))
                 if prepared is None:
                     continue
                 # Queued behind the frame still running, so the model goes from one frame to the next without
@@ -275,6 +284,9 @@ class Pipeline:
             invoker.close()
             self._results.close()
 
+    def _process_serially(self, frame: Frame, stages: Stages, started: float) -> None:
+        self._publish(frame, stages, started, *stages.process(frame))
+
     def _done_enough(self) -> bool:
         return bool(self._max_frames) and self.stats.processed >= self._max_frames
 
@@ -287,13 +299,13 @@ class Pipeline:
         if outputs is not _FAILED:
             self._guarded(in_flight.frame, lambda: self._complete(in_flight, outputs))
 
-    def _complete(self, in_flight: _InFlight, outputs: list) -> None:
+    def _complete(self, in_flight: _InFlight, outputs: list[np.ndarray]) -> None:
         frame, stages = in_flight.frame, in_flight.stages
         pose = stages.estimator.finish(in_flight.prepared, outputs, timestamp=frame.timestamp,
                                        output_size=frame.size)
         self._publish(frame, stages, in_flight.started, pose, stages.decide(pose))
 
-    def _guarded(self, frame: Frame, step, default: Any = None) -> Any:
+    def _guarded(self, frame: Frame, step: Callable[[], Any], default: Any = None) -> Any:
         """Run one step of a frame; a failure is counted and logged once per kind, and the frame is dropped."""
         try:
             return step()
@@ -305,7 +317,8 @@ class Pipeline:
                 log.error("frame %d failed: %s", frame.index, kind)
             return default
 
-    def _publish(self, frame: Frame, stages: Stages, started: float, pose: Any, decision: LabelDecision) -> None:
+    def _publish(self, frame: Frame, stages: Stages, started: float, pose: Pose | None,
+                 decision: LabelDecision) -> None:
         if self._done_enough():
             return
         now = time.perf_counter()

@@ -1,11 +1,16 @@
-"""Shared fixtures: the read-only ../shared folder of real models and data, and a fetched models dir."""
+"""Shared fixtures and helpers: the read-only ../shared folder of real models and data, a fetched models dir, and
+the real overlaid frame the render and display tests draw (``result``, ``keypoint_xy``, ``save_screenshot``)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from pose_appliance.types import KEYPOINT_INDEX, KEYPOINT_NAMES, Frame, FrameResult, LabelDecision, Pose
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("POSE_APPLIANCE_SHARED", REPO.parent / "shared")).resolve()
@@ -48,3 +53,75 @@ def models_dir(tmp_path_factory, shared) -> Path:
              "demo_video"]
     modelstore.fetch(names, dest, mirrors=[shared / "models", shared / "data"])
     return dest
+
+
+# ------------------------------------------------------------------------------ a real frame with its overlay
+CLIP_FRAME = 60
+KEYPOINT_SCORE = 0.9
+
+
+def real_result(shared: Path, index: int = CLIP_FRAME, *, fps: float = 29.7) -> FrameResult:
+    """Frame ``index`` of pose_1.mp4 (576x576, Apache-2.0) with pose_1.json's keypoints and a real label."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(shared / "data/tfjs_pose_detection/pose_1.mp4"))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+    ok, bgr = capture.read()
+    capture.release()
+    assert ok, "cannot read the test clip"
+    golden = json.loads((shared / "data/tfjs_pose_detection/pose_1.json").read_text())[index]
+    keypoints = np.array([[golden[n]["x"], golden[n]["y"], KEYPOINT_SCORE] for n in KEYPOINT_NAMES], np.float32)
+    pose = Pose(keypoints=keypoints)
+    return FrameResult(frame=Frame(image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), index=index, timestamp=0.0),
+                       pose=pose, decision=yoga_decision(shared, pose), fps=fps)
+
+
+def yoga_decision(shared: Path, pose: Pose) -> LabelDecision:
+    """The real classifier's top label for this pose (input: 17 x (y, x, score) in pixels)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(str(shared / "models/classifier/yoga_classifier.tflite"))
+    interpreter.allocate_tensors()
+    features = pose.keypoints[:, [1, 0, 2]].reshape(1, 51).astype(np.float32)
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], features)
+    interpreter.invoke()
+    scores = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0]
+    labels = (shared / "models/classifier/yoga_labels.txt").read_text().split()
+    best = int(np.argmax(scores))
+    return LabelDecision(label=labels[best], score=float(scores[best]))
+
+
+def keypoint_xy(result: FrameResult, name: str, *, scale: float = 1.0, offset=(0, 0)) -> tuple[int, int]:
+    x, y = result.pose.keypoints[KEYPOINT_INDEX[name], :2] * scale + offset
+    return int(round(x)), int(round(y))
+
+
+@pytest.fixture(scope="module")
+def result(shared) -> FrameResult:
+    return real_result(shared)
+
+
+# Tests never write into the repository: the screenshots for docs/screenshots are written only where asked,
+# e.g. `POSE_APPLIANCE_SCREENSHOTS=docs/screenshots pytest tests/test_display_*.py` to refresh the docs.
+SCREENSHOTS_ENV = "POSE_APPLIANCE_SCREENSHOTS"
+SCREENSHOT_MAX_BYTES = 150_000
+
+
+def save_screenshot(rgb: np.ndarray, target: str) -> Path | None:
+    """<target>.png, at most 480 px a side and 150 KB (colours quantized a little), into $POSE_APPLIANCE_SCREENSHOTS
+    when set; otherwise only checked. Returns the path written, or None."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    factor = min(1.0, 480 / max(h, w))
+    if factor < 1:
+        rgb = cv2.resize(rgb, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb & 0xF8, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    assert ok and len(data) < SCREENSHOT_MAX_BYTES, f"{target}.png would be {len(data)} bytes"
+    folder = os.environ.get(SCREENSHOTS_ENV)
+    if not folder:
+        return None
+    path = Path(folder) / f"{target}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.tobytes())
+    return path

@@ -37,7 +37,7 @@ def test_demo_default_records_every_frame(tmp_path, models_dir, capsys, monkeypa
     assert len(first["keypoints"]) == 17 and all(len(k) == 3 for k in first["keypoints"])
     # Keypoints are in pixels of the 576x576 frame, and tracking moved the crop off the full frame.
     xs = [k[0] for r in records for k in r["keypoints"]]
-    assert 0 <= min(xs) and max(xs) <= 576 and max(xs) > 100
+    assert min(xs) >= 0 and max(xs) <= 576 and max(xs) > 100
     assert any(r["crop"] != [0.0, 0.0, 1.0, 1.0] for r in records[1:])
 
     video = cv2.VideoCapture(str(tmp_path / "out/overlay.mp4"))
@@ -80,7 +80,7 @@ def test_unpaced_video_gives_the_same_keypoints_every_run(tmp_path, models_dir, 
     (lambda tmp, video: ("[display]\ntype = \"hdmi\"\n", []), ["display.type", "'hdmi'"]),
     (lambda tmp, video: ("[model]\nname = \"movenet_lightning_int8\"\npath = \"%s\"\n" % (tmp / "none.tflite"),
                          ["--source", str(video)]), ["none.tflite"]),
-    (lambda tmp, video: ("[model]\npath = \"%s\"\n" % _garbage(tmp / "bad.tflite"), ["--source", str(video)]),
+    (lambda tmp, video: (f"[model]\npath = \"{_garbage(tmp / 'bad.tflite')}\"\n", ["--source", str(video)]),
      ["bad.tflite"]),
     (lambda tmp, video: ("", ["--source", str(_garbage(tmp / "broken.mp4"))]), ["broken.mp4"]),
 ])

@@ -69,8 +69,12 @@ def test_every_configuration_and_run_is_reported(report):
     assert positive(appliance["first_overlay_s"]) and positive(appliance["peak_rss_mb"])
     assert appliance["frames"] >= 1 and appliance["display"] == "fbdev"
 
-    checks = {c["what"]: c for c in report["checks"]}
-    assert len(checks) == 0 or all(set(c) == {"what", "value", "target", "ok"} for c in checks.values())
+    # Lightning INT8 on the CPU with 1 thread: ratio and p99 of each 640x480 run (null, fbdev), RSS, start time.
+    checks = report["checks"]
+    assert len(checks) == 6 and len({c["what"] for c in checks}) == 6
+    assert all(set(c) == {"what", "value", "target", "ok"} and isinstance(c["ok"], bool) for c in checks)
+    assert all(c["what"].startswith("1 thread: ") for c in checks)
+    assert sum("640x480" in c["what"] for c in checks) == 4
     printed = report["printed"]
     assert "Invoke ms p50/p90" in printed and "TF-sample loop fps" in printed and "movenet_lightning_int8" in printed
 

@@ -9,8 +9,8 @@ import time
 import cv2
 import numpy as np
 import pytest
-
 from fakes import picamera2 as fake
+
 from pose_appliance.camera import SourceError, open_source
 from pose_appliance.camera.picamera2_source import Picamera2Source, lores_size_for
 from pose_appliance.camera.pixel_formats import i420_to_rgb, picamera2_to_rgb
@@ -32,7 +32,7 @@ def pixel(image, x, y):
 
 def assert_scene(image, frame_number, *, hflip=False, tolerance=0):
     blue_x = 0.15 if not hflip else 0.85
-    x0, y0, x1, y1 = fake.scene_red_box(frame_number)
+    x0, _y0, x1, _y1 = fake.scene_red_box(frame_number)
     red_x = (x0 + x1) / 2 if not hflip else 1 - (x0 + x1) / 2
     assert np.abs(pixel(image, blue_x, 0.15) - BLUE).max() <= tolerance
     assert np.abs(pixel(image, red_x, 0.65) - RED).max() <= tolerance
@@ -171,7 +171,7 @@ def test_live_camera_index_shows_frames_nobody_captured():
 
 def test_missing_camera_and_missing_picamera2_are_one_line_errors(monkeypatch):
     module = fake.make_module(platform="vc4", num_cameras=1)
-    with pytest.raises(SourceError, match="camera.picamera2.camera_num: no camera 1") as info:
+    with pytest.raises(SourceError, match=r"camera.picamera2.camera_num: no camera 1") as info:
         source_for(module, camera_num=1).start()
     assert "\n" not in str(info.value)
     monkeypatch.setitem(sys.modules, "picamera2", None)  # import picamera2 -> ImportError

@@ -98,5 +98,5 @@ def test_keypoint_csv_round_trip(tmp_path):
 def test_not_a_keypoint_csv_names_the_file(tmp_path):
     bad = tmp_path / "notes.csv"
     bad.write_text("a,b\n1,2\n")
-    with pytest.raises(ValueError, match="notes.csv: not a keypoint CSV"):
+    with pytest.raises(ValueError, match=r"notes.csv: not a keypoint CSV"):
         read_keypoint_csv(bad)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -65,7 +67,7 @@ def test_without_smoothing_and_hysteresis_the_same_frames_do_flicker():
     # The control for the test above: the raw scores alone would change the label on every frame.
     raw = LabelSmoother(LABELS, ClassifierConfig(smoothing=1.0, hysteresis=0.0))
     labels = alternating(raw, 20)
-    changes = sum(1 for a, b in zip(labels, labels[1:]) if a != b)
+    changes = sum(1 for a, b in itertools.pairwise(labels) if a != b)
     assert changes >= 15
 
 

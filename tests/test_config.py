@@ -54,6 +54,17 @@ def test_bad_values_name_file_key_and_fix(tmp_path, text, key, words):
     assert "\n" not in message
 
 
+def test_every_unknown_key_is_reported_at_once(tmp_path):
+    path = write(tmp_path, '[camera]\nwidht = 640\nhieght = 480\n[display.fbdev]\nsysfs_root = "/sys"\n'
+                           '[colour]\nred = 1\n')
+    with pytest.raises(cfg.ConfigError) as caught:
+        cfg.load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: 4 unknown keys: camera.widht (did you mean 'width'?); "
+                              "camera.hieght (did you mean 'height'?); display.fbdev.sysfs_root")
+    assert "; colour (known keys in [top level]: camera, model, " in message and "\n" not in message
+
+
 def test_toml_syntax_and_missing_file(tmp_path):
     with pytest.raises(cfg.ConfigError, match="not valid TOML"):
         cfg.load_config(write(tmp_path, "[model\n"))

@@ -62,8 +62,8 @@ DPKG = """#!/bin/sh
 [ "$1" = --print-architecture ] && echo "${STANDIN_ARCH:-arm64}"
 """
 
-STANDINS = {name: RECORDER for name in
-            ("apt-get", "systemctl", "systemd-sysusers", "journalctl", "curl", "gpg", "userdel", "groupdel")}
+STANDINS = dict.fromkeys(("apt-get", "systemctl", "systemd-sysusers", "journalctl", "curl", "gpg", "userdel",
+                          "groupdel"), RECORDER)
 STANDINS.update({"apt-cache": APT_CACHE, "python3": PYTHON3, "dpkg": DPKG})
 
 

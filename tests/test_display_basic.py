@@ -5,17 +5,10 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import pytest
 
 from pose_appliance.config import DisplayConfig, OverlayConfig
 from pose_appliance.display import Display, DisplayError, NullDisplay, ResilientDisplay, open_display
 from pose_appliance.render import OverlayRenderer
-from test_render import real_result
-
-
-@pytest.fixture(scope="module")
-def result(shared):
-    return real_result(shared)
 
 
 class FlakyScreen(Display):

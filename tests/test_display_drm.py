@@ -8,21 +8,16 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
+from conftest import keypoint_xy, save_screenshot
 from fakes import picamera2 as fake_picamera2
+
 from pose_appliance.config import DisplayConfig, DrmDisplayConfig, OverlayConfig
 from pose_appliance.display import DisplayError, ResilientDisplay, letterbox, open_display
 from pose_appliance.display.drm_display import DrmDisplay
 from pose_appliance.render import OverlayRenderer
 from pose_appliance.render.overlay_renderer import KEYPOINT_COLOR
-from test_render import keypoint_xy, real_result, save_screenshot
 
 SCREEN = (1920, 1080)
-
-
-@pytest.fixture(scope="module")
-def result(shared):
-    return real_result(shared)
 
 
 @pytest.fixture
@@ -119,7 +114,7 @@ def test_close_hands_the_camera_back_a_null_preview(monkeypatch, sysfs, result):
 
 
 def test_other_sources_and_bad_setups_are_clear_errors(monkeypatch, sysfs, result):
-    with pytest.raises(DisplayError, match='needs camera.type = "picamera2"'):
+    with pytest.raises(DisplayError, match=r'needs camera.type = "picamera2"'):
         drm_display(SimpleNamespace(frame_rate=30.0), sysfs).open(result.frame.size)
     camera, _ = started_camera(monkeypatch, buffer_count=1)
     with pytest.raises(DisplayError, match="buffer_count >= 2"):

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 import pytest
+from conftest import keypoint_xy, save_screenshot
 
-from pose_appliance.config import DisplayConfig, FbdevDisplayConfig, OverlayConfig
-from pose_appliance.display import DisplayError, open_display
+from pose_appliance.config import FbdevDisplayConfig, OverlayConfig
+from pose_appliance.display import DisplayError
+from pose_appliance.display.fbdev_display import FbdevDisplay
 from pose_appliance.render import OverlayRenderer
 from pose_appliance.render.overlay_renderer import KEYPOINT_COLOR
-from test_render import keypoint_xy, real_result, save_screenshot
 
 SCREEN_W, SCREEN_H = 800, 480
 STRIDE_PADDING = 64  # bytes past the visible line, as some drivers have; must stay untouched
 UNTOUCHED = 0xAA
-
-
-@pytest.fixture(scope="module")
-def result(shared):
-    return real_result(shared)
 
 
 def fake_framebuffer(tmp_path, bits_per_pixel, *, name="fb1"):
@@ -33,8 +31,8 @@ def fake_framebuffer(tmp_path, bits_per_pixel, *, name="fb1"):
     device = tmp_path / "dev" / name
     device.parent.mkdir()
     device.write_bytes(bytes([UNTOUCHED]) * stride * SCREEN_H)
-    config = DisplayConfig(type="fbdev", fbdev=FbdevDisplayConfig(device=str(device), sysfs_root=str(sysfs)))
-    return config, device, stride
+    make_display = functools.partial(FbdevDisplay, FbdevDisplayConfig(device=str(device)), sysfs_root=str(sysfs))
+    return make_display, device, stride
 
 
 def read_screen(device, stride, bytes_per_pixel):
@@ -42,9 +40,9 @@ def read_screen(device, stride, bytes_per_pixel):
     return raw[:, : SCREEN_W * bytes_per_pixel].reshape(SCREEN_H, SCREEN_W, bytes_per_pixel), raw
 
 
-def show_once(config, result):
+def show_once(make_display, result):
     """One frame shown; the display stays open (closing blanks the screen)."""
-    display = open_display(config)
+    display = make_display()
     display.open(result.frame.size)
     display.show(result, OverlayRenderer(OverlayConfig()), {})
     return display
@@ -60,8 +58,8 @@ def screen_xy(result, name):
 
 
 def test_32bpp_is_xrgb8888_little_endian_letterboxed(tmp_path, result):
-    config, device, stride = fake_framebuffer(tmp_path, 32)
-    display = show_once(config, result)
+    make_display, device, stride = fake_framebuffer(tmp_path, 32)
+    display = show_once(make_display, result)
     assert display.pixel_format == "XRGB8888" and display.size == (SCREEN_W, SCREEN_H)
     screen, raw = read_screen(device, stride, 4)
     for name in ("left_hip", "right_knee", "nose"):
@@ -78,8 +76,8 @@ def test_32bpp_is_xrgb8888_little_endian_letterboxed(tmp_path, result):
 
 
 def test_16bpp_is_rgb565(tmp_path, result):
-    config, device, stride = fake_framebuffer(tmp_path, 16)
-    display = show_once(config, result)
+    make_display, device, stride = fake_framebuffer(tmp_path, 16)
+    display = show_once(make_display, result)
     assert display.pixel_format == "RGB565"
     screen, raw = read_screen(device, stride, 2)
     pixels = screen.copy().view("<u2")[:, :, 0]
@@ -96,8 +94,8 @@ def test_16bpp_is_rgb565(tmp_path, result):
 
 
 def test_a_smaller_frame_is_scaled_up_and_the_bars_repainted_when_the_size_changes(tmp_path, result):
-    config, device, stride = fake_framebuffer(tmp_path, 32)
-    display = open_display(config)
+    make_display, device, stride = fake_framebuffer(tmp_path, 32)
+    display = make_display()
     display.open(result.frame.size)
     renderer = OverlayRenderer(OverlayConfig())
     display.show(result, renderer, {})
@@ -112,8 +110,8 @@ def test_a_smaller_frame_is_scaled_up_and_the_bars_repainted_when_the_size_chang
 
 
 def test_closing_blanks_the_screen_and_leaves_the_stride_padding(tmp_path, result):
-    config, device, stride = fake_framebuffer(tmp_path, 32)
-    display = show_once(config, result)
+    make_display, device, stride = fake_framebuffer(tmp_path, 32)
+    display = show_once(make_display, result)
     assert read_screen(device, stride, 4)[0].any()
     display.close()
     screen, raw = read_screen(device, stride, 4)
@@ -122,14 +120,13 @@ def test_closing_blanks_the_screen_and_leaves_the_stride_padding(tmp_path, resul
 
 
 def test_missing_framebuffer_is_a_clear_error(tmp_path, result):
-    config = DisplayConfig(type="fbdev", fbdev=FbdevDisplayConfig(device=str(tmp_path / "fb7"),
-                                                                  sysfs_root=str(tmp_path)))
+    display = FbdevDisplay(FbdevDisplayConfig(device=str(tmp_path / "fb7")), sysfs_root=str(tmp_path))
     with pytest.raises(DisplayError, match=r"display\.fbdev\.device: .*fb7 does not exist"):
-        open_display(config).open((640, 480))
+        display.open((640, 480))
 
 
 def test_unsupported_depth_is_a_clear_error(tmp_path, result):
-    config, _, _ = fake_framebuffer(tmp_path, 32)
+    make_display, _, _ = fake_framebuffer(tmp_path, 32)
     (tmp_path / "sys/class/graphics/fb1/bits_per_pixel").write_text("24\n")
     with pytest.raises(DisplayError, match="24 bits per pixel; supported are 16"):
-        open_display(config).open((640, 480))
+        make_display().open((640, 480))

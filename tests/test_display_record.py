@@ -7,17 +7,12 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
+from conftest import keypoint_xy, save_screenshot
 
 from pose_appliance.config import DisplayConfig, OverlayConfig, RecordDisplayConfig
 from pose_appliance.display import DisplayError, open_display
 from pose_appliance.render import OverlayRenderer
 from pose_appliance.render.overlay_renderer import KEYPOINT_COLOR
-from test_render import keypoint_xy, real_result, save_screenshot
-
-
-@pytest.fixture(scope="module")
-def result(shared):
-    return real_result(shared)
 
 
 def record(path, every=1, frame_rate=30.0):

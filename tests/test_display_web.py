@@ -16,22 +16,17 @@ import urllib.request
 import cv2
 import numpy as np
 import pytest
+from conftest import keypoint_xy, save_screenshot
 
 from pose_appliance.config import DisplayConfig, OverlayConfig, WebDisplayConfig
 from pose_appliance.display import DisplayError, open_display
 from pose_appliance.render import OverlayRenderer
 from pose_appliance.render.overlay_renderer import KEYPOINT_COLOR
-from test_render import keypoint_xy, real_result, save_screenshot
 
 STATUS = {"fps": 29.7, "model": "movenet_lightning_int8", "delegate": "cpu", "label": "chair", "label_score": 0.89,
           "frames": 1200, "dropped": 3}
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--hide-scrollbars")
-
-
-@pytest.fixture(scope="module")
-def result(shared):
-    return real_result(shared)
 
 
 def free_port() -> int:

@@ -10,19 +10,14 @@ import time
 
 import numpy as np
 import pytest
+from conftest import keypoint_xy, save_screenshot
 
 from pose_appliance.config import DisplayConfig, OverlayConfig, WindowDisplayConfig
 from pose_appliance.display import DisplayError, ResilientDisplay, open_display
 from pose_appliance.render import OverlayRenderer
 from pose_appliance.render.overlay_renderer import KEYPOINT_COLOR
-from test_render import keypoint_xy, real_result, save_screenshot
 
 SCREEN_W, SCREEN_H = 800, 600
-
-
-@pytest.fixture(scope="module")
-def result(shared):
-    return real_result(shared)
 
 
 @pytest.fixture(scope="module")

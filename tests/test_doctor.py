@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pose_appliance.config import Config, replace
 from pose_appliance import doctor
 from pose_appliance.commands import doctor as doctor_command
+from pose_appliance.config import Config, replace
 from pose_appliance.doctor import Check, Host, host_for, run_checks
 
 VIDEO, RENDER, PLUGDEV, APEX, SERVICE = 44, 105, 46, 120, 990
@@ -142,14 +142,14 @@ def test_world_readable_nodes_need_no_group(root, tmp_path):
     root.pi_camera()
     root.device("dev/media0", mode=0o666)
     h = host(root, "pi")
-    checks = checks_for(pi_config(**{"display__type": "null"}), h, tmp_path)
+    checks = checks_for(pi_config(display__type="null"), h, tmp_path)
     fails = by_status(checks, "FAIL")
     assert not any("/dev/media0" in line for line in fails)
     assert any("/dev/media1" in line for line in fails)
 
 
 def test_no_camera_and_no_picamera2(root, tmp_path):
-    checks = checks_for(pi_config(**{"display__type": "null"}), host(root, importable=("ai_edge_litert",)),
+    checks = checks_for(pi_config(display__type="null"), host(root, importable=("ai_edge_litert",)),
                         tmp_path)
     fails = by_status(checks, "FAIL")
     assert fails[0].startswith("FAIL  camera: picamera2 is not importable  -- sudo apt install python3-picamera2")
@@ -160,7 +160,7 @@ def test_no_camera_and_no_picamera2(root, tmp_path):
 def test_usb_webcam_by_index_and_missing(root, tmp_path):
     root.device("dev/video2")
     root.file("sys/class/video4linux/video2/name", "HD Pro Webcam C920\n")
-    config = pi_config(**{"camera__type": "opencv", "camera__opencv__device": "2", "display__type": "null"})
+    config = pi_config(camera__type="opencv", camera__opencv__device="2", display__type="null")
     assert "OK    camera: /dev/video2 (HD Pro Webcam C920)" in by_status(checks_for(config, host(root), tmp_path), "OK")
     config = replace(config, "camera.opencv.device", "/dev/video0")
     fails = by_status(checks_for(config, host(root), tmp_path), "FAIL")
@@ -183,7 +183,7 @@ def test_a_desktop_blocks_drm_and_a_missing_monitor_warns(root, tmp_path):
 
 
 def test_no_drm_card(root, tmp_path):
-    checks = checks_for(pi_config(**{"camera__type": "video"}), host(root), tmp_path)
+    checks = checks_for(pi_config(camera__type="video"), host(root), tmp_path)
     assert by_status(checks, "FAIL") == ["FAIL  display drm: no /dev/dri/card*  -- enable the KMS driver: "
                                          "dtoverlay=vc4-kms-v3d in /boot/firmware/config.txt, then reboot"]
 
@@ -192,7 +192,7 @@ def test_framebuffer_reports_its_mode(root, tmp_path):
     root.device("dev/fb0")
     for name, value in (("name", "vc4drmfb"), ("virtual_size", "1920,1080"), ("bits_per_pixel", "32")):
         root.file(f"sys/class/graphics/fb0/{name}", value + "\n")
-    config = pi_config(**{"camera__type": "video", "display__type": "fbdev"})
+    config = pi_config(camera__type="video", display__type="fbdev")
     assert "OK    display fbdev /dev/fb0 (vc4drmfb) 1920x1080 32 bpp" in by_status(
         checks_for(config, host(root), tmp_path), "OK")
     config = replace(config, "display.fbdev.device", "/dev/fb1")
@@ -201,7 +201,7 @@ def test_framebuffer_reports_its_mode(root, tmp_path):
 
 
 def test_window_needs_a_session(root, tmp_path):
-    config = pi_config(**{"camera__type": "video", "display__type": "window"})
+    config = pi_config(camera__type="video", display__type="window")
     h = host(root, importable=("pygame", "ai_edge_litert"))
     assert by_status(checks_for(config, h, tmp_path), "FAIL")[0].startswith(
         "FAIL  display window: no DISPLAY or WAYLAND_DISPLAY")
@@ -214,7 +214,7 @@ def test_web_port_in_use_warns(root, tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        config = pi_config(**{"camera__type": "video", "display__type": "web", "display__web__port": port})
+        config = pi_config(camera__type="video", display__type="web", display__web__port=port)
         warns = by_status(checks_for(config, host(root), tmp_path), "WARN")
         assert warns[0].startswith(f"WARN  display web: cannot listen on 127.0.0.1:{port}")
     assert f"OK    display web on http://127.0.0.1:{port}/ (this machine only)" in by_status(
@@ -226,7 +226,7 @@ def test_coral_before_firmware_without_libedgetpu_and_without_plugdev(root, tmp_
     root.coral_usb(product="089a", mode=0o660)
     (root.path / "etc/group").write_text((root.path / "etc/group").read_text().replace(
         "plugdev:x:46:pose-appliance", "plugdev:x:46:"))
-    config = pi_config(**{"camera__type": "video", "display__type": "null"})
+    config = pi_config(camera__type="video", display__type="null")
     fails = by_status(checks_for(config, host(root, libedgetpu=False), tmp_path), "FAIL")
     assert fails == [
         "FAIL  edgetpu: pose-appliance cannot open /dev/bus/usb/002/003  -- add pose-appliance to group "
@@ -236,7 +236,7 @@ def test_coral_before_firmware_without_libedgetpu_and_without_plugdev(root, tmp_
 
 
 def test_coral_present_but_cpu_chosen_and_absent_but_required(root, tmp_path):
-    config = pi_config(**{"camera__type": "video", "display__type": "null", "model__delegate": "edgetpu"})
+    config = pi_config(camera__type="video", display__type="null", model__delegate="edgetpu")
     warns = by_status(checks_for(config, host(root), tmp_path), "WARN")
     assert warns[0].startswith("WARN  edgetpu: no Coral device found; the model falls back to the CPU")
     root.device("dev/apex_0", gid=APEX)
@@ -276,7 +276,7 @@ def test_root_is_told_to_check_the_service_user(root):
 
 
 def test_no_runtime(root, tmp_path):
-    checks = checks_for(pi_config(**{"camera__type": "video", "display__type": "null"}),
+    checks = checks_for(pi_config(camera__type="video", display__type="null"),
                         host(root, importable=()), tmp_path)
     assert "FAIL  runtime: neither ai_edge_litert nor tflite_runtime is importable  -- pip install " \
            "ai-edge-litert (in the appliance's venv)" in by_status(checks, "FAIL")

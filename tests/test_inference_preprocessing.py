@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pose_appliance.inference.crop_region import (CropRegionTracker, next_crop_region, padded_full_frame,
-                                                  torso_visible)
+from pose_appliance.inference.crop_region import CropRegionTracker, next_crop_region, padded_full_frame, torso_visible
 from pose_appliance.inference.crop_resize import CropResizer
 from pose_appliance.inference.one_euro import OneEuroFilter
 from pose_appliance.types import KEYPOINT_INDEX as K
@@ -73,7 +72,7 @@ def test_torso_not_visible_or_too_big_gives_padded_full_frame():
 def test_half_size_capped_by_distance_to_farthest_edge():
     kps = standing(cx=100, hip_y=100)
     kps[:, 1] = (kps[:, 1] - 100) * 1.2 + 100
-    ymin, xmin, ymax, xmax = next_crop_region(kps, 640, 480)
+    ymin, xmin, _ymax, xmax = next_crop_region(kps, 640, 480)
     half = (xmax - xmin) * 640 / 2
     assert half == pytest.approx(min(1.2 * 192, max(100, 540, 100, 380)))
     assert ymin < 0  # crops may extend past the frame

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
 import shutil
@@ -71,7 +72,7 @@ def run_with_edit(tmp_path, config_text: str, new_text: str, *, frames: int, loa
 
 def assert_no_gap(recs: list[dict], limit: float = 1.0) -> None:
     times = [r["t"] for r in recs]
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert max(gaps) < limit, f"longest gap between processed frames {max(gaps):.2f} s"
 
 
@@ -120,6 +121,23 @@ def test_bad_config_mid_run_keeps_the_running_model(tmp_path, models_dir, shared
     rejected = [m for m in caplog.messages if "rejected" in m]
     assert rejected and words in rejected[0]
     assert appliance.config.model.path == ""
+
+
+def test_a_reload_applies_the_new_log_level(tmp_path, models_dir, shared, caplog):
+    video = shared / "data/tfjs_pose_detection/pose_1.mp4"
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    caplog.set_level(logging.INFO)
+    text = base_config(video, models_dir)
+    try:
+        run_with_edit(tmp_path, text, text.replace("[service]\n", '[service]\nlog_level = "warning"\n'), frames=60)
+        assert root.level == logging.WARNING
+    finally:
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+            handler.close()
+        root.setLevel(level)
+    assert "log level warning" in caplog.messages
 
 
 def test_camera_and_display_changes_restart_only_those(tmp_path, models_dir, shared):
@@ -176,7 +194,7 @@ def test_pi_camera_restart_reattaches_the_drm_preview(tmp_path, models_dir, shar
                         functools.partial(drm_display.DrmDisplay, sysfs_root=str(tmp_path / "sys")))
     config = (f'[camera]\ntype = "picamera2"\nwidth = 640\nheight = 480\n[display]\ntype = "drm"\n'
               f'[service]\nmodels_dir = "{models_dir}"\n')
-    recs, appliance = run_with_edit(tmp_path, config, config.replace("width = 640\nheight = 480",
+    recs, _appliance = run_with_edit(tmp_path, config, config.replace("width = 640\nheight = 480",
                                                                        "width = 320\nheight = 240"), frames=90)
     cameras = module.hardware.instances
     assert len(cameras) == 2 and not any(camera.is_open for camera in cameras)  # both closed at the end

@@ -213,7 +213,7 @@ def test_models_not_in_the_mirror_fail_with_one_line_naming_each_url(tmp_path, m
 
 
 def test_unknown_name_is_refused_before_any_work(tmp_path, mirrors):
-    with pytest.raises(ModelError, match="unknown model 'yoga_clasifier' .*did you mean 'yoga_classifier'"):
+    with pytest.raises(ModelError, match=r"unknown model 'yoga_clasifier' .*did you mean 'yoga_classifier'"):
         modelstore.fetch(["demo_video", "yoga_clasifier"], tmp_path / "new", mirrors=mirrors)
     assert not (tmp_path / "new").exists()
 
@@ -380,7 +380,7 @@ def test_models_fetch_command_default_set_and_failures(tmp_path, mirrors, capsys
 
 
 def test_models_fetch_command_rejects_unknown_names_and_mixing_all(tmp_path):
-    with pytest.raises(UserError, match="unknown model 'posenet'.*did you mean 'posenet_mobilenet_v1'"):
+    with pytest.raises(UserError, match=r"unknown model 'posenet'.*did you mean 'posenet_mobilenet_v1'"):
         _cli("fetch", "--models-dir", str(tmp_path), "posenet")
     with pytest.raises(UserError, match="not both"):
         _cli("fetch", "--models-dir", str(tmp_path), "--all", "demo_video")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pose_appliance.config import ModelConfig
-from pose_appliance.inference import MoveNetEstimator, ModelLoadError, find_edgetpu, load_model
+from pose_appliance.inference import ModelLoadError, MoveNetEstimator, find_edgetpu, load_model
 from pose_appliance.inference import runtime as runtime_module
 
 
@@ -134,7 +134,7 @@ def test_corrupt_model_names_file_and_fix(tmp_path):
 def test_truncated_model_is_a_load_error(tmp_path, lightning_int8):
     truncated = tmp_path / "cut.tflite"
     truncated.write_bytes(lightning_int8.read_bytes()[:100_000])
-    with pytest.raises(ModelLoadError, match="cut.tflite"):
+    with pytest.raises(ModelLoadError, match=r"cut.tflite"):
         load_model(truncated)
 
 

@@ -10,7 +10,7 @@ import types
 
 import pytest
 
-from pose_appliance.service.logging import setup_logging
+from pose_appliance.service.logging import HANDLER_NAME, setup_logging
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def clean_root():
     root = logging.getLogger()
     level = root.level
     yield root
-    for handler in [h for h in root.handlers if getattr(h, "_pose_appliance", False)]:
+    for handler in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
         root.removeHandler(handler)
     root.setLevel(level)
 
@@ -33,7 +33,7 @@ def stderr_file(tmp_path, monkeypatch):
 
     def redirect():
         path = tmp_path / "stderr"
-        stream = open(path, "w+", buffering=1)
+        stream = open(path, "w+", buffering=1)  # noqa: SIM115 (the fixture closes it at teardown)
         streams.append(stream)
         monkeypatch.setattr(sys, "stderr", stream)
         return path, stream
@@ -127,7 +127,7 @@ def test_calling_again_replaces_the_handler_and_level(clean_root, stderr_file, m
     monkeypatch.delenv("JOURNAL_STREAM", raising=False)
     setup_logging("info")
     setup_logging("warning")  # a reload that changed service.log_level
-    ours = [h for h in clean_root.handlers if getattr(h, "_pose_appliance", False)]
+    ours = [h for h in clean_root.handlers if h.get_name() == HANDLER_NAME]
     assert len(ours) == 1
     logging.getLogger("x").info("hidden")
     logging.getLogger("x").warning("shown")

@@ -41,7 +41,7 @@ class NotifyListener:
             self.sock.settimeout(min(0.5, max(0.01, deadline - time.monotonic())))
             try:
                 message = self.sock.recv(4096).decode().split("\n")
-            except socket.timeout:
+            except TimeoutError:
                 continue
             self.messages.append(message)
             if any(item == line or (line.endswith("=") and item.startswith(line)) for item in message):

@@ -8,6 +8,7 @@ in either order. Bad-layout checks run in-process: they stop before TensorFlow i
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import subprocess
 import sys
@@ -22,6 +23,9 @@ from pose_appliance.commands import train_classifier
 from pose_appliance.config import ClassifierConfig
 from pose_appliance.errors import UserError
 from pose_appliance.types import Pose
+
+needs_tensorflow = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
+                                      reason="TensorFlow is not installed (pip install 'pose-appliance[train]')")
 
 
 def train_command(*argv) -> subprocess.CompletedProcess:
@@ -55,6 +59,7 @@ def yoga_csv_model(tmp_path_factory, shared):
     return out
 
 
+@needs_tensorflow
 def test_trained_on_the_tutorial_csv_it_reaches_95_percent_on_the_test_csv(yoga_csv_model, shared):
     report = json.loads((yoga_csv_model / "report.json").read_text())
     assert report["classes"] == ["chair", "cobra", "dog", "tree", "warrior"]
@@ -78,6 +83,7 @@ def test_trained_on_the_tutorial_csv_it_reaches_95_percent_on_the_test_csv(yoga_
     assert matrix.shape == (5, 5) and matrix.sum() == 495
 
 
+@needs_tensorflow
 def test_the_best_epoch_weights_are_the_ones_kept(shared):
     # A validation set with shuffled labels makes validation accuracy wander, so the last epoch is not the best.
     result = run_python(f"""
@@ -151,10 +157,12 @@ def test_one_class_csv_and_bad_options(tmp_path, shared):
         train_classifier.run(parse(tmp_path / "chairs.csv", "--out", tmp_path / "out", "--val-split", 1.5))
 
 
+@needs_tensorflow
 def test_trained_end_to_end_from_images_it_names_a_real_photo(tmp_path, shared, models_dir):
+    import cv2
+
     from pose_appliance.config import ModelConfig
     from pose_appliance.inference import create_estimator
-    import cv2
 
     dataset, out = shared / "data/yoga_cg_subset/test", tmp_path / "out"
     stderr = train_command(dataset, "--out", out, "--models-dir", models_dir, "--epochs", 100,
@@ -197,6 +205,6 @@ def test_an_existing_model_is_not_replaced_without_force(tmp_path, shared):
     out = tmp_path / "out"
     out.mkdir()
     (out / "model.tflite").write_bytes(b"the model the appliance runs")
-    with pytest.raises(UserError, match="already exists.*--force"):
+    with pytest.raises(UserError, match=r"already exists.*--force"):
         train_classifier.run(parse(shared / "data/yoga_poses_csv/yoga_train_data.csv", "--out", out))
     assert (out / "model.tflite").read_bytes() == b"the model the appliance runs"

@@ -20,7 +20,7 @@ class PreparedFrames:
     lores_size: list | None
 
     @classmethod
-    def from_video(cls, path: str, size: dict, model_size: tuple[int, int], budget: int) -> "PreparedFrames":
+    def from_video(cls, path: str, size: dict, model_size: tuple[int, int], budget: int) -> PreparedFrames:
         import cv2
         import numpy as np
 
@@ -31,7 +31,8 @@ class PreparedFrames:
         per_frame = width * height * (4 if size["camera"] else 3)
         limit = max(8, budget // per_frame)
         capture = cv2.VideoCapture(str(path))
-        images, lores = [], []
+        images: list[np.ndarray] = []
+        lores: list[np.ndarray] = []
         while len(images) < limit:
             ok, bgr = capture.read()
             if not ok:

@@ -3,10 +3,18 @@ display targets (null, or fbdev on a file-backed framebuffer), and the real Pipe
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from pose_appliance.bench.frames import PreparedFrames, prepared_source
+from pose_appliance.camera import FrameSource
+from pose_appliance.config import DisplayConfig
+from pose_appliance.display.display import Display
+from pose_appliance.pipeline import Stages
+from pose_appliance.render.renderer import Renderer
+from pose_appliance.types import FrameResult
 
 
 class InvokeTimer:
@@ -37,9 +45,10 @@ class InvokeTimer:
                 "mean_ms": round(float(ms.mean()), 3), "fps": round(count / total, 1)}
 
 
-def display_config_for(kind: str, screen: tuple[int, int], scratch: str):
-    """null, or fbdev on a file-backed XRGB8888 framebuffer of ``screen`` size with its fake sysfs entries."""
-    from pose_appliance.config import DisplayConfig, FbdevDisplayConfig
+def display_config_for(kind: str, screen: tuple[int, int], scratch: str) -> DisplayConfig:
+    """null, or fbdev on a file-backed XRGB8888 framebuffer of ``screen`` size with its fake sysfs entries
+    (``sys/`` beside the device file, where :func:`build_display` looks)."""
+    from pose_appliance.config import FbdevDisplayConfig
 
     if kind == "null":
         return DisplayConfig(type="null")
@@ -54,40 +63,47 @@ def display_config_for(kind: str, screen: tuple[int, int], scratch: str):
         (info / "stride").write_text(f"{width * 4}\n")
         with open(device, "wb") as f:
             f.truncate(width * height * 4)
-    return DisplayConfig(type="fbdev", fbdev=FbdevDisplayConfig(device=str(device), sysfs_root=str(root / "sys")))
+    return DisplayConfig(type="fbdev", fbdev=FbdevDisplayConfig(device=str(device)))
 
 
-def build_display(display_config, source):
+def build_display(display_config: DisplayConfig, source: FrameSource | None) -> Display:
+    """The display as the appliance wraps it; the fbdev target on the fake sysfs tree beside its device."""
     from pose_appliance.display import ResilientDisplay, open_display
-    return ResilientDisplay(lambda: open_display(display_config, camera=source), display_config)
+    from pose_appliance.display.fbdev_display import FbdevDisplay
+
+    def make() -> Display:
+        if display_config.type == "fbdev":
+            sysfs_root = Path(display_config.fbdev.device).parent / "sys"
+            return FbdevDisplay(display_config.fbdev, sysfs_root=str(sysfs_root))
+        return open_display(display_config, camera=source)
+
+    return ResilientDisplay(make, display_config)
 
 
-class TimingDisplay:
+class TimingDisplay(Display):
     """Wraps the real display: notes when each overlay was written, the process CPU time then, and how old its
     frame was by then."""
 
-    def __init__(self, display):
-        import threading
-
+    def __init__(self, display: Display):
         self.display = display
-        self.name = getattr(display, "name", "display")
+        self.name = display.name
         self.first_shown = threading.Event()
         self.first_shown_at = 0.0
         self.reset()
 
     @property
     def overlay_only(self) -> bool:
-        return bool(getattr(self.display, "overlay_only", False))
+        return self.display.overlay_only
 
     def reset(self) -> None:
         self.shown_at: list[float] = []
         self.cpu_at: list[float] = []
         self.latencies: list[float] = []
 
-    def open(self, frame_size) -> None:
+    def open(self, frame_size: tuple[int, int]) -> None:
         self.display.open(frame_size)
 
-    def show(self, result, renderer, status) -> None:
+    def show(self, result: FrameResult, renderer: Renderer, status: dict) -> None:
         self.display.show(result, renderer, status)
         now = time.monotonic()
         self.shown_at.append(now)
@@ -104,7 +120,7 @@ class TimingDisplay:
         return [1000.0 * v for v in self.latencies]
 
 
-def reset_stages(stages) -> None:
+def reset_stages(stages: Stages) -> None:
     stages.estimator.reset()
     if stages.smoother is not None:
         stages.smoother.reset()
@@ -127,7 +143,7 @@ def run_pipeline(stages, frames: PreparedFrames, display_config, count: int, *, 
     pipeline.stop()
     display.close()
     shown = display.shown_at
-    out = {"frames": len(shown), "dropped": pipeline.capture_dropped}
+    out: dict[str, Any] = {"frames": len(shown), "dropped": pipeline.capture_dropped}
     if fps:
         cpu = end_cpu - started_cpu
         out.update(fps_in=fps, latency_ms=percentiles(display.latencies_ms(), (50, 99)),

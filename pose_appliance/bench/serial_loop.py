@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from pose_appliance.bench.frames import PreparedFrames
 from pose_appliance.bench.measure import build_display
+from pose_appliance.config import DisplayConfig
+from pose_appliance.pipeline import Stages
 
 
-def run_serial_loop(stages, frames: PreparedFrames, display_config, count: int) -> dict:
+def run_serial_loop(stages: Stages, interpreter: Any, frames: PreparedFrames, display_config: DisplayConfig,
+                    count: int) -> dict:
     """The TensorFlow raspberry_pi sample's loop, one thread: read, mirror (cv2.flip), crop the region found in
     the previous frame with OpenCV (slice, copyMakeBorder, resize), set_tensor, invoke, get_tensor, keypoints to
     pixels, next crop, classify, draw onto the frame, show. Same frames and display target as the pipeline; the
@@ -19,7 +23,6 @@ def run_serial_loop(stages, frames: PreparedFrames, display_config, count: int) 
     from pose_appliance.inference.crop_region import next_crop_region, padded_full_frame
     from pose_appliance.types import Frame, FrameResult, LabelDecision, Pose
 
-    interpreter = stages.estimator.model.interpreter
     detail = interpreter.get_input_details()[0]
     in_h, in_w = int(detail["shape"][1]), int(detail["shape"][2])
     output_index = interpreter.get_output_details()[0]["index"]
@@ -37,9 +40,10 @@ def run_serial_loop(stages, frames: PreparedFrames, display_config, count: int) 
         ymin, xmin, ymax, xmax = crop
         top, bottom = int(max(ymin, 0) * height), int(min(ymax, 1) * height)
         left, right = int(max(xmin, 0) * width), int(min(xmax, 1) * width)
-        pad = [int(-ymin * height) if ymin < 0 else 0, int((ymax - 1) * height) if ymax >= 1 else 0,
-               int(-xmin * width) if xmin < 0 else 0, int((xmax - 1) * width) if xmax >= 1 else 0]
-        cropped = cv2.copyMakeBorder(image[top:bottom, left:right], *pad, cv2.BORDER_CONSTANT)
+        pad_top, pad_bottom = int(-ymin * height) if ymin < 0 else 0, int((ymax - 1) * height) if ymax >= 1 else 0
+        pad_left, pad_right = int(-xmin * width) if xmin < 0 else 0, int((xmax - 1) * width) if xmax >= 1 else 0
+        cropped = cv2.copyMakeBorder(image[top:bottom, left:right], pad_top, pad_bottom, pad_left, pad_right,
+                                     cv2.BORDER_CONSTANT)
         model_input = cv2.resize(cropped, (in_w, in_h)).astype(np.uint8)
         interpreter.set_tensor(detail["index"], np.expand_dims(model_input, axis=0))
         interpreter.invoke()

@@ -12,7 +12,12 @@ from typing import Any
 
 from pose_appliance.bench.frames import PreparedFrames
 from pose_appliance.bench.measure import (
-    InvokeTimer, TimingDisplay, build_display, display_config_for, percentiles, run_pipeline,
+    InvokeTimer,
+    TimingDisplay,
+    build_display,
+    display_config_for,
+    percentiles,
+    run_pipeline,
 )
 from pose_appliance.bench.serial_loop import run_serial_loop
 
@@ -41,10 +46,13 @@ def _config(job: dict, **overrides: Any):
 
 def pipeline_worker(job: dict) -> dict:
     from pose_appliance.app import build_stages
+    from pose_appliance.inference import TFLiteEstimator
     from pose_appliance.modelstore import model_file
 
     stages = build_stages(_config(job))
     estimator = stages.estimator
+    if not isinstance(estimator, TFLiteEstimator):  # the bare invoke needs the interpreter
+        raise RuntimeError(f"bench measures TFLite models; {job['model']} is not one")
     invoke = InvokeTimer(estimator.model.interpreter)
     bare = invoke.measure(job["invokes"])
     result = {"model": job["model"], "delegate": estimator.delegate, "threads": job["threads"],
@@ -74,14 +82,14 @@ def pipeline_worker(job: dict) -> dict:
     return result
 
 
-def measured_round(invoke: "InvokeTimer", stages, frames: "PreparedFrames", display_config, job: dict) -> dict:
+def measured_round(invoke: InvokeTimer, stages, frames: PreparedFrames, display_config, job: dict) -> dict:
     """Bare invoke, the unpaced pipeline, bare invoke, the TF sample's loop, bare invoke. Each loop is compared
     with the mean of the bare invoke rates just before and after it: a shared host changes speed every few
     seconds, so only measurements this close together share its state."""
     before = invoke.measure(job["invokes"])
     unpaced = run_pipeline(stages, frames, display_config, job["frames"])
     between = invoke.measure(job["invokes"])
-    serial = run_serial_loop(stages, frames, display_config, job["frames"])
+    serial = run_serial_loop(stages, invoke.interpreter, frames, display_config, job["frames"])
     after = invoke.measure(job["invokes"])
     invoke_fps = round((before["fps"] + between["fps"]) / 2, 1)
     serial_invoke_fps = round((between["fps"] + after["fps"]) / 2, 1)

@@ -46,12 +46,12 @@ def open_source(camera: CameraConfig, *, models_dir: str | Path | None = None,
 
 def _video_source(camera: CameraConfig, models_dir: str | Path | None) -> FrameSource:
     settings = camera.video
-    path = settings.path
+    path: str | Path = settings.path
     if not path:
-        from pose_appliance.modelstore import model_file
+        from pose_appliance.modelstore import ModelError, model_file, resolve_models_dir
         try:
-            path = model_file("demo_video", models_dir)
-        except Exception as exc:  # ModelError: says which fetch command brings the demo video
+            path = model_file("demo_video", resolve_models_dir() if models_dir is None else models_dir)
+        except ModelError as exc:  # says which fetch command brings the demo video
             raise SourceError(f"camera.video.path is empty and the demo video is missing: {exc}") from exc
     return _backend("video")(path, loop=settings.loop, realtime=settings.realtime, width=camera.width,
                              height=camera.height)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
 import numpy as np
 
@@ -13,27 +14,33 @@ class SourceError(RuntimeError):
     """A frame source cannot start or stopped working: one line naming the device or file and the fix."""
 
 
-class FrameSource:
+class FrameSource(Protocol):
     """Where frames come from.
 
     ``live`` sources (cameras, paced files) run at their own rate: a slow consumer drops frames rather than
     building a backlog. Other sources wait for the consumer. ``read()`` blocks until the next frame and returns
     ``None`` at the end of the stream. Frames are RGB uint8; ``Frame.index`` counts the frames the source produced,
     so a gap between two indices is frames skipped; ``Frame.timestamp`` is ``time.monotonic()`` at capture.
+    Backends subclass it for the defaults below.
     """
 
-    name = "source"
-    live: bool = False
+    name: str = "source"
     frame_rate: float | None = None
+
+    @property
+    def live(self) -> bool:
+        return False
 
     def start(self) -> None:
         """Open the device or file. Raises SourceError."""
+        return None
 
     def read(self) -> Frame | None:
         raise NotImplementedError
 
     def stop(self) -> None:
         """Release the device or file. Safe to call twice."""
+        return None
 
     def __enter__(self) -> FrameSource:
         self.start()

@@ -27,7 +27,7 @@ class ImageFolderSource(FrameSource):
         self.path = Path(path)
         self.loop = loop
         self.realtime = realtime
-        self.frame_rate = float(fps)
+        self.frame_rate: float = float(fps)
         self.width, self.height = width, height
         self.files: list[Path] = []
         self.skipped: list[Path] = []

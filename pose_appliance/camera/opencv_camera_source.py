@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pose_appliance.camera.frame_source import FrameSource, SourceError
 from pose_appliance.camera.imageops import cv_to_rgb, resize_to
@@ -35,7 +36,7 @@ class OpenCVCameraSource(FrameSource):
         self.frame_rate: float | None = fps
         self.actual_size: tuple[int, int] | None = None
         self._video_capture = video_capture
-        self._capture = None
+        self._capture: Any = None  # cv2.VideoCapture, or what video_capture made
         self._index = 0
         self._warned_size = False
 
@@ -75,7 +76,8 @@ class OpenCVCameraSource(FrameSource):
             raise SourceError(f"camera.opencv.device: {self.device} stopped delivering frames "
                               f"({MAX_FAILED_READS} failed reads; unplugged?)")
         size = (bgr.shape[1], bgr.shape[0])
-        if not self._warned_size and (self.width and size[0] != self.width or self.height and size[1] != self.height):
+        asked_other = (self.width and size[0] != self.width) or (self.height and size[1] != self.height)
+        if not self._warned_size and asked_other:
             self._warned_size = True
             log.warning("opencv camera %s delivers %dx%d, not the %dx%d asked for: resizing", self.device, *size,
                         self.width, self.height)

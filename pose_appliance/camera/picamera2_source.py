@@ -14,6 +14,7 @@ Facts this follows (picamera2's sources, raspberrypi/picamera2):
 
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 import types
@@ -90,8 +91,8 @@ class Picamera2Source(FrameSource):
     def start(self) -> None:
         if self._camera is not None:
             return
-        self._import_modules()
-        camera_class = self._module.Picamera2
+        picamera2, _ = self._import_modules()
+        camera_class = picamera2.Picamera2
         num = self.settings.camera_num
         try:
             cameras = camera_class.global_camera_info()
@@ -116,31 +117,31 @@ class Picamera2Source(FrameSource):
         self._first_timestamp = None
         self._last_index = -1
 
-    def _import_modules(self) -> None:
+    def _import_modules(self) -> tuple[types.ModuleType, types.ModuleType]:
+        """(picamera2, libcamera): the modules given to the constructor, else imported now (once)."""
         try:
             if self._module is None:
-                import picamera2
-                self._module = picamera2
+                self._module = importlib.import_module("picamera2")
             if self._libcamera is None:
-                self._libcamera = getattr(self._module, "libcamera", None)
-                if self._libcamera is None:
-                    import libcamera
-                    self._libcamera = libcamera
+                self._libcamera = (getattr(self._module, "libcamera", None)
+                                   or importlib.import_module("libcamera"))
         except ImportError as exc:
             raise SourceError(f"camera.type = \"picamera2\": cannot import {exc.name} ({INSTALL_HINT})") from exc
+        return self._module, self._libcamera
 
     def _configure(self, camera) -> None:
-        platform = getattr(self._module.Picamera2, "platform", None)
+        picamera2, libcamera = self._import_modules()
+        platform = getattr(picamera2.Picamera2, "platform", None)
         self.platform_name = getattr(platform, "name", "VC4")
         # VC4 (Pi 4) can only give a YUV lores stream; PiSP (Pi 5) can give RGB, saving the conversion.
         self.lores_format = None if self.lores_size is None else (
             "RGB888" if self.platform_name == "PISP" else "YUV420")
         lores = None if self.lores_size is None else {"size": self.lores_size, "format": self.lores_format}
-        transform = self._libcamera.Transform(hflip=int(self.settings.hflip), vflip=int(self.settings.vflip))
+        transform = libcamera.Transform(hflip=int(self.settings.hflip), vflip=int(self.settings.vflip))
         config = camera.create_video_configuration(
             main={"size": self.main_size, "format": MAIN_FORMAT}, lores=lores,
             buffer_count=self.settings.buffer_count, transform=transform,
-            colour_space=self._libcamera.ColorSpace.Sycc(),  # full-range BT.601: what pixel_formats decodes
+            colour_space=libcamera.ColorSpace.Sycc(),  # full-range BT.601: what pixel_formats decodes
             controls={"FrameRate": self.frame_rate}, display="main", encode=None)
         camera.configure(config)
         actual = camera.camera_configuration()

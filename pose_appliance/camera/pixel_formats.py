@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+
 def picamera2_to_rgb(array: np.ndarray, fmt: str, size: tuple[int, int]) -> np.ndarray:
     """A picamera2 array (from MappedArray or make_array) of stream format ``fmt`` and ``size`` (w, h) as a new
     contiguous RGB uint8 image (never a view of the camera's buffer, so the request can be released)."""

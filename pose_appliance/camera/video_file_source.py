@@ -6,11 +6,17 @@ import logging
 import math
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from pose_appliance.camera.frame_source import FrameSource, SourceError
 from pose_appliance.camera.imageops import cv_to_rgb, resize_to
 from pose_appliance.camera.pacer import Pacer
 from pose_appliance.types import Frame
+
+if TYPE_CHECKING:
+    import cv2
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +41,7 @@ class VideoFileSource(FrameSource):
         self.width, self.height = width, height
         self.frame_rate: float | None = None
         self.frame_count = 0
-        self._capture = None
+        self._capture: cv2.VideoCapture | None = None
         self._position = 0  # index of the next frame the file will decode, counted across loops
         self._loop_start = 0  # index of the file's first frame in the current loop
         self._pacer: Pacer | None = None
@@ -68,46 +74,47 @@ class VideoFileSource(FrameSource):
         self._started_at = time.monotonic()
 
     def read(self) -> Frame | None:
-        if self._capture is None:
+        capture = self._capture
+        if capture is None:
             raise SourceError("VideoFileSource.read() before start()")
         wanted = self._position
         if self._pacer is not None:
             wanted = self._pacer.next_slot(self._position)
         while self._position < wanted:  # overdue frames: skip without decoding
-            if not self._grab():
+            if not self._grab(capture):
                 return None
-        bgr = self._next_image()
+        bgr = self._next_image(capture)
         if bgr is None:
             return None
         index = self._position
         self._position += 1
         image = cv_to_rgb(resize_to(bgr, self.width, self.height))
-        timestamp = None if self.realtime else self._started_at + index / self.frame_rate
+        timestamp = None if self.realtime else self._started_at + index / (self.frame_rate or DEFAULT_FPS)
         return self.make_frame(image, index, timestamp=timestamp)
 
-    def _next_image(self):
-        ok, bgr = self._capture.read()
+    def _next_image(self, capture: cv2.VideoCapture) -> np.ndarray | None:
+        ok, bgr = capture.read()
         if ok:
             return bgr
-        if not self._rewind():
+        if not self._rewind(capture):
             return None
-        ok, bgr = self._capture.read()
+        ok, bgr = capture.read()
         return bgr if ok else None
 
-    def _grab(self) -> bool:
-        if self._capture.grab() or (self._rewind() and self._capture.grab()):
+    def _grab(self, capture: cv2.VideoCapture) -> bool:
+        if capture.grab() or (self._rewind(capture) and capture.grab()):
             self._position += 1
             return True
         return False
 
-    def _rewind(self) -> bool:
+    def _rewind(self, capture: cv2.VideoCapture) -> bool:
         """At the end of the file: go back to its start when looping. False = the stream has ended."""
         import cv2
 
         if not self.loop or self._position == self._loop_start:  # not looping, or an empty pass
             return False
         self._loop_start = self._position
-        self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
         return True
 
     def stop(self) -> None:

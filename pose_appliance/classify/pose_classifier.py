@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from pose_appliance.classify.features import (FEATURE_SIZE, YOGA_INPUT_SIZE, normalized_landmarks,
-                                              yoga_classifier_input)
+from pose_appliance.classify.features import FEATURE_SIZE, YOGA_INPUT_SIZE, normalized_landmarks, yoga_classifier_input
 from pose_appliance.inference.runtime import load_model
 from pose_appliance.types import Pose
 
@@ -50,6 +50,7 @@ class PoseClassifier:
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         width = int(self._input["shape"][-1])
+        self._make_input: Callable[[Pose | np.ndarray], np.ndarray]
         if width == YOGA_INPUT_SIZE:
             self._make_input = yoga_classifier_input
         elif width == FEATURE_SIZE:

@@ -6,9 +6,18 @@ import argparse
 import sys
 from pathlib import Path
 
+from tqdm import tqdm
+
 from pose_appliance.errors import UserError
 from pose_appliance.modelstore import (
-    DEFAULT_NAMES, ModelEntry, ModelError, fetch, load_manifest, resolve_models_dir, status,
+    DEFAULT_NAMES,
+    USER_MODELS_DIR,
+    ModelEntry,
+    ModelError,
+    fetch,
+    load_manifest,
+    resolve_models_dir,
+    status,
 )
 
 
@@ -17,8 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     listing = sub.add_parser("list", help="every model of the manifest and its state in the models dir")
     getting = sub.add_parser("fetch", help="download models into the models dir (verified)")
     for p in (listing, getting):
-        p.add_argument("--models-dir", help="models dir (default: $POSE_APPLIANCE_MODELS, else "
-                                            "~/.cache/pose-appliance/models)")
+        p.add_argument("--models-dir", help=f"models dir (default: $POSE_APPLIANCE_MODELS, else {USER_MODELS_DIR})")
         p.add_argument("--manifest", help=argparse.SUPPRESS)
     getting.add_argument("names", nargs="*", metavar="NAME",
                          help=f"models to fetch (default: {' '.join(DEFAULT_NAMES)})")
@@ -57,16 +65,17 @@ def _list(manifest: dict[str, ModelEntry], models_dir: Path, out=None) -> int:
 
 def _fetch_command(names: list[str], manifest: dict[str, ModelEntry], models_dir: Path, mirrors: list[str],
                    force: bool) -> int:
-    show = sys.stderr.isatty()
+    bars: dict[str, tqdm] = {}
 
     def progress(name: str, done: int, total: int) -> None:
-        if show:
-            of = f" of {total / 1e6:.1f}" if total else ""
-            print(f"\r{name}: {done / 1e6:.1f}{of} MB ", end="", file=sys.stderr, flush=True)
+        if name not in bars:  # on a terminal only (disable=None)
+            bars[name] = tqdm(total=total or None, desc=name, unit="B", unit_scale=True, file=sys.stderr,
+                              leave=False, disable=None)
+        bars[name].update(done - bars[name].n)
 
     results = fetch(names, models_dir, mirrors=mirrors, progress=progress, force=force, manifest=manifest)
-    if show:
-        print("\r", end="", file=sys.stderr)
+    for bar in bars.values():
+        bar.close()
     for result in results:
         if result.ok:
             print(f"{result.name}: {result.status} {result.path}" +

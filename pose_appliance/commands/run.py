@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import typing
 from pathlib import Path
 from typing import Any
 
 from pose_appliance.app import Appliance, Overrides
-from pose_appliance.config import ConfigError
+from pose_appliance.config import ConfigError, LogLevel
 from pose_appliance.errors import UserError
 
 log = logging.getLogger("pose_appliance")
@@ -25,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record-keypoints", type=Path, metavar="PATH",
                         help="write one JSON object per frame (keypoints, label, crop) to PATH")
     parser.add_argument("--models-dir", help="where fetched models are (overrides service.models_dir)")
-    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+    parser.add_argument("--log-level", choices=typing.get_args(LogLevel),
                         help="overrides service.log_level")
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from pose_appliance.render.renderer import Renderer
 from pose_appliance.types import FrameResult
 
 
@@ -29,7 +28,7 @@ class Compositor:
 
     def __init__(self, output_size: tuple[int, int] | None = None):
         self.output_size = output_size
-        self.canvas: np.ndarray | None = None
+        self.canvas = np.zeros((0, 0, 3), np.uint8)  # sized by the first fit()
         self.rect = (0, 0, 0, 0)
         self.scale = 1.0
         self._frame_size: tuple[int, int] | None = None
@@ -44,7 +43,7 @@ class Compositor:
         self.canvas = np.zeros((self.rect[3], self.rect[2], 3), np.uint8)
         return True
 
-    def compose(self, result: FrameResult, renderer: Any) -> np.ndarray:
+    def compose(self, result: FrameResult, renderer: Renderer) -> np.ndarray:
         import cv2
 
         image = result.frame.image

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Protocol
 
+from pose_appliance.render.renderer import Renderer
 from pose_appliance.types import FrameResult
 
 
@@ -11,26 +12,32 @@ class DisplayError(RuntimeError):
     """A display cannot be opened or written: one line saying what is wrong and what to do."""
 
 
-class Display:
+class Display(Protocol):
     """Shows each frame's result. ``open`` before the first ``show``; ``close`` releases the device.
 
     ``overlay_only`` displays (DRM) leave the picture to the camera's own preview and draw only the overlay.
-    ``status`` is the pipeline's dict: fps, model, delegate, label, label_score, frames, dropped.
+    ``status`` is the pipeline's dict: fps, model, delegate, label, label_score, frames, dropped. Backends
+    subclass it for the defaults below; wrappers (``ResilientDisplay``, the benchmark's timing display) too.
     """
 
-    name = "display"
-    overlay_only = False
+    name: str = "display"
+
+    @property
+    def overlay_only(self) -> bool:
+        return False
 
     def open(self, frame_size: tuple[int, int]) -> None:
         """Acquire the device for frames of ``frame_size`` (w, h). Raises ``DisplayError``."""
+        return None
 
-    def show(self, result: FrameResult, renderer: Any, status: dict) -> None:
+    def show(self, result: FrameResult, renderer: Renderer, status: dict) -> None:
         raise NotImplementedError
 
     def close(self) -> None:
         """Release the device; safe to call twice or without open."""
+        return None
 
-    def __enter__(self) -> "Display":
+    def __enter__(self) -> Display:
         return self
 
     def __exit__(self, *exc_info) -> None:

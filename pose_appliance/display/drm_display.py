@@ -11,6 +11,7 @@ the overlay changed. The preview needs to be DRM master: with a desktop running,
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 import time
@@ -21,6 +22,7 @@ import numpy as np
 
 from pose_appliance.config import DrmDisplayConfig
 from pose_appliance.display.display import Display, DisplayError
+from pose_appliance.render.renderer import Renderer
 from pose_appliance.types import FrameResult
 
 log = logging.getLogger(__name__)
@@ -42,9 +44,11 @@ class DrmDisplay(Display):
         self._camera = camera
         self._drm_dir = Path(sysfs_root) / "class" / "drm"
         self._picam2: Any = None
-        self._canvas: np.ndarray | None = None  # drawn this frame
-        self._shown: np.ndarray | None = None  # what the overlay plane holds
-        self._same_pixels: np.ndarray | None = None  # canvas == shown per pixel, reused every frame
+        # Sized by open(): the canvas drawn this frame, what the overlay plane holds, and canvas == shown per
+        # pixel (reused every frame).
+        self._canvas = np.zeros((0, 0, 4), np.uint8)
+        self._shown = np.zeros((0, 0, 4), np.uint8)
+        self._same_pixels = np.zeros((0, 0), bool)
         self._opened_at = 0.0
         self.screen_size: tuple[int, int] | None = None
         self.window: tuple[int, int, int, int] | None = None
@@ -70,8 +74,8 @@ class DrmDisplay(Display):
         self._shown = np.zeros(size, np.uint8)
         self._same_pixels = np.empty(size[:2], bool)
 
-    def show(self, result: FrameResult, renderer: Any, status: dict) -> None:
-        if self._canvas is None:
+    def show(self, result: FrameResult, renderer: Renderer, status: dict) -> None:
+        if self.window is None:
             raise DisplayError("drm display used before open()")
         camera_now = getattr(self._camera, "picam2", None)
         if camera_now is not self._picam2:  # the source restarted the camera: its preview went with it
@@ -85,7 +89,7 @@ class DrmDisplay(Display):
         if self._plane_current and self._unchanged(canvas):
             return
         try:
-            self._picam2.set_overlay(canvas)
+            camera_now.set_overlay(canvas)  # the camera attached now
         except RuntimeError as exc:
             if "not supported" in str(exc) and time.monotonic() - self._opened_at < PLANE_GRACE_SECONDS:
                 return  # the preview has not shown its first frame yet
@@ -127,6 +131,8 @@ class DrmDisplay(Display):
 
     def _start_preview(self, picam2: Any) -> None:
         preview = self._preview_enum()
+        if self.window is None:
+            raise DisplayError("drm display used before open()")
         x, y, w, h = self.window
         try:
             try:
@@ -164,7 +170,5 @@ class DrmDisplay(Display):
 
     def _preview_enum(self) -> Any:
         """picamera2's Preview enum, from the module the source imported (tests inject a fake one)."""
-        module = getattr(self._camera, "picamera2_module", None)
-        if module is None:
-            import picamera2 as module
+        module = getattr(self._camera, "picamera2_module", None) or importlib.import_module("picamera2")
         return module.Preview

@@ -20,6 +20,7 @@ import numpy as np
 from pose_appliance.config import FbdevDisplayConfig
 from pose_appliance.display.compositor import Compositor
 from pose_appliance.display.display import Display, DisplayError
+from pose_appliance.render.renderer import Renderer
 from pose_appliance.types import FrameResult
 
 # bits_per_pixel -> (bytes per pixel, OpenCV conversion from RGB, name)
@@ -29,9 +30,10 @@ PIXEL_FORMATS = {16: (2, "COLOR_RGB2BGR565", "RGB565"), 32: (4, "COLOR_RGB2BGRA"
 class FbdevDisplay(Display):
     name = "fbdev"
 
-    def __init__(self, fbdev_config: FbdevDisplayConfig, *, camera: Any = None):
+    def __init__(self, fbdev_config: FbdevDisplayConfig, *, camera: Any = None, sysfs_root: str = "/sys"):
+        """``sysfs_root`` is where sysfs is mounted (tests and the benchmark give a fake tree)."""
         self.device = Path(fbdev_config.device)
-        self.sysfs_dir = Path(fbdev_config.sysfs_root) / "class" / "graphics" / self.device.name
+        self.sysfs_dir = Path(sysfs_root) / "class" / "graphics" / self.device.name
         self.size: tuple[int, int] = (0, 0)
         self.bits_per_pixel = 0
         self.stride = 0
@@ -40,7 +42,7 @@ class FbdevDisplay(Display):
         self._map: mmap.mmap | None = None
         self._screen: np.ndarray | None = None
         self._conversion = 0
-        self._compositor: Compositor | None = None
+        self._compositor = Compositor()  # its output size is set when the framebuffer opens
 
     def open(self, frame_size: tuple[int, int]) -> None:
         import cv2
@@ -77,7 +79,7 @@ class FbdevDisplay(Display):
         self._compositor.fit(frame_size)
         self._screen[:] = 0
 
-    def show(self, result: FrameResult, renderer: Any, status: dict) -> None:
+    def show(self, result: FrameResult, renderer: Renderer, status: dict) -> None:
         import cv2
 
         if self._screen is None:
@@ -106,7 +108,7 @@ class FbdevDisplay(Display):
                 return (self.sysfs_dir / name).read_text().strip()
             except OSError:
                 raise DisplayError(f"display.fbdev: cannot read {self.sysfs_dir / name} (is {self.device} a "
-                                   f"framebuffer? display.fbdev.sysfs_root must point at /sys)") from None
+                                   f"framebuffer? set display.fbdev.device to one of /dev/fb*)") from None
 
         try:
             virtual_w, virtual_h = (int(v) for v in read("virtual_size").split(","))
@@ -114,7 +116,7 @@ class FbdevDisplay(Display):
             self.stride = int(read("stride"))
         except ValueError:
             raise DisplayError(f"display.fbdev: unreadable virtual_size, bits_per_pixel or stride in {self.sysfs_dir} "
-                               "(display.fbdev.sysfs_root must point at /sys)") from None
+                               "(is sysfs mounted at /sys?)") from None
         if self.bits_per_pixel not in PIXEL_FORMATS:
             raise DisplayError(f"display.fbdev: {self.device} is {self.bits_per_pixel} bits per pixel; supported "
                                f"are 16 (RGB565) and 32 (XRGB8888) (set it with `fbset -depth 32`)")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pose_appliance.display.display import Display
+from pose_appliance.render.renderer import Renderer
 from pose_appliance.types import FrameResult
 
 
 class NullDisplay(Display):
     name = "null"
 
-    def show(self, result: FrameResult, renderer: Any, status: dict) -> None:
+    def show(self, result: FrameResult, renderer: Renderer, status: dict) -> None:
         pass

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pose_appliance.config import RecordDisplayConfig
 from pose_appliance.display.compositor import Compositor
 from pose_appliance.display.display import Display, DisplayError
+from pose_appliance.render.renderer import Renderer
 from pose_appliance.types import FrameResult
+
+if TYPE_CHECKING:
+    import cv2
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv")
 DEFAULT_FPS = 30.0
@@ -30,7 +34,7 @@ class RecordDisplay(Display):
         self.is_video = self.path.suffix.lower() in VIDEO_SUFFIXES
         self.written = 0
         self._seen = 0
-        self._writer = None
+        self._writer: cv2.VideoWriter | None = None
         self._compositor = Compositor()
         self._bgr: np.ndarray | None = None
 
@@ -51,13 +55,13 @@ class RecordDisplay(Display):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DisplayError(f"display.record.path: cannot create {self.path.parent}: {exc.strerror}") from None
-        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, (w, h))
         if not writer.isOpened():
             raise DisplayError(f"display.record.path: OpenCV cannot write {self.path} (is the folder writable? "
                                f"use .mp4, .avi or .mkv, or a folder for PNG frames)")
         self._writer = writer
 
-    def show(self, result: FrameResult, renderer: Any, status: dict) -> None:
+    def show(self, result: FrameResult, renderer: Renderer, status: dict) -> None:
         import cv2
 
         if self._bgr is None:

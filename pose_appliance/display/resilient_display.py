@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
 
 from pose_appliance.config import DisplayConfig
 from pose_appliance.display.display import Display, DisplayError
+from pose_appliance.render.renderer import Renderer
 from pose_appliance.types import FrameResult
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,6 @@ class ResilientDisplay(Display):
         self._clock = clock
         self._lock = threading.Lock()
         self._display: Display | None = None
-        self._frame_size: tuple[int, int] | None = None
         self._next_try = 0.0
         self._last_reason: str | None = None
         self._closed = False
@@ -49,20 +49,22 @@ class ResilientDisplay(Display):
 
     def open(self, frame_size: tuple[int, int]) -> None:
         with self._lock:
-            self._frame_size = frame_size
             if self._display is None and not self._closed:
-                self._try_open()
+                self._try_open(frame_size)
 
-    def show(self, result: FrameResult, renderer: Any, status: dict) -> None:
+    def show(self, result: FrameResult, renderer: Renderer, status: dict) -> None:
         with self._lock:
             if self._closed:
                 return
-            if self._display is None:
-                self._frame_size = result.frame.size
-                if self._clock() < self._next_try or not self._try_open():
+            display = self._display
+            if display is None:
+                if self._clock() < self._next_try:
+                    return
+                display = self._try_open(result.frame.size)
+                if display is None:
                     return
             try:
-                self._display.show(result, renderer, status)
+                display.show(result, renderer, status)
             except Exception as exc:  # an unplugged screen must not stop the appliance
                 self._fail("show", exc)
 
@@ -73,21 +75,22 @@ class ResilientDisplay(Display):
                 _close_quietly(self._display)
                 self._display = None
 
-    def _try_open(self) -> bool:
+    def _try_open(self, frame_size: tuple[int, int]) -> Display | None:
+        """The display made and opened for frames of ``frame_size``; None (failure logged) when it fails."""
         display = None
         try:
             display = self._factory()
-            display.open(self._frame_size)
+            display.open(frame_size)
         except Exception as exc:
             if display is not None:
                 _close_quietly(display)
             self._fail("open", exc)
-            return False
+            return None
         self._display = display
         if self._last_reason is not None:
             log.info("display %s works again", self.name)
         self._last_reason = None
-        return True
+        return display
 
     def _fail(self, stage: str, exc: Exception) -> None:
         self.failures += 1

@@ -24,6 +24,7 @@ import numpy as np
 from pose_appliance.config import WebDisplayConfig
 from pose_appliance.display.compositor import Compositor
 from pose_appliance.display.display import Display, DisplayError
+from pose_appliance.render.renderer import Renderer
 from pose_appliance.types import FrameResult
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,10 @@ class LatestJpeg:
         with self._changed:
             if not self._changed.wait_for(lambda: self.closed or self.sequence > sequence, timeout) or self.closed:
                 return None
-            return self.sequence, self._jpeg, self._frame_index
+            jpeg = self._jpeg
+            if jpeg is None:  # sequence > 0 means a frame was published
+                return None
+            return self.sequence, jpeg, self._frame_index
 
     def add_viewer(self, delta: int) -> None:
         with self._changed:
@@ -104,7 +108,7 @@ class WebDisplay(Display):
         self._thread.start()
         log.info("web display: status page %s, stream %sstream.mjpg", self.url, self.url)
 
-    def show(self, result: FrameResult, renderer: Any, status: dict) -> None:
+    def show(self, result: FrameResult, renderer: Renderer, status: dict) -> None:
         import cv2
 
         self.status = status
@@ -134,7 +138,7 @@ class WebDisplay(Display):
         return {**self.status, "viewers": self.hub.viewers}
 
 
-def _listen(address: tuple[str, int], handler: type) -> "_Server":
+def _listen(address: tuple[str, int], handler: type) -> _Server:
     deadline = time.monotonic() + BIND_PATIENCE
     while True:
         try:
@@ -156,7 +160,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "pose-appliance"
     timeout = VIEWER_TIMEOUT
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/stream.mjpg":
             self._stream()
@@ -200,7 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             hub.add_viewer(-1)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("web display %s: " + format, self.address_string(), *args)
 
 

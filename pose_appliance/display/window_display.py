@@ -12,6 +12,7 @@ from typing import Any
 from pose_appliance.config import WindowDisplayConfig
 from pose_appliance.display.compositor import Compositor
 from pose_appliance.display.display import Display, DisplayError
+from pose_appliance.render.renderer import Renderer
 from pose_appliance.types import FrameResult
 
 
@@ -26,7 +27,7 @@ class WindowDisplay(Display):
         self._pygame: Any = None
         self._screen: Any = None
         self._surface: Any = None
-        self._compositor: Compositor | None = None
+        self._compositor = Compositor()  # its output size is set when the window opens
 
     def open(self, frame_size: tuple[int, int]) -> None:
         if self.driver:
@@ -51,10 +52,10 @@ class WindowDisplay(Display):
         pygame.mouse.set_visible(not self.fullscreen)
         self._pygame = pygame
         self.size = self._screen.get_size()
-        self._compositor = Compositor(self.size)
+        self._compositor = Compositor(self.size)  # the window's size is known now
         self._fit(frame_size)
 
-    def show(self, result: FrameResult, renderer: Any, status: dict) -> None:
+    def show(self, result: FrameResult, renderer: Renderer, status: dict) -> None:
         pygame = self._pygame
         if pygame is None:
             raise DisplayError("window display used before open()")
@@ -76,8 +77,10 @@ class WindowDisplay(Display):
     def _fit(self, frame_size: tuple[int, int]) -> None:
         if not self._compositor.fit(frame_size) and self._surface is not None:
             return
-        canvas = self._compositor.canvas
+        canvas, pygame = self._compositor.canvas, self._pygame
+        if pygame is None:
+            raise DisplayError("window display used before open()")
         # The surface reads the canvas's memory: composing into the canvas updates it.
-        self._surface = self._pygame.image.frombuffer(canvas, (canvas.shape[1], canvas.shape[0]), "RGB")
+        self._surface = pygame.image.frombuffer(canvas, (canvas.shape[1], canvas.shape[0]), "RGB")
         self._screen.fill((0, 0, 0))
-        self._pygame.display.flip()
+        pygame.display.flip()

@@ -6,8 +6,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pose_appliance.config import ModelConfig
 from pose_appliance.inference.crop_region import CropRegionTracker
@@ -20,7 +21,8 @@ from pose_appliance.inference.posenet import PoseNetEstimator
 from pose_appliance.inference.runtime import LoadedModel, ModelLoadError, find_edgetpu, load_model
 from pose_appliance.inference.tflite_estimator import TFLiteEstimator
 
-ESTIMATORS: dict[str, type[TFLiteEstimator]] = {
+# By manifest family: the constructor, called as (model, model_config, name=...).
+ESTIMATORS: dict[str, Callable[..., Estimator]] = {
     "movenet_singlepose": MoveNetEstimator,
     "movenet_multipose": MoveNetMultiPoseEstimator,
     "posenet": PoseNetEstimator,
@@ -28,13 +30,13 @@ ESTIMATORS: dict[str, type[TFLiteEstimator]] = {
 
 
 def create_estimator(model_config: ModelConfig, models_dir: str | os.PathLike, *,
-                     load_delegate: Callable[..., Any] | None = None, **load_options: Any) -> TFLiteEstimator:
+                     load_delegate: Callable[..., Any] | None = None, **load_options: Any) -> Estimator:
     """The estimator for ``model_config.name`` (a pose model of the manifest), loaded from ``models_dir``.
 
     ``model_config.path``, when set, replaces the fetched file (the name still picks the decoder); its Edge TPU
     build is then ``<stem>_edgetpu.tflite`` beside it. ``load_options`` go to ``load_model`` (tests).
     """
-    from pose_appliance import modelstore  # written alongside; imported here so this package loads without it
+    from pose_appliance import modelstore
 
     manifest = modelstore.load_manifest()
     entry = manifest.get(model_config.name)

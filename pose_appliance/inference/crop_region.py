@@ -73,7 +73,8 @@ class CropRegionTracker:
         """The crop for the next frame: the tracked one, or the padded full frame when nobody is tracked."""
         if self._filtered is None:
             return padded_full_frame(width, height)
-        return tuple(float(v) for v in self._filtered)  # type: ignore[return-value]
+        ymin, xmin, ymax, xmax = (float(v) for v in self._filtered)
+        return ymin, xmin, ymax, xmax
 
     def update(self, keypoints: np.ndarray, width: int, height: int) -> Crop:
         """Follow the person of ``keypoints`` (pixels of a ``width`` x ``height`` frame); low-pass the box."""

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pose_appliance.inference.crop_region import Crop
+
 FRACTION_BITS = 8  # per axis: sample positions in 1/256 pixel; the four weights of a pixel sum to 2**16
 
 
@@ -35,7 +37,7 @@ class CropResizer:
         self._float = np.empty(shape, np.float32)
         self._rows_capacity = 0  # bytes per buffer of source rows; grows with the widest frame seen
 
-    def __call__(self, image: np.ndarray, crop: tuple[float, float, float, float], out: np.ndarray, *,
+    def __call__(self, image: np.ndarray, crop: Crop, out: np.ndarray, *,
                  scale: float = 1.0, offset: float = 0.0) -> np.ndarray:
         """Write the crop ``(ymin, xmin, ymax, xmax)`` (normalized) of ``image`` into ``out``.
 

@@ -35,8 +35,8 @@ def decode_posenet(heatmaps: np.ndarray, offsets: np.ndarray, input_height: int,
     Each keypoint sits at its heatmap maximum times the output stride ((input - 1) / (grid - 1), 32 for
     257 x 257 on 9 x 9) plus the offset stored at that cell.
     """
-    heat = np.asarray(heatmaps, dtype=np.float32).reshape(heatmaps.shape[-3:])
-    grid_h, grid_w, count = heat.shape
+    grid_h, grid_w, count = heatmaps.shape[-3:]
+    heat = np.asarray(heatmaps, dtype=np.float32).reshape(grid_h, grid_w, count)
     offs = np.asarray(offsets, dtype=np.float32).reshape(grid_h, grid_w, 2 * count)
     if count != NUM_KEYPOINTS:
         raise ValueError(f"PoseNet heatmaps should have 17 channels, got {list(heatmaps.shape)}")

@@ -6,10 +6,16 @@ import time
 
 import numpy as np
 
-from pose_appliance.inference.crop_region import (CropRegionTracker, next_crop_region, padded_full_frame,
-                                                  torso_visible)
+from pose_appliance.inference.crop_region import (
+    Crop,
+    CropRegionTracker,
+    next_crop_region,
+    padded_full_frame,
+    torso_visible,
+)
 from pose_appliance.inference.decoders import decode_singlepose
-from pose_appliance.inference.tflite_estimator import PreparedInput, TFLiteEstimator
+from pose_appliance.inference.estimator import PreparedInput
+from pose_appliance.inference.tflite_estimator import TFLiteEstimator
 from pose_appliance.types import Pose
 
 
@@ -60,7 +66,7 @@ class MoveNetEstimator(TFLiteEstimator):
         return pose
 
     def estimate_still(self, image: np.ndarray, passes: int = 2, *, output_size: tuple[int, int] | None = None,
-                       crop: tuple[float, float, float, float] | None = None) -> Pose | None:
+                       crop: Crop | None = None) -> Pose | None:
         """``passes`` - 1 refinements on the crop found by the previous pass; tracking state is left alone.
 
         The first pass reads ``crop`` (normalized ymin, xmin, ymax, xmax), by default the whole image padded to

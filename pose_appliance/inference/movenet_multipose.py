@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from pose_appliance.inference.crop_region import Crop
 from pose_appliance.inference.decoders import decode_multipose
 from pose_appliance.inference.tflite_estimator import SinglePassEstimator
 
@@ -33,7 +34,7 @@ class MoveNetMultiPoseEstimator(SinglePassEstimator):
             return self.long_side, self.long_side
         return super().input_size
 
-    def _keypoints(self, image: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
+    def _keypoints(self, image: np.ndarray) -> tuple[np.ndarray, Crop] | None:
         height, width = image.shape[:2]
         self._fit_input(width, height)
         keypoints, boxes, scores = decode_multipose(self._run(image, self._box)[0])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pose_appliance.inference.crop_region import padded_full_frame
+from pose_appliance.inference.crop_region import Crop, padded_full_frame
 from pose_appliance.inference.decoders import NUM_KEYPOINTS, decode_posenet
 from pose_appliance.inference.tflite_estimator import SinglePassEstimator
 
@@ -25,7 +25,7 @@ class PoseNetEstimator(SinglePassEstimator):
         self._heatmaps = last_dims.index(NUM_KEYPOINTS)
         self._offsets = last_dims.index(2 * NUM_KEYPOINTS)
 
-    def _keypoints(self, image: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    def _keypoints(self, image: np.ndarray) -> tuple[np.ndarray, Crop]:
         height, width = image.shape[:2]
         crop = padded_full_frame(width, height)
         outputs = self._run(image, crop)

@@ -11,15 +11,19 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 EDGETPU_LIBRARY = "libedgetpu.so.1"
-# Coral USB Accelerator before (Global Unichip) and after (Google) its firmware is loaded.
-EDGETPU_USB_IDS: tuple[tuple[str, str], ...] = (("1a6e", "089a"), ("18d1", "9302"))
+# Coral USB Accelerator (vendor, product) before (Global Unichip) and after (Google) its firmware is loaded.
+EDGETPU_USB_IDS: dict[tuple[str, str], str] = {
+    ("1a6e", "089a"): "waiting for its firmware (loaded on first use)",
+    ("18d1", "9302"): "running",
+}
 RUNTIME_MODULES: tuple[tuple[str, str], ...] = (
     ("ai_edge_litert", "ai_edge_litert.interpreter"),
     ("tflite_runtime", "tflite_runtime.interpreter"),
@@ -54,7 +58,7 @@ class LoadedModel:
         write_input(self.interpreter)
         try:
             self.interpreter.invoke()
-        except Exception as exc:  # noqa: BLE001 - any Edge TPU failure means: go on with the CPU
+        except Exception as exc:
             if self.delegate != "edgetpu" or self._load_cpu is None:
                 raise
             self.fall_back_to_cpu(f"Edge TPU failed while running ({_first_line(exc)}); is it still plugged in?")
@@ -62,6 +66,8 @@ class LoadedModel:
             self.interpreter.invoke()
 
     def fall_back_to_cpu(self, reason: str) -> None:
+        if self._load_cpu is None:
+            raise RuntimeError(f"Edge TPU failed and there is no CPU model to fall back to: {reason}")
         log.warning("Edge TPU disabled, running on the CPU: %s", reason)
         self.interpreter = self._load_cpu()
         self.delegate, self.fallback_reason = "cpu", reason
@@ -151,7 +157,7 @@ def _load_edgetpu(model: Path, factory: InterpreterFactory, loader: Callable[...
     options = {"device": device_option} if device_option else {}
     try:
         edgetpu = loader(EDGETPU_LIBRARY, options)
-    except Exception as exc:  # noqa: BLE001 - the runtimes raise ValueError, OSError or RuntimeError here
+    except Exception as exc:
         if device is None:
             return None, (f"no Edge TPU device found (USB {', '.join(':'.join(i) for i in EDGETPU_USB_IDS)} "
                           f"or /dev/apex_N) and {EDGETPU_LIBRARY} did not load: {_first_line(exc)}")
@@ -160,7 +166,7 @@ def _load_edgetpu(model: Path, factory: InterpreterFactory, loader: Callable[...
     try:
         interpreter = factory(model_path=str(model), experimental_delegates=[edgetpu], num_threads=num_threads)
         interpreter.allocate_tensors()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return None, (f"{model.name} did not start on the Edge TPU ({_first_line(exc)}); libedgetpu probably "
                       "does not match the TFLite runtime version")
     return interpreter, None

@@ -4,26 +4,20 @@ keypoints from the crop back to frame pixels."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from pose_appliance.config import ModelConfig
+from pose_appliance.inference.crop_region import Crop
 from pose_appliance.inference.crop_resize import CropResizer
+from pose_appliance.inference.estimator import PreparedInput
 from pose_appliance.inference.one_euro import OneEuroFilter
 from pose_appliance.inference.runtime import LoadedModel
-from pose_appliance.types import Pose
+from pose_appliance.types import FULL_FRAME_CROP, Pose
 
 SUPPORTED_INPUT_TYPES = (np.uint8, np.int32, np.float32)
-
-
-@dataclass(slots=True)
-class PreparedInput:
-    """One frame's model input, written ahead of its invoke: the buffer, the crop it shows, the image size."""
-
-    buffer: np.ndarray
-    crop: tuple[float, float, float, float]
-    image_size: tuple[int, int]
 
 
 class TFLiteEstimator:
@@ -41,11 +35,10 @@ class TFLiteEstimator:
         self.config = config or ModelConfig()
         self.name = name or model.path.stem
         self._filter = OneEuroFilter()
-        self._interpreter = None
-        self._resizer: CropResizer | None = None
+        self._interpreter: Any = None
         self._buffers: list[np.ndarray] | None = None
         self._next_buffer = 0
-        self._bind(model.interpreter)
+        self._resizer = self._bind(model.interpreter, None)
 
     @property
     def delegate(self) -> str:
@@ -69,8 +62,9 @@ class TFLiteEstimator:
         self._interpreter = None
 
     # ------------------------------------------------------------------------------------------ model side
-    def _bind(self, interpreter) -> None:
-        """Read input/output details of ``interpreter`` (again after a fallback to the CPU model)."""
+    def _bind(self, interpreter: Any, resizer: CropResizer | None) -> CropResizer:
+        """Read input/output details of ``interpreter`` (again after a fallback to the CPU model). Returns the
+        crop resizer for its input size: ``resizer`` itself when that size is unchanged."""
         detail = interpreter.get_input_details()[0]
         shape = [int(v) for v in detail["shape"]]
         if len(shape) != 4 or shape[3] != 3:
@@ -80,18 +74,19 @@ class TFLiteEstimator:
             raise ValueError(f"{self.model.path}: input type {dtype} is not supported (uint8, int32, float32)")
         self._input_index, self._input_dtype = detail["index"], dtype
         self._outputs = interpreter.get_output_details()
-        if self._resizer is None or (self._resizer.height, self._resizer.width) != tuple(shape[1:3]):
-            self._resizer = CropResizer(shape[2], shape[1])
+        if resizer is None or (resizer.height, resizer.width) != tuple(shape[1:3]):
+            resizer = CropResizer(shape[2], shape[1])
         self._interpreter = interpreter
+        return resizer
 
     def _resize_input(self, width: int, height: int) -> None:
         """For models with a dynamic input size (MoveNet MultiPose): make the input [1, height, width, 3]."""
         interpreter = self.model.interpreter
         interpreter.resize_tensor_input(self._input_index, [1, height, width, 3])
         interpreter.allocate_tensors()
-        self._bind(interpreter)
+        self._resizer = self._bind(interpreter, self._resizer)
 
-    def _prepare(self, image: np.ndarray, crop: tuple[float, float, float, float]) -> PreparedInput:
+    def _prepare(self, image: np.ndarray, crop: Crop) -> PreparedInput:
         """Crop-and-resize ``image`` into the next of two input buffers of this estimator's own, so frame N+1 can
         be prepared on one thread while frame N is invoked on another (``infer``)."""
         shape = (1, self._resizer.height, self._resizer.width, 3)
@@ -100,32 +95,32 @@ class TFLiteEstimator:
         buffer = self._buffers[self._next_buffer]
         self._next_buffer ^= 1
         self._resizer(image, crop, buffer, scale=self.input_scale, offset=self.input_offset)
-        return PreparedInput(buffer, tuple(crop), (image.shape[1], image.shape[0]))
+        return PreparedInput(buffer, crop, (image.shape[1], image.shape[0]))
 
     def infer(self, prepared: PreparedInput) -> list[np.ndarray]:
         """Copy a prepared input into the input tensor (a memcpy of the model input), invoke, return copies of
         the outputs in model order. Touches only the interpreter: safe beside ``prepare`` on another thread."""
         return self._invoke(lambda tensor: np.copyto(tensor, prepared.buffer))
 
-    def _run(self, image: np.ndarray, crop: tuple[float, float, float, float]) -> list[np.ndarray]:
+    def _run(self, image: np.ndarray, crop: Crop) -> list[np.ndarray]:
         """Crop-and-resize ``image`` into the input tensor, invoke, return copies of the outputs in model order."""
         return self._invoke(lambda tensor: self._resizer(image, crop, tensor, scale=self.input_scale,
                                                          offset=self.input_offset))
 
-    def _invoke(self, fill_input) -> list[np.ndarray]:
+    def _invoke(self, fill_input: Callable[[np.ndarray], object]) -> list[np.ndarray]:
         """``fill_input(view of the input tensor)``, invoke, copies of the outputs in model order. After a
         fallback to the CPU model the new interpreter is bound and filled again."""
 
-        def write_input(interpreter) -> None:
+        def write_input(interpreter: Any) -> None:
             if interpreter is not self._interpreter:
-                self._bind(interpreter)
+                self._resizer = self._bind(interpreter, self._resizer)
             fill_input(interpreter.tensor(self._input_index)())  # the view is dropped before invoke
 
         self.model.invoke(write_input)
         return [self._interpreter.get_tensor(d["index"]) for d in self._outputs]
 
     # ------------------------------------------------------------------------------------------ pose side
-    def _to_pose(self, keypoints_yxs: np.ndarray, crop: tuple[float, float, float, float],
+    def _to_pose(self, keypoints_yxs: np.ndarray, crop: Crop,
                  image_size: tuple[int, int], output_size: tuple[int, int] | None,
                  timestamp: float | None = None) -> tuple[Pose, np.ndarray] | None:
         """Crop-normalized (y, x, score) -> Pose in output pixels, plus the keypoints in ``image_size`` pixels
@@ -141,7 +136,7 @@ class TFLiteEstimator:
             xy = self._filter(xy, timestamp)
         in_pixels = np.column_stack([xy * image_size, scores]).astype(np.float32)
         out = np.column_stack([xy * (output_size or image_size), scores]).astype(np.float32)
-        return Pose(out, tuple(float(v) for v in crop)), in_pixels
+        return Pose(out, (float(ymin), float(xmin), float(ymax), float(xmax))), in_pixels
 
 
 class SinglePassEstimator(TFLiteEstimator):
@@ -149,22 +144,40 @@ class SinglePassEstimator(TFLiteEstimator):
 
     def estimate(self, image: np.ndarray, *, timestamp: float | None = None,
                  output_size: tuple[int, int] | None = None) -> Pose | None:
-        return self._estimate(image, output_size, time.monotonic() if timestamp is None else timestamp)
+        prepared = self.prepare(image)
+        return self.finish(prepared, self.infer(prepared), timestamp=timestamp, output_size=output_size)
 
     def estimate_still(self, image: np.ndarray, passes: int = 2, *,
                        output_size: tuple[int, int] | None = None) -> Pose | None:
-        return self._estimate(image, output_size, None)
+        return self._pose(self._keypoints(image), (image.shape[1], image.shape[0]), output_size, None)
 
-    def _estimate(self, image: np.ndarray, output_size: tuple[int, int] | None,
-                  timestamp: float | None) -> Pose | None:
-        found = self._keypoints(image)
-        pose = None if found is None else self._to_pose(*found, (image.shape[1], image.shape[0]), output_size,
-                                                        timestamp)
+    # The three steps of ``estimate``: with nothing to crop ahead, the whole pass (resize, invoke, decode) is
+    # ``infer``, which touches only the interpreter and this estimator's input-size state.
+    def prepare(self, image: np.ndarray) -> PreparedInput:
+        return PreparedInput(image, FULL_FRAME_CROP, (image.shape[1], image.shape[0]))
+
+    def infer(self, prepared: PreparedInput) -> list[np.ndarray]:
+        """``[keypoints (y, x, score) normalized to the crop, the crop]``, or ``[]`` when nobody is found."""
+        found = self._keypoints(prepared.buffer)
+        return [] if found is None else [found[0], np.array(found[1], np.float64)]
+
+    def finish(self, prepared: PreparedInput, outputs: list[np.ndarray], *, timestamp: float | None = None,
+               output_size: tuple[int, int] | None = None) -> Pose | None:
+        found = None
+        if outputs:
+            ymin, xmin, ymax, xmax = (float(v) for v in outputs[1])
+            found = (outputs[0], (ymin, xmin, ymax, xmax))
+        return self._pose(found, prepared.image_size, output_size,
+                          time.monotonic() if timestamp is None else timestamp)
+
+    def _pose(self, found: tuple[np.ndarray, Crop] | None, image_size: tuple[int, int],
+              output_size: tuple[int, int] | None, timestamp: float | None) -> Pose | None:
+        pose = None if found is None else self._to_pose(*found, image_size, output_size, timestamp)
         if pose is None:
             self.reset()
             return None
         return pose[0]
 
-    def _keypoints(self, image: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
+    def _keypoints(self, image: np.ndarray) -> tuple[np.ndarray, Crop] | None:
         """One pass of the model: crop-normalized ``(17, 3)`` (y, x, score) and the crop, or None for nobody."""
         raise NotImplementedError

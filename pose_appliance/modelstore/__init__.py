@@ -7,9 +7,16 @@ dir from mirror folders and the official URLs, verified. The ``models`` command 
 
 from pose_appliance.modelstore.fetch import FetchResult, Progress, digests, fetch, status, verify
 from pose_appliance.modelstore.manifest import (
-    DEFAULT_NAMES, MANIFEST, ModelEntry, ModelError, get_entry, load_manifest, pose_models,
+    DEFAULT_NAMES,
+    MANIFEST,
+    ModelEntry,
+    ModelError,
+    get_entry,
+    load_manifest,
+    pose_models,
 )
-from pose_appliance.modelstore.models_dir import model_file, resolve_models_dir
+from pose_appliance.modelstore.models_dir import SERVICE_MODELS_DIR, USER_MODELS_DIR, model_file, resolve_models_dir
 
 __all__ = ["DEFAULT_NAMES", "MANIFEST", "FetchResult", "ModelEntry", "ModelError", "Progress", "digests", "fetch",
-           "get_entry", "load_manifest", "model_file", "pose_models", "resolve_models_dir", "status", "verify"]
+           "get_entry", "load_manifest", "model_file", "pose_models", "resolve_models_dir", "status", "verify",
+           "SERVICE_MODELS_DIR", "USER_MODELS_DIR"]

@@ -3,6 +3,7 @@ after its size and checksums match the manifest, so a partial or wrong download 
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -10,9 +11,10 @@ import shutil
 import tarfile
 import tempfile
 import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from pose_appliance.modelstore.manifest import ModelEntry, ModelError, get_entry, load_manifest
 
@@ -101,7 +103,7 @@ def fetch(names: Iterable[str], models_dir: str | os.PathLike, *, mirrors: Itera
     return [_fetch_one(entry, models_dir, mirror_index, progress, urlopen, force, timeout) for entry in wanted]
 
 
-def _fetch_one(entry: ModelEntry, models_dir: Path, mirror_index: "_MirrorIndex", progress: Progress | None,
+def _fetch_one(entry: ModelEntry, models_dir: Path, mirror_index: _MirrorIndex, progress: Progress | None,
                urlopen: Callable[..., Any] | None, force: bool, timeout: float) -> FetchResult:
     dest = models_dir / entry.file
     if not force and dest.is_file():
@@ -120,7 +122,8 @@ def _fetch_one(entry: ModelEntry, models_dir: Path, mirror_index: "_MirrorIndex"
             errors.append(f"{found}: {_strip_name(entry, exc)}")
     for url in entry.urls:
         try:
-            _install(entry, dest, lambda tmp: _download(entry, url, tmp, progress, urlopen, timeout))
+            _install(entry, dest, functools.partial(_download, entry, url, progress=progress, urlopen=urlopen,
+                                                    timeout=timeout))
             return FetchResult(entry.name, dest, "downloaded", url)
         except ModelError as exc:
             errors.append(f"{url}: {_strip_name(entry, exc)}")
@@ -134,7 +137,7 @@ def _strip_name(entry: ModelEntry, exc: Exception) -> str:
     return text[len(entry.name) + 2:] if text.startswith(entry.name + ": ") else text
 
 
-def _install(entry: ModelEntry, dest: Path, produce: Callable[[Path], None]) -> None:
+def _install(entry: ModelEntry, dest: Path, produce: Callable[[Path], object]) -> None:
     """produce() writes a temp file beside dest; it replaces dest only once verified."""
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{entry.file}.", suffix=".part", dir=dest.parent)

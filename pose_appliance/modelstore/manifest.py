@@ -103,7 +103,7 @@ def _entry(path: str, name: str, table: Any) -> ModelEntry:
                          "other kinds none")
     if not entry.sha256 and not entry.git_blob:
         raise ModelError(f"{where}: needs sha256 or git_blob, or a download could never be checked")
-    if entry.sha256 and len(entry.sha256) != 64 or entry.git_blob and len(entry.git_blob) != 40:
+    if (entry.sha256 and len(entry.sha256) != 64) or (entry.git_blob and len(entry.git_blob) != 40):
         raise ModelError(f"{where}: sha256 must be 64 and git_blob 40 hex digits")
     if entry.archive not in ("", "tar.gz"):
         raise ModelError(f"{where}.archive: only \"tar.gz\" is supported")

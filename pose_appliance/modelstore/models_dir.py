@@ -7,13 +7,16 @@ from pathlib import Path
 
 from pose_appliance.modelstore.manifest import ModelEntry, ModelError, get_entry
 
+USER_MODELS_DIR = "~/.cache/pose-appliance/models"  # when neither the config nor the environment names one
+# The installed service's (deploy/pose-appliance.service sets POSE_APPLIANCE_MODELS to it).
+SERVICE_MODELS_DIR = "/var/lib/pose-appliance/models"
 
 def resolve_models_dir(configured: str | os.PathLike = "") -> Path:
-    """service.models_dir if set, else $POSE_APPLIANCE_MODELS, else ~/.cache/pose-appliance/models."""
+    """service.models_dir if set, else $POSE_APPLIANCE_MODELS, else :data:`USER_MODELS_DIR`."""
     chosen = str(configured) or os.environ.get("POSE_APPLIANCE_MODELS", "")
     if chosen:
         return Path(chosen).expanduser()
-    return Path("~/.cache/pose-appliance/models").expanduser()
+    return Path(USER_MODELS_DIR).expanduser()
 
 
 def model_file(name: str, models_dir: str | os.PathLike, *,

@@ -61,10 +61,9 @@ class OverlayRenderer:
         margin = max(4, int(8 * font_scale))
         if config.label:
             decision = result.decision
+            text = decision.message
             if decision.label is not None:
                 text = f"{decision.label} {decision.score:.0%}"
-            else:
-                text = decision.message
             if text:
                 _text(cv2, canvas, text, (picture[0] + margin, picture[1] + margin), font_scale, rgba,
                       align_right=False)

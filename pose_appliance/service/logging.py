@@ -16,6 +16,7 @@ import sys
 # sd-daemon(3) / syslog priorities.
 PRIORITY = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
 IDENTIFIER = "pose-appliance"
+HANDLER_NAME = "pose_appliance"  # the handler setup_logging installed, replaced when it runs again
 
 
 class PriorityPrefixFormatter(logging.Formatter):
@@ -49,14 +50,14 @@ def stderr_is_journal(environ=None) -> bool:
 def setup_logging(level: str | int = "info") -> logging.Handler:
     """Configure the root logger (again: a reload may change the level). Returns the handler in use."""
     root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, "_pose_appliance", False)]:
+    for old in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
         root.removeHandler(old)
         old.close()
     if stderr_is_journal():
         handler = _journal_handler() or _stderr_handler(PriorityPrefixFormatter())
     else:
         handler = _stderr_handler(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    handler._pose_appliance = True
+    handler.set_name(HANDLER_NAME)
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
     return handler

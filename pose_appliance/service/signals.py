@@ -9,14 +9,21 @@ calls ``wait()`` should be the main thread and the work should run in others.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import select
 import signal
 import threading
 import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
 
 log = logging.getLogger(__name__)
+
+# What signal.signal() takes and returns: a function, SIG_DFL/SIG_IGN, or None (a handler set outside Python).
+SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
 STOP = "stop"
 RELOAD = "reload"
@@ -36,8 +43,8 @@ class SignalWaker:
         self.stop_requested = False
         self._pending: collections.deque[tuple[str, str]] = collections.deque()
         self._read_fd, self._write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._previous: dict[int, object] = {}
-        events = {**{s: STOP for s in stop_signals}, **{s: RELOAD for s in reload_signals}}
+        self._previous: dict[int, SignalHandler] = {}
+        events = {**dict.fromkeys(stop_signals, STOP), **dict.fromkeys(reload_signals, RELOAD)}
         for signum, event in events.items():
             self._previous[signum] = signal.signal(signum, self._handler(event))
 
@@ -46,10 +53,9 @@ class SignalWaker:
             if event == STOP:
                 self.stop_requested = True
             self._pending.append((event, signal.Signals(signum).name))
-            try:
+            # A full pipe already wakes the reader; a closed one means nobody waits any more.
+            with contextlib.suppress(OSError):
                 os.write(self._write_fd, b"\0")
-            except OSError:
-                pass  # a full pipe already wakes the reader; a closed one means nobody waits any more
         return handle
 
     def wait(self, timeout: float | None = None) -> set[str]:

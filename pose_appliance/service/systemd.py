@@ -65,7 +65,7 @@ class SystemdNotifier:
 
     def notify(self, *assignments: str) -> bool:
         """Send ``KEY=VALUE`` lines as one datagram. False when not under systemd or the send failed."""
-        if self._socket is None:
+        if self._socket is None or self.address is None:
             return False
         try:
             self._socket.sendto("\n".join(assignments).encode(), self.address)

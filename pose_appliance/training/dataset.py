@@ -4,15 +4,16 @@ a keypoint CSV in the tutorial's format; checks that every class is usable, and 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from pose_appliance.classify.keypoint_csv import KeypointSet, read_keypoint_csv
 from pose_appliance.errors import UserError
-from pose_appliance.training.progress import Progress
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 MIN_KEYPOINT_SCORE = 0.1
@@ -83,7 +84,7 @@ def extract_keypoints(root: Path, images: dict[str, list[Path]], estimator: Any,
     classes = list(images)
     keypoints, targets, files, skipped = [], [], [], []
     total = sum(len(paths) for paths in images.values())
-    progress = Progress(total, f"keypoints ({model_name})")
+    progress = tqdm(total=total, desc=f"keypoints ({model_name})", unit="image", file=sys.stderr)
     for target, name in enumerate(classes):
         for path in images[name]:
             relative = path.relative_to(root).as_posix()
@@ -100,7 +101,8 @@ def extract_keypoints(root: Path, images: dict[str, list[Path]], estimator: Any,
                 keypoints.append(np.asarray(pose.keypoints, np.float32))
                 targets.append(target)
                 files.append(relative)
-            progress.step(relative)
+            progress.set_postfix_str(relative, refresh=False)
+            progress.update()
     progress.close()
     if skipped:
         print(f"skipped {len(skipped)} of {total} images without a confident whole-body pose:", file=sys.stderr)
@@ -157,7 +159,8 @@ def match_classes(test: KeypointSet, classes: list[str], source: str) -> Keypoin
 def stratified_split(samples: KeypointSet, fraction: float, rng: np.random.Generator, source: str
                      ) -> tuple[KeypointSet, KeypointSet]:
     """(kept, held out): about ``fraction`` of every class held out, at least one, and at least one kept."""
-    kept, held = [], []
+    kept: list[int] = []
+    held: list[int] = []
     for target in range(len(samples.classes)):
         members = rng.permutation(np.flatnonzero(samples.targets == target))
         if len(members) < 2:

@@ -7,16 +7,17 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from pose_appliance.classify.features import FEATURE_SIZE, normalized_landmarks
 from pose_appliance.classify.keypoint_csv import KeypointSet
 from pose_appliance.errors import UserError
-from pose_appliance.training.progress import Progress
 
 BATCH_SIZE = 16
 PATIENCE = 20
@@ -79,14 +80,16 @@ def _best_epoch_callback(tf: Any, patience: int, epochs: int) -> Any:
         def __init__(self):
             super().__init__()
             self.epoch, self.accuracy, self.loss, self.weights = -1, -1.0, float("inf"), None
-            self.progress = Progress(epochs, "training")
+            self.progress = tqdm(total=epochs, desc="training", unit="epoch", file=sys.stderr)
 
         def on_epoch_end(self, epoch, logs=None):
             accuracy, loss = float(logs["val_accuracy"]), float(logs["val_loss"])
             if (accuracy, -loss) > (self.accuracy, -self.loss):
                 self.epoch, self.accuracy, self.loss = epoch, accuracy, loss
                 self.weights = self.model.get_weights()
-            self.progress.step(f"val acc {accuracy:.3f} (best {self.accuracy:.3f} @ {self.epoch + 1})")
+            self.progress.set_postfix_str(f"val acc {accuracy:.3f} (best {self.accuracy:.3f} @ {self.epoch + 1})",
+                                          refresh=False)
+            self.progress.update()
             if epoch - self.epoch >= patience:
                 self.model.stop_training = True
 

@@ -15,7 +15,11 @@ from pose_appliance.classify.features import normalized_landmarks
 from pose_appliance.classify.keypoint_csv import write_keypoint_csv
 from pose_appliance.errors import UserError
 from pose_appliance.training.dataset import (
-    best_estimator, check_usable, load_samples, match_classes, stratified_split,
+    best_estimator,
+    check_usable,
+    load_samples,
+    match_classes,
+    stratified_split,
 )
 from pose_appliance.training.model import export_tflite, import_tensorflow, train_model
 from pose_appliance.training.report import evaluate, report_markdown, write_confusion_png
@@ -67,8 +71,8 @@ def train_classifier(options: TrainingOptions) -> dict:
         samples, test_samples = stratified_split(samples, TEST_FRACTION, rng, options.dataset)
         test_source = f"{TEST_FRACTION:.0%} of the dataset held out, never trained on nor used for stopping"
     else:
-        test_samples = match_classes(test.samples, samples.classes, options.test)
         test_source = str(options.test)
+        test_samples = match_classes(test.samples, samples.classes, test_source)
     train, validation = stratified_split(samples, options.val_split, rng, options.dataset)
 
     started = time.perf_counter()

@@ -71,19 +71,19 @@ class ColorSpace:
         self.name, self.ycbcr, self.full_range = name, ycbcr, full_range
 
     @staticmethod
-    def Sycc():  # noqa: N802 (libcamera's spelling)
+    def Sycc():
         return ColorSpace("sYCC", "Rec601", True)
 
     @staticmethod
-    def Smpte170m():  # noqa: N802
+    def Smpte170m():
         return ColorSpace("SMPTE170M", "Rec601", False)
 
     @staticmethod
-    def Rec709():  # noqa: N802
+    def Rec709():
         return ColorSpace("Rec709", "Rec709", False)
 
     @staticmethod
-    def Raw():  # noqa: N802
+    def Raw():
         return ColorSpace("RAW", "None", True)
 
     def __eq__(self, other):
@@ -312,8 +312,9 @@ class Picamera2:
 
     @classmethod
     def global_camera_info(cls) -> list:
-        return [{"Model": cls._hw.model, "Location": 2, "Rotation": 0, "Id": f"/base/soc/i2c0mux/i2c@{i}/{cls._hw.model}@10",
-                 "Num": i} for i in range(cls._hw.num_cameras)]
+        return [{"Model": cls._hw.model, "Location": 2, "Rotation": 0,
+                 "Id": f"/base/soc/i2c0mux/i2c@{i}/{cls._hw.model}@10", "Num": i}
+                for i in range(cls._hw.num_cameras)]
 
     def __init__(self, camera_num: int = 0, verbose_console=None, tuning=None, allocator=None):
         self._preview = None
@@ -666,9 +667,8 @@ class Picamera2:
         return self._preview
 
     def set_overlay(self, overlay) -> None:
-        if overlay is not None:
-            if overlay.ndim != 3 or overlay.shape[2] != 4:
-                raise RuntimeError("Overlay must be a 4-channel image")
+        if overlay is not None and (overlay.ndim != 3 or overlay.shape[2] != 4):
+            raise RuntimeError("Overlay must be a 4-channel image")
         if self._preview is None:
             raise AttributeError("'NoneType' object has no attribute 'set_overlay' (no preview was started)")
         self.overlay_calls.append(None if overlay is None else np.array(overlay, copy=True))
