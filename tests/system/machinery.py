@@ -191,7 +191,8 @@ class Booted:
         state = ""
         while time.monotonic() < deadline:
             if self.nspawn.poll() is not None:
-                raise RuntimeError(f"systemd-nspawn exited {self.nspawn.returncode}: {self.console.read_text()[-2000:]}")
+                console = self.console.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"systemd-nspawn exited {self.nspawn.returncode}: {console}")
             if not self.leader:
                 children = subprocess.run(["pgrep", "-P", str(self.nspawn.pid)], capture_output=True, text=True,
                                           check=False)
@@ -249,7 +250,8 @@ def run_in(root: Path, command: Sequence[str], binds: Sequence[tuple[str, str, b
     ``stream`` when given; otherwise ``stdout`` is the command's stdout, with its stderr added after a failure."""
     # A machine name of its own: nspawn keeps per-name state in /run, and the directory's name ("root") is shared.
     nspawn = ["systemd-nspawn", "-D", str(root), "--register=no", "--keep-unit", "--quiet", "--pipe",
-              f"--machine=pa-{root.parent.name[-24:].replace('_', '-').strip('-')}-{os.getpid()}", "--as-pid2", "--setenv=LANG=C.UTF-8", "--setenv=HOME=/root"]
+              f"--machine=pa-{root.parent.name[-24:].replace('_', '-').strip('-')}-{os.getpid()}", "--as-pid2",
+              "--setenv=LANG=C.UTF-8", "--setenv=HOME=/root"]
     for source, dest, writable in binds:
         nspawn.append(f"--bind{'' if writable else '-ro'}={source}:{dest}")
     for key, value in (env or {}).items():

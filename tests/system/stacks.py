@@ -70,11 +70,11 @@ def prepare_venv(stack: Stack, root: Path, src: Path, shared: Path, logfile: Pat
             venv.mkdir(parents=True)
             log(f"{stack.name}: building the venv (cached in {venv})")
             target = f"{SRC}[{stack.extras}]" if stack.extras else SRC
-            pins = " ".join(f"'{pin}'" for pin in stack.pins)
+            pins = " ".join(f"'{pin}'" for pin in (*stack.pins, *BUILD_REQUIREMENTS))
             script = (f"set -e; python3 -m venv --system-site-packages {VENV}; "
                       f"printf '%s\\n' {pins} > {VENV}/constraints.txt; "
                       f"{VENV}/bin/python -m pip install --disable-pip-version-check --progress-bar off "
-                      f"--constraint {VENV}/constraints.txt {pins} {' '.join(repr(r) for r in BUILD_REQUIREMENTS)} '{target}'; "
+                      f"--constraint {VENV}/constraints.txt {pins} '{target}'; "
                       f"{VENV}/bin/python -m pip uninstall --yes pose-appliance")
             result = _retrying_run(stack.name, root, ["bash", "-c", script], mounts, env, logfile)
             if result.returncode != 0:

@@ -93,7 +93,8 @@ def x86(*args: str, models: Path, shared: Path) -> str:
         subprocess.run([sys.executable, "-m", "pose_appliance", "models", "fetch", "--models-dir", str(models),
                         "--mirror", str(shared / "models"), "--mirror", str(shared / "data")],
                        check=True, capture_output=True)
-    result = subprocess.run([sys.executable, "-m", "pose_appliance", *args], capture_output=True, text=True, check=False,
+    result = subprocess.run([sys.executable, "-m", "pose_appliance", *args], capture_output=True, text=True,
+                            check=False,
                             env={**os.environ, "POSE_APPLIANCE_MODELS": str(models)}, timeout=900)
     assert result.returncode == 0, f"x86 pose-appliance {args} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
@@ -118,7 +119,8 @@ def test_golden_video_keypoints_match_x86(arm64, shared):
     arm = keypoints_by_frame((work / "models" / "arm64.jsonl").read_text())
     native = keypoints_by_frame((work / "x86.jsonl").read_text())
     difference = max_pixel_difference(arm, native)
-    note("arm64", f"vs x86, golden video ({len(arm)} frames, lossless PNG): max keypoint difference {difference:.2f} px")
+    note("arm64", f"vs x86, golden video ({len(arm)} frames, lossless PNG): "
+                  f"max keypoint difference {difference:.2f} px")
     assert difference <= TOLERANCE_PX
 
 

@@ -87,7 +87,8 @@ def box(shared):
         checkout.chmod(0o755)
         pip_cache = cache_dir() / "pip" / "bookworm-amd64"
         pip_cache.mkdir(parents=True, exist_ok=True)
-        binds = [(str(checkout), CHECKOUT, True), (str(shared), MIRROR, False), (str(pip_cache), "/root/.cache/pip", True)]
+        binds = [(str(checkout), CHECKOUT, True), (str(shared), MIRROR, False),
+                 (str(pip_cache), "/root/.cache/pip", True)]
         with Booted(root, binds, name="pa-bookworm") as container:
             log(f"bookworm container up (leader pid {container.leader}); web display on port {PORT}")
             container.sh("useradd --create-home --groups sudo pi 2>/dev/null || usermod -aG sudo pi; "

@@ -18,7 +18,8 @@ from stacks import SHARED, SRC, STACKS, VENV, binds, prepare_venv, versions
 REPO = Path(__file__).resolve().parents[2]
 SUITE = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "--ignore=tests/system", "--ignore=tests/test_training.py"]
 EXPECTED = {
-    "bookworm-stack": {"python": r"3\.11\.", "numpy": r"1\.24\.2$", "opencv": r"4\.11\.0$", "ai-edge-litert": r"2\.3\.0$"},
+    "bookworm-stack": {"python": r"3\.11\.", "numpy": r"1\.24\.2$", "opencv": r"4\.11\.0$",
+                       "ai-edge-litert": r"2\.3\.0$"},
     "trixie-stack": {"python": r"3\.13\.", "numpy": r"2\.", "opencv": r"5\.", "ai-edge-litert": r"2\."},
 }
 
