@@ -67,7 +67,7 @@ def pytest_collection_finish(session):
     if (skip_reason() is not None or session.config.option.collectonly
             or not any(in_stage(item) for item in session.items)):
         return
-    from machinery import ROOTFS
+    from .machinery import ROOTFS
 
     missing = [name for name, spec in ROOTFS.items() if not spec.tarball.is_file()]
     # arm64 (the slowest, emulated) in one process, the amd64 ones in another; the tests wait on their locks.
@@ -111,7 +111,7 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_terminal_summary(terminalreporter):
-    from machinery import NOTES
+    from .machinery import NOTES
 
     if not _results:
         return

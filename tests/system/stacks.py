@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from machinery import ROOTFS, Rootfs, cache_dir, locked, log, run_in
+from .machinery import ROOTFS, Rootfs, cache_dir, locked, log, run_in
 
 VENV = "/venv"
 SRC = "/src"

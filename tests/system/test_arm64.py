@@ -22,8 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from machinery import PI4_CPUINFO, note, project_copy, run_in, scratch, unpack
-from stacks import SHARED, STACKS, VENV, binds, prepare_venv
+
+from .machinery import PI4_CPUINFO, note, project_copy, run_in, scratch, unpack
+from .stacks import SHARED, STACKS, VENV, binds, prepare_venv
 
 pytestmark = pytest.mark.environment("arm64")
 

@@ -18,7 +18,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from machinery import (
+
+from .machinery import (
     ROOTFS,
     Booted,
     cache_dir,

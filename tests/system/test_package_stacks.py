@@ -12,8 +12,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from machinery import note, project_copy, run_in, scratch, unpack
-from stacks import SHARED, SRC, STACKS, VENV, binds, prepare_venv, versions
+
+from .machinery import note, project_copy, run_in, scratch, unpack
+from .stacks import SHARED, SRC, STACKS, VENV, binds, prepare_venv, versions
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "--ignore=tests/system", "--ignore=tests/test_training.py"]
