@@ -31,8 +31,10 @@ MIRROR = "http://deb.debian.org/debian"
 SECURITY = "http://deb.debian.org/debian-security"
 
 # What the tests run besides Python: the unit suite drives Xvfb, xwd, xwininfo, headless Chromium (with a font for
-# its text), shellcheck, git, systemd-analyze and systemd-sysusers for real.
-SUITE_TOOLS = ("xvfb", "x11-apps", "x11-utils", "chromium", "fonts-dejavu-core", "shellcheck", "git", "procps")
+# its text), shellcheck, git, systemd-analyze, systemd-sysusers and the Mosquitto broker for real (the apt
+# packages scripts/test installs on the host).
+SUITE_TOOLS = ("xvfb", "x11-apps", "x11-utils", "chromium", "fonts-dejavu-core", "shellcheck", "git", "procps",
+               "mosquitto", "mosquitto-clients")
 # A Raspberry Pi OS image ships python3 with apt's numpy; the installer adds the rest (venv, pip, systemd).
 PI_BASE = ("python3", "python3-numpy", "ca-certificates")
 BOOTABLE = ("systemd", "systemd-sysv", "dbus", "procps", "sudo", "iproute2")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,10 @@ from .machinery import ROOTFS, Rootfs, cache_dir, locked, log, run_in
 VENV = "/venv"
 SRC = "/src"
 SHARED = "/srv/shared"
-# The checkout is installed with --no-build-isolation; Python >= 3.12 venvs come without setuptools.
-BUILD_REQUIREMENTS = ("setuptools>=61",)
+REPO = Path(__file__).resolve().parents[2]
+# The checkout is installed with --no-build-isolation (a few seconds, offline): the venv holds the build backend,
+# which Python >= 3.12 venvs do not bring themselves.
+BUILD_REQUIREMENTS = tuple(tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["requires"])
 
 
 @dataclass(frozen=True)
