@@ -56,7 +56,10 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.usefixtures("_system_stage_unavailable"))
             else:
                 item.add_marker(pytest.mark.skip(reason=f"system stage skipped: {reason}"))
-    # The stage runs last, so the root filesystems it needs are built in the background meanwhile.
+    # The stage runs last, so the root filesystems it needs are built in the background meanwhile, and arm64 (the
+    # slowest build, emulated) comes last of all.
+    stage.sort(key=lambda item: ENVIRONMENTS.index(environment_of(item)) if environment_of(item) in ENVIRONMENTS
+               else len(ENVIRONMENTS))
     items[:] = [item for item in items if not in_stage(item)] + stage
 
 
