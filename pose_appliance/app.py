@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,6 +71,17 @@ def build_display(config: Config, current_source: Callable[[], FrameSource]) -> 
     return ResilientDisplay(lambda: open_display(config.display, camera=current_source()), config.display)
 
 
+def build_events(config: Config, activity: Any):
+    """The event sink of ``events.type``, made but not started; its commands ("reset_reps") reach ``activity``."""
+    from pose_appliance.events import create_event_sink
+
+    def on_command(command: str) -> None:
+        if command == "reset_reps":
+            activity.request_reset()
+
+    return create_event_sink(config.events, on_command=on_command)
+
+
 def close_quietly(close: Callable[[], object], what: str) -> None:
     """``close()``; a failure is logged, not raised (something else still needs closing)."""
     try:
@@ -118,11 +130,14 @@ class Appliance:
         return (st.st_mtime_ns, st.st_size, st.st_ino)
 
     def run(self) -> int:
+        from pose_appliance.activity import ActivityTracker
         from pose_appliance.pipeline import KeypointRecorder, Pipeline
         from pose_appliance.service.signals import SignalWaker
         from pose_appliance.service.systemd import SystemdNotifier
 
         started = time.monotonic()
+        # SIGUSR1 (reset the count) would end the process with Python's default action until the waker is in place.
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
         # Everything is closed in the reverse order it was made, also when making the next thing fails.
         with contextlib.ExitStack() as cleanup:
             notifier = SystemdNotifier()
@@ -131,24 +146,30 @@ class Appliance:
             if self.keypoints_path:
                 self.keypoints_path.parent.mkdir(parents=True, exist_ok=True)
                 recorder = KeypointRecorder(cleanup.enter_context(self.keypoints_path.open("w", encoding="utf-8")))
+            waker = SignalWaker()  # wakes the main loop for signals, and when the pipeline has shown its last frame
+            cleanup.callback(waker.close)
             with contextlib.ExitStack() as until_the_pipeline_owns_them:
                 stages = build_stages(self.config, load_delegate=self.load_delegate)
                 until_the_pipeline_owns_them.callback(stages.estimator.close)
                 self._log_stages(stages)
+                activity = ActivityTracker(self.config.counting)  # settings errors before the camera starts
+                events = build_events(self.config, activity)
                 source = build_source(self.config, stages.estimator)
                 until_the_pipeline_owns_them.callback(source.stop)
                 display = build_display(self.config, lambda: self.pipeline.source)
                 self.pipeline = pipeline = Pipeline(source, stages, display, recorder=recorder,
-                                                    max_frames=self.max_frames)
+                                                    max_frames=self.max_frames, activity=activity, events=events,
+                                                    on_finished=waker.wake)
                 until_the_pipeline_owns_them.pop_all()
-            waker = SignalWaker()
-            cleanup.callback(waker.close)
             # What the pipeline holds at the end (a reload may have swapped any of them), after it stopped.
             cleanup.callback(close_quietly, lambda: pipeline.source.stop(), "stopping the frame source")
             cleanup.callback(close_quietly, lambda: pipeline.stages.estimator.close(), "closing the model")
             cleanup.callback(lambda: pipeline.display.close())
+            # After the last frame: its state and events are sent, then "offline".
+            cleanup.callback(close_quietly, lambda: pipeline.events.close(), "closing the event sink")
             cleanup.callback(pipeline.stop)
             cleanup.callback(notifier.stopping)
+            pipeline.events.start()
             pipeline.start()
             # READY=1 once the first frame went through the model and reached the display, which opens on that
             # frame (the web page is served from then on), or gave up on it and runs headless.
@@ -177,6 +198,8 @@ class Appliance:
             events = waker.wait(tick)
             if waker.stop_requested or pipeline.finished.is_set():
                 return
+            if "reset" in events:
+                pipeline.activity.request_reset()
             if "reload" in events:
                 self.reload(pipeline, notifier, reason="SIGHUP")
             elif self.config.service.watch_config and self._stamp() != self._config_stamp:
@@ -205,8 +228,13 @@ class Appliance:
             notifier.ready()
             return False
         old = self.config
-        new_stages = None
+        new_stages = new_events = None
         try:
+            if new.counting != old.counting:
+                from pose_appliance.activity import check_counting
+                check_counting(new.counting)
+            if new.events != old.events:
+                new_events = build_events(new, pipeline.activity)
             if (new.model, new.classifier, new.overlay, new.service.models_dir) != (
                     old.model, old.classifier, old.overlay, old.service.models_dir):
                 new_stages = build_stages(new, load_delegate=self.load_delegate)
@@ -218,6 +246,17 @@ class Appliance:
                 close_quietly(new_stages.estimator.close, "closing the model of the rejected config")
             notifier.ready()
             return False
+        if new.counting != old.counting:
+            pipeline.activity.configure(new.counting)
+            log.info("counting: %s", new.counting.exercise)
+        if new_events is not None:
+            # The old sink says goodbye before the new one connects under the same device name.
+            close_quietly(pipeline.swap_events(new_events).close, "closing the previous event sink")
+            try:
+                new_events.start()
+                log.info("events: %s", new.events.type)
+            except Exception as exc:  # nothing is sent until the next reload; frames go on
+                log.error("events: %s did not start: %s", new.events.type, exc)
         if new_stages is not None:
             # Not closed here: a frame may still be in flight on the old model; the old stages are freed when
             # the pipeline lets go of them.
@@ -258,7 +297,10 @@ class Appliance:
     @staticmethod
     def _status_line(status: dict) -> str:
         label = status.get("label") or "-"
-        return (f"{status['fps']:.1f} fps, model {status['model']} on {status['delegate']}, label {label}, "
+        if status.get("label") and status.get("hold_s"):
+            label += f" ({status['hold_s']:.0f} s)"
+        reps = f", {status['exercise']} reps {status['reps']}" if status.get("exercise") else ""
+        return (f"{status['fps']:.1f} fps, model {status['model']} on {status['delegate']}, label {label}{reps}, "
                 f"frames {status['frames']}, dropped {status['dropped']}")
 
     def _print_summary(self, pipeline: Pipeline, seconds: float) -> None:

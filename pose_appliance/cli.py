@@ -1,8 +1,9 @@
 """``pose-appliance`` command line: a thin dispatcher.
 
 Each subcommand is a module of :mod:`pose_appliance.commands` exposing ``add_arguments(parser)`` and
-``run(args) -> int``: it parses, calls the library and prints. Modules are imported only to build the parser, so
-they keep heavy imports (the runtime, OpenCV, TensorFlow) inside functions.
+``run(args) -> int``: it parses, calls the library and prints. Only the module of the command given is imported
+(all of them for a bare ``--help``), and they keep heavy imports (the runtime, OpenCV, TensorFlow) inside
+functions: ``run`` starts without importing what ``train-classifier`` or ``doctor`` need.
 """
 
 from __future__ import annotations
@@ -25,20 +26,36 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; when ``argv`` names a command, only that command's module is imported."""
     parser = argparse.ArgumentParser(prog="pose-appliance", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    named = next((arg for arg in argv or () if not arg.startswith("-")), None)
     for name, (module_name, summary) in COMMANDS.items():
-        module = importlib.import_module(module_name)
         command = sub.add_parser(name, help=summary, description=summary)
+        if named in COMMANDS and name != named:
+            continue
+        module = importlib.import_module(module_name)
         module.add_arguments(command)
         command.set_defaults(handler=module.run)
     return parser
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the installed version, looked up only when asked (importlib.metadata is slow to import)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(_version())
+        parser.exit()
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args.handler(args) or 0)
     except UserError as exc:

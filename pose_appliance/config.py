@@ -197,6 +197,86 @@ class DisplayConfig:
     web: WebDisplayConfig = section(WebDisplayConfig, "Settings used when type = \"web\".")
 
 
+# -------------------------------------------------------------------------------------------------- counting
+@dataclass(frozen=True)
+class SquatCountingConfig:
+    start_angle: float = doc("Knee angle (hip-knee-ankle, degrees) at or above which the person stands: the "
+                             "start position.", 155.0, minimum=0.0, maximum=180.0)
+    turn_angle: float = doc("Knee angle at or below which the squat is deep enough; coming back to "
+                            "start_angle then counts one. Between the two angles the phase is kept. Angles "
+                            "are measured in the picture: a camera in front sees the knee less bent than it "
+                            "is (a thigh-parallel squat reads about 100-120); from the side, lower it.", 125.0,
+                            minimum=0.0, maximum=180.0)
+
+
+@dataclass(frozen=True)
+class PushupCountingConfig:
+    start_angle: float = doc("Elbow angle (shoulder-elbow-wrist, degrees) at or above which the arms are "
+                             "straight: the start position.", 150.0, minimum=0.0, maximum=180.0)
+    turn_angle: float = doc("Elbow angle at or below which the push-up is deep enough.", 110.0,
+                            minimum=0.0, maximum=180.0)
+
+
+@dataclass(frozen=True)
+class ArmRaiseCountingConfig:
+    start_angle: float = doc("Shoulder angle (hip-shoulder-elbow, degrees) at or below which the arms hang "
+                             "down: the start position.", 45.0, minimum=0.0, maximum=180.0)
+    turn_angle: float = doc("Shoulder angle at or above which the arms are raised high enough.", 135.0,
+                            minimum=0.0, maximum=180.0)
+
+
+CountingExercise = Literal["none", "squat", "pushup", "arm_raise"]
+
+
+@dataclass(frozen=True)
+class CountingConfig:
+    exercise: CountingExercise = doc(
+        "Repetitions to count: squat (knee angle hip-knee-ankle), pushup (elbow angle shoulder-elbow-wrist), "
+        "arm_raise (shoulder angle hip-shoulder-elbow), none. A repetition counts when the person comes back to "
+        "the start position. Reset the count with SIGUSR1 (systemctl kill -s USR1 pose-appliance) or the MQTT "
+        "command \"reset_reps\".", "none")
+    min_keypoint_score: float = doc("The three keypoints of a side's joint must all score at least this; a "
+                                    "frame with no such side is skipped (the phase is kept).", 0.3,
+                                    minimum=0.0, maximum=1.0)
+    median_frames: int = doc("Median of the joint angle over this many recent frames (odd; 1 = none): one "
+                             "wrong frame cannot cross a threshold.", 3, minimum=1, maximum=15)
+    lost_seconds: float = doc("No measurable frame for this long forgets the phase (the count stays): the "
+                              "next repetition needs the start position first.", 2.0, minimum=0.1,
+                              maximum=60.0)
+    hold_grace_seconds: float = doc("The hold timer (seconds in the current pose) keeps running through a "
+                                    "lost label shorter than this; a different label restarts it at once.",
+                                    1.0, minimum=0.0, maximum=60.0)
+    squat: SquatCountingConfig = section(SquatCountingConfig, "Thresholds used when exercise = \"squat\".")
+    pushup: PushupCountingConfig = section(PushupCountingConfig, "Thresholds used when exercise = \"pushup\".")
+    arm_raise: ArmRaiseCountingConfig = section(ArmRaiseCountingConfig,
+                                                "Thresholds used when exercise = \"arm_raise\".")
+
+
+# ---------------------------------------------------------------------------------------------------- events
+@dataclass(frozen=True)
+class MqttEventsConfig:
+    host: str = doc("MQTT broker host name or address.", "localhost")
+    port: int = doc("Broker TCP port (1883 plain, 8883 usually with TLS).", 1883, minimum=1, maximum=65535)
+    username: str = doc("User name for the broker; empty = anonymous.", "")
+    password_file: str = doc("File whose first line is the password (keeps it out of this file; make it "
+                             "readable by the service only). Empty = no password.", "")
+    tls: bool = doc("Connect with TLS, verifying the broker against the system's CA certificates.", False)
+    device: str = doc("This appliance's name in topics and in Home Assistant (letters, digits, _ and -). "
+                      "Empty = the host name.", "")
+    topic_prefix: str = doc("Topics are <topic_prefix>/<device>/availability, /state, /event and /command.",
+                            "pose-appliance")
+    discovery_prefix: str = doc("Home Assistant MQTT discovery prefix; \"\" = no discovery messages.",
+                                "homeassistant")
+
+
+@dataclass(frozen=True)
+class EventsConfig:
+    type: Literal["none", "mqtt"] = doc("Where pose, hold and repetition events go: none, or mqtt (a broker, "
+                                        "e.g. for Home Assistant). Publishing never slows the pipeline.",
+                                        "none")
+    mqtt: MqttEventsConfig = section(MqttEventsConfig, "Settings used when type = \"mqtt\".")
+
+
 # --------------------------------------------------------------------------------------------------- service
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -217,6 +297,8 @@ class Config:
     classifier: ClassifierConfig = section(ClassifierConfig, "Naming the pose.")
     overlay: OverlayConfig = section(OverlayConfig, "What is drawn over the image.")
     display: DisplayConfig = section(DisplayConfig, "Where the picture goes.")
+    counting: CountingConfig = section(CountingConfig, "Hold timer and repetition counter.")
+    events: EventsConfig = section(EventsConfig, "Pose, hold and repetition events for other systems (MQTT).")
     service: ServiceConfig = section(ServiceConfig, "Running as a service.")
 
 
@@ -382,6 +464,6 @@ def backend_settings(section_config: Any) -> Any:
 
 __all__ = [
     "Config", "CameraConfig", "ModelConfig", "ClassifierConfig", "OverlayConfig", "DisplayConfig",
-    "ServiceConfig", "ConfigError", "read_config_file", "validate_config", "load_config", "replace",
-    "explain", "backend_settings",
+    "ServiceConfig", "CountingConfig", "EventsConfig", "ConfigError", "read_config_file", "validate_config",
+    "load_config", "replace", "explain", "backend_settings",
 ]

@@ -2,9 +2,10 @@
 
 One line per check, ``OK|WARN|FAIL  what  -- fix``; exit status 1 when anything FAILs. It looks at what the
 config uses: the camera (device nodes, permissions, picamera2), the display target (DRM card and connector,
-framebuffer, desktop session, web port), the Edge TPU (USB/PCIe device, libedgetpu), the models and their
-checksums, the config file itself and the groups of the user that runs the service. ``--root`` points every
-/dev, /sys, /proc and /etc path into a fake tree (tests). The command is :mod:`pose_appliance.commands.doctor`.
+framebuffer, desktop session, web port), the Edge TPU (USB/PCIe device, libedgetpu), the MQTT broker (a real
+login), the models and their checksums, the config file itself and the groups of the user that runs the service.
+``--root`` points every /dev, /sys, /proc and /etc path into a fake tree (tests). The command is
+:mod:`pose_appliance.commands.doctor`.
 """
 
 from __future__ import annotations
@@ -407,6 +408,27 @@ def check_runtime(host: Host) -> list[Check]:
                   "pip install ai-edge-litert (in the appliance's venv)")]
 
 
+def check_events(config: Config) -> list[Check]:
+    """For events.type = "mqtt": the settings, and a real login at the broker."""
+    if config.events.type != "mqtt":
+        return []
+    from pose_appliance.events import EventsError
+    from pose_appliance.events.mqtt_sink import MqttEventSink
+
+    mqtt = config.events.mqtt
+    try:
+        sink = MqttEventSink(mqtt)
+    except (EventsError, OSError) as exc:
+        return [Check("FAIL", f"events: {exc}", "fix [events.mqtt] in the config")]
+    problem = sink.probe()
+    if problem is None:
+        return [Check("OK", f"events mqtt: logged in at {sink.broker}{' as ' + mqtt.username if mqtt.username else ''}"
+                            f"{' with TLS' if mqtt.tls else ''}, topics {mqtt.topic_prefix}/{sink.device}/...")]
+    fix = ("check events.mqtt.username and the password in events.mqtt.password_file" if "refused the login" in problem
+           else "start the broker (systemctl status mosquitto) or correct events.mqtt.host/port/tls")
+    return [Check("FAIL", f"events mqtt: {problem}", fix)]
+
+
 def run_checks(config_path: Path | None, host: Host, *,
                models: Callable[[Config, Host], list[Check]] | None = None) -> list[Check]:
     checks, config = check_config(config_path, host)
@@ -415,5 +437,6 @@ def run_checks(config_path: Path | None, host: Host, *,
     checks += check_camera(config, host)
     checks += check_display(config, host)
     checks += check_edgetpu(config, host)
+    checks += check_events(config)
     checks += (models or check_models)(config, host)
     return checks

@@ -31,12 +31,14 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from pose_appliance.activity import ActivityStage, ActivityTracker
 from pose_appliance.camera import CaptureThread, FrameSource, LatestFrameMailbox
 from pose_appliance.classify.classifier import Classifier, Smoother
 from pose_appliance.display.display import Display
+from pose_appliance.events import EventSink, NullEventSink
 from pose_appliance.inference.estimator import Estimator, PreparedInput
 from pose_appliance.render.renderer import Renderer
-from pose_appliance.types import Frame, FrameResult, LabelDecision, Pose
+from pose_appliance.types import Activity, Frame, FrameResult, LabelDecision, Pose
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +136,7 @@ class KeypointRecorder:
         self._stream = stream
 
     def write(self, result: FrameResult, model_name: str, delegate: str) -> None:
-        pose, decision = result.pose, result.decision
+        pose, decision, activity = result.pose, result.decision, result.activity
         record = {
             "frame": result.frame.index,
             "t": round(result.frame.timestamp, 6),
@@ -142,6 +144,9 @@ class KeypointRecorder:
             "label": decision.label,
             "label_score": round(decision.score, 4),
             "crop": None if pose is None else [round(float(v), 5) + 0.0 for v in pose.crop],
+            "hold_s": round(activity.hold_s, 2),
+            "reps": activity.reps,
+            "events": [event.type for event in activity.events],
             "model": model_name,
             "delegate": delegate,
         }
@@ -150,18 +155,28 @@ class KeypointRecorder:
 
 
 class Pipeline:
-    """Runs source -> stages -> display on three threads until the source ends or ``stop()``."""
+    """Runs source -> stages -> display on three threads until the source ends or ``stop()``.
+
+    ``activity`` (hold timer, repetition counter) sees every processed frame; ``events`` gets every result
+    on the inference thread beside the display (its ``offer`` only hands it over).
+    """
 
     def __init__(self, source: FrameSource, stages: Stages, display: Display, *,
-                 recorder: KeypointRecorder | None = None, max_frames: int = 0):
+                 recorder: KeypointRecorder | None = None, max_frames: int = 0,
+                 activity: ActivityStage | None = None, events: EventSink | None = None,
+                 on_finished: Callable[[], None] | None = None):
         self._stages = stages
         self._display = display
+        self.activity: ActivityStage = activity or ActivityTracker()
+        self._events: EventSink = events or NullEventSink()
+        self._last_activity = Activity()
         self._recorder = recorder
         self._max_frames = max_frames
         self.stats = PipelineStats()
         self.first_result = threading.Event()
         self.first_shown = threading.Event()  # the first result went to the display (opened by that frame)
         self.finished = threading.Event()
+        self._on_finished = on_finished  # called once on the display thread when the last result is shown
         self._stopping = threading.Event()
         self._source = source
         self._frames = LatestFrameMailbox(drop_when_full=source.live)
@@ -206,6 +221,15 @@ class Pipeline:
         old, self._display = self._display, display
         return old
 
+    @property
+    def events(self) -> EventSink:
+        return self._events
+
+    def swap_events(self, events: EventSink) -> EventSink:
+        """Offer results to ``events`` from the next frame on; returns the old sink (the caller closes it)."""
+        old, self._events = self._events, events
+        return old
+
     def replace_source(self, make_source: Callable[[], FrameSource]) -> None:
         """Restart only the camera; the inference and display threads keep running.
 
@@ -228,7 +252,9 @@ class Pipeline:
         stages = self._stages
         status = self.stats.as_dict(self.capture_dropped, self._results.dropped)
         status.update(model=stages.model_name, delegate=stages.estimator.delegate,
-                      label=self._last_label[0], label_score=round(self._last_label[1], 3))
+                      label=self._last_label[0], label_score=round(self._last_label[1], 3),
+                      hold_s=round(self._last_activity.hold_s, 1), reps=self._last_activity.reps,
+                      exercise=self._last_activity.exercise)
         return status
 
     def stop(self, timeout: float = 1.5) -> None:
@@ -326,11 +352,14 @@ class Pipeline:
             instant = 1.0 / max(now - self._last_time, 1e-6)
             self.stats.fps = instant if self.stats.fps == 0 else 0.9 * self.stats.fps + 0.1 * instant
         self._last_time = now
+        activity = self.activity.update(pose, decision.label, frame.timestamp)
         result = FrameResult(frame=frame, pose=pose, decision=decision, fps=self.stats.fps,
-                             inference_ms=(now - started) * 1000.0)
+                             inference_ms=(now - started) * 1000.0, activity=activity)
         self._last_label = (decision.label, decision.score)
+        self._last_activity = activity
         if self._recorder is not None:
             self._recorder.write(result, stages.model_name, stages.estimator.delegate)
+        self._events.offer(result, stages.model_name, stages.estimator.delegate)
         self.stats.inference_ms.append(result.inference_ms)
         self.stats.processed += 1
         self.stats.last_processed_at = time.monotonic()
@@ -352,3 +381,5 @@ class Pipeline:
                 self.stats.latencies.append(time.monotonic() - result.frame.timestamp)
         finally:
             self.finished.set()
+            if self._on_finished is not None:
+                self._on_finished()

@@ -80,6 +80,30 @@ class LabelDecision:
     message: str | None = None
 
 
+@dataclass(slots=True, frozen=True)
+class ActivityEvent:
+    """Something that happened at one frame: a pose held from now on, a pose let go, one more repetition."""
+
+    type: str  # "pose_start" | "pose_end" | "rep"
+    t: float  # the frame's timestamp
+    pose: str | None = None  # pose_start, pose_end
+    held_s: float = 0.0  # pose_end: how long the pose was held
+    exercise: str | None = None  # rep
+    reps: int = 0  # rep: the count including this one
+
+
+@dataclass(slots=True)
+class Activity:
+    """The hold timer and the repetition counter after one frame."""
+
+    pose: str | None = None  # the label being held (kept through a short loss)
+    hold_s: float = 0.0
+    exercise: str | None = None  # None = no counting
+    reps: int = 0
+    angle: float | None = None  # the counted joint angle, median-filtered, when measurable
+    events: tuple[ActivityEvent, ...] = ()
+
+
 @dataclass(slots=True)
 class FrameResult:
     """Everything drawn for one frame."""
@@ -89,3 +113,4 @@ class FrameResult:
     decision: LabelDecision
     fps: float = 0.0
     inference_ms: float = 0.0
+    activity: Activity = field(default_factory=Activity)

@@ -11,9 +11,11 @@ import pytest
 
 from pose_appliance.cli import main
 
-INVOKE_FIELDS = {"median_ms", "p90_ms", "mean_ms", "fps"}
+INVOKE_FIELDS = {"median_ms", "p90_ms", "mean_ms", "fps", "cpu_ms"}
 RUN_FIELDS = {"size", "frame_size", "lores_size", "display", "invoke_fps", "pipeline_fps", "ratio",
-              "cpu_ms_per_frame", "serial_fps", "serial_ratio", "paced", "rounds"}
+              "cpu_ms_per_frame", "cpu_ms_outside_invoke", "serial_fps", "serial_ratio", "serial_cpu_ms_per_frame",
+              "serial_cpu_ms_outside_invoke", "spread", "paced",
+              "rounds"}
 PACED_FIELDS = {"frames", "dropped", "fps_in", "latency_ms", "cpu_ms_per_frame"}
 APPLIANCE_FIELDS = {"first_overlay_s", "frames", "display", "source", "latency_ms", "cpu_ms_per_frame", "dropped",
                     "peak_rss_mb"}
@@ -57,6 +59,9 @@ def test_every_configuration_and_run_is_reported(report):
         assert set(run["paced"]["latency_ms"]) == {"p50", "p99"}
         assert positive(run["paced"]["latency_ms"]["p50"])
         assert run["paced"]["latency_ms"]["p99"] >= run["paced"]["latency_ms"]["p50"]
+        for key, spread in run["spread"].items():  # min <= median <= max of every figure over the rounds
+            assert spread["min"] <= spread["median"] <= spread["max"], (key, spread)
+        assert run["spread"]["ratio"]["median"] == run["ratio"]  # one round here: all three are that round
         (only_round,) = run["rounds"]
         assert len(only_round["invoke_fps_measured"]) == 3  # before, between and after the two loops
         assert run["invoke_fps"] == pytest.approx(sum(only_round["invoke_fps_measured"][:2]) / 2, abs=0.1)
@@ -76,7 +81,24 @@ def test_every_configuration_and_run_is_reported(report):
     assert all(c["what"].startswith("1 thread: ") for c in checks)
     assert sum("640x480" in c["what"] for c in checks) == 4
     printed = report["printed"]
-    assert "Invoke ms p50/p90" in printed and "TF-sample loop fps" in printed and "movenet_lightning_int8" in printed
+    assert "Invoke ms p50/p90" in printed and "Serial loop* fps" in printed and "movenet_lightning_int8" in printed
+    assert "a re-creation of the TensorFlow raspberry_pi sample's serial loop" in printed
+    assert "capture -> hand-off" in printed  # what the null display's latency measures
+
+
+def test_progress_is_a_line_per_step_off_a_terminal(capsys):
+    from pose_appliance.bench.progress import StepProgress
+
+    progress = StepProgress(3, "bench 1/1 model cpu 1 thread")
+    for what in ("640x480 null: round 1/2", "640x480 null: round 2/2", "640x480 null: latency"):
+        progress.step(what)
+    progress.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" (")[0] for line in lines] == [
+        "bench 1/1 model cpu 1 thread [1/3] 640x480 null: round 1/2",
+        "bench 1/1 model cpu 1 thread [2/3] 640x480 null: round 2/2",
+        "bench 1/1 model cpu 1 thread [3/3] 640x480 null: latency"]
+    assert "left)" in lines[-1]  # an estimate once a step has been timed
 
 
 def test_the_median_round_is_reported_not_the_best():
@@ -116,3 +138,36 @@ def test_bad_options_are_one_line_errors(models_dir, capsys, argv, message):
 def test_no_model_fetched_says_how_to_fetch(tmp_path, capsys):
     assert main(["bench", "--models-dir", str(tmp_path)]) == 2
     assert "pose-appliance models fetch" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("display,draws", [("null", False), ("fbdev", True)])
+def test_serial_loop_does_the_pipelines_work(tmp_path, models_dir, shared, display, draws):
+    """Equal work: nothing is drawn for the null display (the pipeline draws nothing there), the overlay for fbdev."""
+    import dataclasses
+
+    from pose_appliance.app import build_stages
+    from pose_appliance.bench.frames import PreparedFrames
+    from pose_appliance.bench.measure import display_config_for
+    from pose_appliance.bench.serial_loop import run_serial_loop
+    from pose_appliance.config import Config, replace
+
+    class CountingRenderer:
+        def __init__(self, renderer):
+            self.renderer, self.count = renderer, 0
+
+        def draw(self, canvas, result, **kwargs):
+            self.count += 1
+            return self.renderer.draw(canvas, result, **kwargs)
+
+    stages = build_stages(replace(Config(), "service.models_dir", str(models_dir)))
+    renderer = CountingRenderer(stages.renderer)
+    stages = dataclasses.replace(stages, renderer=renderer)
+    size = {"name": "320x240", "width": 320, "height": 240, "camera": False}
+    frames = PreparedFrames.from_video(str(shared / "data/tfjs_pose_detection/pose_1.mp4"), size, (192, 192), 8 << 20)
+    before = [image.copy() for image in frames.images]
+    result = run_serial_loop(stages, stages.estimator.model.interpreter, frames,
+                             display_config_for(display, (320, 240), str(tmp_path)), 10)
+    assert result["frames"] == 10 and positive(result["fps"])
+    assert renderer.count == (15 if draws else 0)  # 5 warm-up frames + 10 timed
+    # the prepared frames are not drawn on
+    assert all((a == b).all() for a, b in zip(before, frames.images, strict=True))

@@ -130,7 +130,7 @@ def test_a_reload_applies_the_new_log_level(tmp_path, models_dir, shared, caplog
     caplog.set_level(logging.INFO)
     text = base_config(video, models_dir)
     try:
-        run_with_edit(tmp_path, text, text.replace("[service]\n", '[service]\nlog_level = "warning"\n'), frames=60)
+        run_with_edit(tmp_path, text, text.replace("[service]\n", '[service]\nlog_level = "warning"\n'), frames=150)
         assert root.level == logging.WARNING
     finally:
         for handler in [h for h in root.handlers if h not in handlers]:

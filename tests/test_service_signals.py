@@ -86,3 +86,13 @@ def test_must_be_created_in_the_main_thread():
     thread.start()
     thread.join()
     assert errors and "main thread" in errors[0]
+
+
+def test_wake_from_another_thread_ends_a_wait_at_once(waker):
+    import time
+
+    threading.Timer(0.05, waker.wake).start()
+    started = time.monotonic()
+    assert waker.wait(5.0) == set()
+    assert time.monotonic() - started < 1.0  # woken, not timed out
+    assert not waker.stop_requested

@@ -6,9 +6,12 @@ model's Edge TPU build are there) and each thread count 1..cores, one worker pro
 - bare invoke: the interpreter alone on a filled input tensor (median, p90 latency; throughput);
 - the pipeline unpaced (capture -> crop -> invoke -> classify -> overlay -> display target, on its threads) on
   frames decoded ahead of time, for each frame size and display target, with the bare invoke throughput
-  measured just before and after it in the same process: their ratio is the pipeline's overhead;
-- the TensorFlow raspberry_pi sample's serial loop on the same frames (flip, crop + pad + resize with OpenCV,
-  set_tensor, invoke, classify, draw + show in one thread), for comparison;
+  measured just before and after it in the same process: their ratio is the pipeline's overhead (each in
+  several rounds: the median and the min-max over the rounds are reported);
+- a re-creation of the TensorFlow raspberry_pi sample's serial loop on the same frames and the appliance's own
+  interpreter, classifier and renderer (crop + pad + resize with OpenCV, set_tensor, invoke, classify, draw +
+  show in one thread), doing the same work as the pipeline (nothing drawn for the null display); the sample's own
+  code is run by ``scripts/compare-tf-sample``;
 - the pipeline fed by a paced source (30 fps, a camera that drops what the pipeline cannot take): latency from
   frame capture to overlay written (p50, p99) and CPU time per frame.
 

@@ -18,7 +18,8 @@ from pose_appliance.types import FrameResult
 
 
 class InvokeTimer:
-    """Times ``interpreter.invoke()`` alone, on an input tensor filled once with mid-grey."""
+    """Times ``interpreter.invoke()`` alone, on an input tensor filled once with mid-grey: latency, rate, and the
+    process CPU time per invoke (every model thread, spinning included)."""
 
     def __init__(self, interpreter):
         import numpy as np
@@ -34,15 +35,16 @@ class InvokeTimer:
         for _ in range(max(5, count // 10)):
             invoke()
         times = np.empty(count)
-        started = clock()
+        started, cpu_started = clock(), time.process_time()
         for i in range(count):
             t0 = clock()
             invoke()
             times[i] = clock() - t0
-        total = clock() - started
+        total, cpu = clock() - started, time.process_time() - cpu_started
         ms = times * 1000.0
         return {"median_ms": round(float(np.median(ms)), 3), "p90_ms": round(float(np.percentile(ms, 90)), 3),
-                "mean_ms": round(float(ms.mean()), 3), "fps": round(count / total, 1)}
+                "mean_ms": round(float(ms.mean()), 3), "fps": round(count / total, 1),
+                "cpu_ms": round(1000.0 * cpu / count, 3)}
 
 
 def display_config_for(kind: str, screen: tuple[int, int], scratch: str) -> DisplayConfig:
@@ -126,16 +128,18 @@ def reset_stages(stages: Stages) -> None:
         stages.smoother.reset()
 
 
-def run_pipeline(stages, frames: PreparedFrames, display_config, count: int, *, fps: float | None = None) -> dict:
+def run_pipeline(stages, frames: PreparedFrames, display_config, count: int, *, fps: float | None = None,
+                 events=None) -> dict:
     """The real Pipeline on prepared frames. Unpaced: throughput after a warm-up of count/10 frames. Paced:
-    capture -> overlay latency of every frame shown and CPU time per frame."""
+    capture -> overlay latency of every frame shown and CPU time per frame. ``events``: an event sink beside the
+    display (default: none)."""
     from pose_appliance.pipeline import Pipeline
 
     reset_stages(stages)
     warmup = 0 if fps else max(5, count // 10)
     source = prepared_source(frames, count + warmup, fps)
     display = TimingDisplay(build_display(display_config, source))
-    pipeline = Pipeline(source, stages, display)
+    pipeline = Pipeline(source, stages, display, events=events)
     started_cpu = time.process_time()
     pipeline.start()
     pipeline.finished.wait()

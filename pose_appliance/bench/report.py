@@ -83,14 +83,33 @@ def format_tables(report: dict) -> str:
                      f"{c['invoke']['median_ms']:>8.2f}/{c['invoke']['p90_ms']:<8.2f} {c['invoke']['fps']:>10.0f}  "
                      f"{a['peak_rss_mb']:>11.0f}  {a['first_overlay_s']:>15.2f}  "
                      f"{_pair(a['latency_ms'])}")
-    lines += ["", "Model                      Thr  Frames           Display  Invoke fps  Pipeline fps  x invoke  "
-              "TF-sample loop fps  x invoke  CPU ms/frame  @30fps p50/p99 ms  CPU ms/frame @30fps"]
+    lines += ["", "Each figure of the unpaced runs is the median of the rounds, with (min-max) over the rounds.",
+              "Model                      Thr  Frames           Display  Invoke fps  Pipeline fps        "
+              "x invoke            Serial loop* fps    x invoke            CPU ms/frame        "
+              "outside invoke      serial outside      @30fps p50/p99 ms**  CPU ms/frame @30fps"]
     for c in report["configs"]:
         for r in c["runs"]:
+            s = r.get("spread") or {}
+            serial_outside = _spread(s, "serial_cpu_ms_outside_invoke", r.get("serial_cpu_ms_outside_invoke", 0.0), 2)
             lines.append(f"{c['model']:<26} {c['threads']:>3}  {r['size']:<16} {r['display']:<7} "
-                         f"{r['invoke_fps']:>11.0f}  {r['pipeline_fps']:>12.0f}  {r['ratio']:>8.2f}  "
-                         f"{r['serial_fps']:>18.0f}  {r['serial_ratio']:>8.2f}  {r['cpu_ms_per_frame']:>12.2f}  "
-                         f"{_pair(r['paced']['latency_ms']):>17}  {r['paced']['cpu_ms_per_frame']:>19.2f}")
+                         f"{r['invoke_fps']:>11.0f}  {_spread(s, 'pipeline_fps', r['pipeline_fps'], 0):<18}  "
+                         f"{_spread(s, 'ratio', r['ratio'], 2):<18}  "
+                         f"{_spread(s, 'serial_fps', r['serial_fps'], 0):<18}  "
+                         f"{_spread(s, 'serial_ratio', r['serial_ratio'], 2):<18}  "
+                         f"{_spread(s, 'cpu_ms_per_frame', r['cpu_ms_per_frame'], 2):<18}  "
+                         f"{_spread(s, 'cpu_ms_outside_invoke', r.get('cpu_ms_outside_invoke', 0.0), 2):<18}  "
+                         f"{serial_outside:<18}  "
+                         f"{_pair(r['paced']['latency_ms']):>19}  {r['paced']['cpu_ms_per_frame']:>19.2f}")
+    lines += ["", "*  Serial loop: a re-creation of the TensorFlow raspberry_pi sample's serial loop (read, crop with "
+                  "slice + copyMakeBorder + cv2.resize, set_tensor,",
+              "   invoke, classify, draw, show) on the appliance's own interpreter, classifier and renderer: not the "
+                  "sample's code (scripts/compare-tf-sample",
+              "   runs that). Same work as the pipeline: with the null display neither draws; with fbdev both draw "
+                  "and write the framebuffer.",
+              "CPU ms/frame: the whole process's CPU time per frame (every thread); outside invoke: that minus "
+                  "the CPU time of a bare invoke measured beside it.",
+              "** null display: capture -> hand-off to the display (nothing is drawn); fbdev: capture -> overlay "
+                  "written to the framebuffer."]
     if report.get("checks"):
         lines += ["", "Targets (Lightning INT8, CPU, each thread count):"]
         for check in report["checks"]:
@@ -101,6 +120,14 @@ def format_tables(report: dict) -> str:
                   f"{m.get('runtime', 'no runtime')}; load average before {m.get('load_before')}, after "
                   f"{m.get('load_after')}"]
     return "\n".join(lines)
+
+
+def _spread(spread: dict, key: str, median: float, digits: int) -> str:
+    """``median (min-max)`` of a figure over the rounds (reports written before the spread was kept: the median)."""
+    s = spread.get(key)
+    if not s:
+        return f"{median:.{digits}f}"
+    return f"{median:.{digits}f} ({s['min']:.{digits}f}-{s['max']:.{digits}f})"
 
 
 def _pair(p: dict) -> str:

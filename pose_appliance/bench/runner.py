@@ -19,10 +19,12 @@ def run_bench(plan: dict, command: str) -> dict:
     started = time.monotonic()
     report: dict[str, Any] = {"machine": machine_info(), "command": command,
                               "settings": plan["settings"], "targets": TARGETS, "configs": []}
-    for model, delegate, threads in plan["configs"]:
-        print(f"bench: {model} on {delegate} with {threads} thread{'s' * (threads > 1)} ...", file=sys.stderr,
-              flush=True)
-        job = dict(plan["settings"], model=model, delegate=delegate, threads=threads)
+    configs = plan["configs"]
+    print(f"bench: {len(configs)} configuration{'s' * (len(configs) > 1)} (model, delegate, threads), each in "
+          "two worker processes; about 3-4 minutes each with the defaults on 2 cores", file=sys.stderr, flush=True)
+    for number, (model, delegate, threads) in enumerate(configs, 1):
+        title = f"bench {number}/{len(configs)} {model} {delegate} {threads} thread{'s' * (threads > 1)}"
+        job = dict(plan["settings"], model=model, delegate=delegate, threads=threads, title=title)
         measured = spawn(dict(job, kind="pipeline"))
         measured["bench_peak_rss_mb"] = measured.pop("peak_rss_mb")
         appliance = spawn(dict(job, kind="appliance"))

@@ -1,4 +1,6 @@
-"""The TensorFlow raspberry_pi sample's serial loop, re-created on the same frames, for comparison."""
+"""A re-creation of the TensorFlow raspberry_pi sample's serial loop on the appliance's own interpreter, classifier
+and renderer, on the same frames, for comparison. It is not the sample's code: ``scripts/compare-tf-sample`` runs
+that from a checkout of tensorflow/examples."""
 
 from __future__ import annotations
 
@@ -13,10 +15,10 @@ from pose_appliance.pipeline import Stages
 
 def run_serial_loop(stages: Stages, interpreter: Any, frames: PreparedFrames, display_config: DisplayConfig,
                     count: int) -> dict:
-    """The TensorFlow raspberry_pi sample's loop, one thread: read, mirror (cv2.flip), crop the region found in
-    the previous frame with OpenCV (slice, copyMakeBorder, resize), set_tensor, invoke, get_tensor, keypoints to
-    pixels, next crop, classify, draw onto the frame, show. Same frames and display target as the pipeline; the
-    null target shows nothing but the frame is still drawn on, as the sample always does."""
+    """The sample's loop, one thread: read, crop the region found in the previous frame with OpenCV (slice,
+    copyMakeBorder, resize), set_tensor, invoke, get_tensor, keypoints to pixels, next crop, classify, draw onto
+    the frame, show. The same work as the pipeline on the same frames and display target: no mirroring (the
+    pipeline does not mirror), and with the null target nothing is drawn (the pipeline draws nothing there)."""
     import cv2
     import numpy as np
 
@@ -27,13 +29,14 @@ def run_serial_loop(stages: Stages, interpreter: Any, frames: PreparedFrames, di
     in_h, in_w = int(detail["shape"][1]), int(detail["shape"][2])
     output_index = interpreter.get_output_details()[0]["index"]
     display = build_display(display_config, None)
+    draws = display_config.type != "null"
     classifier = stages.classifier
     warmup = max(5, count // 10)
     crop = None
     for i in range(count + warmup):
         if i == warmup:
             started, cpu_started = time.perf_counter(), time.process_time()
-        image = cv2.flip(frames.main(i), 1)
+        image = frames.main(i)
         height, width = image.shape[:2]
         if crop is None:
             crop = padded_full_frame(width, height)
@@ -57,8 +60,11 @@ def run_serial_loop(stages: Stages, interpreter: Any, frames: PreparedFrames, di
             scores = classifier.classify(pose)
             best = int(np.argmax(scores))
             decision = LabelDecision(label=classifier.labels[best], score=float(scores[best]))
+        if draws and frames.lores_size is None:  # a stored frame, read again later (a camera gives a fresh one)
+            image = image.copy()
         result = FrameResult(frame=Frame(image, i, 0.0), pose=pose, decision=decision)
-        stages.renderer.draw(image, result)  # the sample draws on the frame itself, then shows it
+        if draws:
+            stages.renderer.draw(image, result)  # the sample draws on the frame itself, then shows it
         display.show(result, _NO_OVERLAY, {})
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started

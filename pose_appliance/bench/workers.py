@@ -19,6 +19,7 @@ from pose_appliance.bench.measure import (
     percentiles,
     run_pipeline,
 )
+from pose_appliance.bench.progress import StepProgress
 from pose_appliance.bench.serial_loop import run_serial_loop
 
 FRAME_BUDGET_BYTES = 64 << 20  # frames decoded ahead per size: at most this much memory, at least 8 frames
@@ -59,15 +60,20 @@ def pipeline_worker(job: dict) -> dict:
               "runtime": estimator.model.runtime,
               "model_bytes": Path(model_file(job["model"], job["models_dir"])).stat().st_size,
               "input_size": list(estimator.input_size), "invoke": bare, "runs": []}
+    progress = StepProgress(len(job["sizes"]) * len(job["displays"]) * (job["rounds"] + 1), job["title"])
     with tempfile.TemporaryDirectory(prefix="pose-bench-") as scratch:
         for size in job["sizes"]:
             frames = PreparedFrames.from_video(job["video"], size, estimator.input_size, FRAME_BUDGET_BYTES)
             for display_type in job["displays"]:
                 display_config = display_config_for(display_type, (size["width"], size["height"]), scratch)
-                rounds = [measured_round(invoke, stages, frames, display_config, job)
-                          for _ in range(job["rounds"])]
+                rounds = []
+                for i in range(job["rounds"]):
+                    progress.step(f"{size['name']} {display_type}: round {i + 1}/{job['rounds']} (bare invoke, "
+                                  "pipeline, serial loop)")
+                    rounds.append(measured_round(invoke, stages, frames, display_config, job))
                 pipeline_round = median_round(rounds, "ratio")
                 serial_round = median_round(rounds, "serial_ratio")
+                progress.step(f"{size['name']} {display_type}: latency with a source paced at {job['fps']:g} fps")
                 paced = run_pipeline(stages, frames, display_config, job["paced_frames"], fps=job["fps"])
                 result["runs"].append({
                     "size": size["name"], "frame_size": [size["width"], size["height"]],
@@ -76,9 +82,13 @@ def pipeline_worker(job: dict) -> dict:
                     "pipeline_fps": pipeline_round["unpaced"]["fps"],
                     "ratio": pipeline_round["ratio"],
                     "cpu_ms_per_frame": pipeline_round["unpaced"]["cpu_ms_per_frame"],
+                    "cpu_ms_outside_invoke": pipeline_round["unpaced"]["cpu_ms_outside_invoke"],
                     "serial_fps": serial_round["serial"]["fps"], "serial_ratio": serial_round["serial_ratio"],
-                    "paced": paced, "rounds": rounds})
+                    "serial_cpu_ms_per_frame": serial_round["serial"]["cpu_ms_per_frame"],
+                    "serial_cpu_ms_outside_invoke": serial_round["serial"]["cpu_ms_outside_invoke"],
+                    "spread": round_spread(rounds), "paced": paced, "rounds": rounds})
             del frames
+    progress.close()
     return result
 
 
@@ -93,10 +103,37 @@ def measured_round(invoke: InvokeTimer, stages, frames: PreparedFrames, display_
     after = invoke.measure(job["invokes"])
     invoke_fps = round((before["fps"] + between["fps"]) / 2, 1)
     serial_invoke_fps = round((between["fps"] + after["fps"]) / 2, 1)
+    invoke_cpu = (before["cpu_ms"] + between["cpu_ms"]) / 2
+    unpaced["cpu_ms_outside_invoke"] = round(unpaced["cpu_ms_per_frame"] - invoke_cpu, 3)
+    serial["cpu_ms_outside_invoke"] = round(serial["cpu_ms_per_frame"] - (between["cpu_ms"] + after["cpu_ms"]) / 2, 3)
     return {"invoke_fps": invoke_fps, "unpaced": unpaced, "ratio": round(unpaced["fps"] / invoke_fps, 3),
             "serial_invoke_fps": serial_invoke_fps, "serial": serial,
             "serial_ratio": round(serial["fps"] / serial_invoke_fps, 3),
             "invoke_fps_measured": [before["fps"], between["fps"], after["fps"]]}
+
+
+SPREAD_KEYS = {"ratio": ("ratio",), "pipeline_fps": ("unpaced", "fps"),
+               "cpu_ms_per_frame": ("unpaced", "cpu_ms_per_frame"),
+               "cpu_ms_outside_invoke": ("unpaced", "cpu_ms_outside_invoke"), "serial_ratio": ("serial_ratio",),
+               "serial_fps": ("serial", "fps"), "serial_cpu_ms_per_frame": ("serial", "cpu_ms_per_frame"),
+               "serial_cpu_ms_outside_invoke": ("serial", "cpu_ms_outside_invoke")}
+
+
+def round_spread(rounds: list[dict]) -> dict:
+    """min, median and max over the rounds of every figure the table shows: the host's state changes between
+    rounds, so the median alone hides how far one round can be from another."""
+    import statistics
+
+    spread = {}
+    for name, path in SPREAD_KEYS.items():
+        values: list[float] = []
+        for r in rounds:
+            value: Any = r
+            for key in path:
+                value = value[key]
+            values.append(float(value))
+        spread[name] = {"min": min(values), "median": round(statistics.median(values), 3), "max": max(values)}
+    return spread
 
 
 def median_round(rounds: list[dict], key: str) -> dict:
@@ -112,6 +149,8 @@ def appliance_worker(job: dict) -> dict:
     from pose_appliance.app import build_source, build_stages
     from pose_appliance.pipeline import Pipeline
 
+    progress = StepProgress(1, job["title"])
+    progress.step("start-up and memory of the appliance as `run` builds it")
     with tempfile.TemporaryDirectory(prefix="pose-bench-") as scratch:
         config = _config(job, **{"camera.type": "video", "camera.video.path": job["video"],
                                  "camera.video.realtime": True, "camera.video.loop": True,
@@ -135,6 +174,7 @@ def appliance_worker(job: dict) -> dict:
         display.close()
         source.stop()
         latencies = display.latencies_ms()
+    progress.close()
     return {"first_overlay_s": round(first_overlay_s, 3), "frames": frames, "display": display_config.type,
             "source": f"video {Path(job['video']).name} paced, 640x480",
             "latency_ms": percentiles(latencies, (50, 99)),

@@ -45,6 +45,8 @@ class VideoFileSource(FrameSource):
         self._position = 0  # index of the next frame the file will decode, counted across loops
         self._loop_start = 0  # index of the file's first frame in the current loop
         self._pacer: Pacer | None = None
+        self._first_grabbed = False
+        self._decoded: np.ndarray | None = None  # each frame is decoded into this array (converted, never handed on)
 
     @property
     def live(self) -> bool:
@@ -64,12 +66,12 @@ class VideoFileSource(FrameSource):
             capture.release()
             raise SourceError(f"camera.video.path: cannot read {self.path} as a video "
                               "(unsupported or corrupt file; try an .mp4 with H.264)")
-        capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
         fps = capture.get(cv2.CAP_PROP_FPS)
         self.frame_rate = float(fps) if fps and math.isfinite(fps) and 0 < fps < 1000 else DEFAULT_FPS
         self.frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self._capture = capture
         self._position = self._loop_start = 0
+        self._first_grabbed = True  # frame 0 is decoded already: read it with retrieve(), no seek back (~20 ms)
         self._pacer = Pacer(self.frame_rate) if self.realtime else None
         self._started_at = time.monotonic()
 
@@ -93,15 +95,25 @@ class VideoFileSource(FrameSource):
         return self.make_frame(image, index, timestamp=timestamp)
 
     def _next_image(self, capture: cv2.VideoCapture) -> np.ndarray | None:
-        ok, bgr = capture.read()
-        if ok:
-            return bgr
-        if not self._rewind(capture):
-            return None
-        ok, bgr = capture.read()
-        return bgr if ok else None
+        if self._first_grabbed:
+            self._first_grabbed = False
+            ok, bgr = capture.retrieve(self._decoded)
+        else:
+            ok, bgr = capture.read(self._decoded)
+        if not ok:
+            if not self._rewind(capture):
+                return None
+            ok, bgr = capture.read(self._decoded)
+            if not ok:
+                return None
+        self._decoded = bgr
+        return bgr
 
     def _grab(self, capture: cv2.VideoCapture) -> bool:
+        if self._first_grabbed:
+            self._first_grabbed = False
+            self._position += 1
+            return True
         if capture.grab() or (self._rewind(capture) and capture.grab()):
             self._position += 1
             return True

@@ -7,7 +7,12 @@ import argparse
 import json
 from pathlib import Path
 
-from pose_appliance.bench.plan import DEFAULT_DISPLAYS, DEFAULT_SIZES, BenchOptions, make_plan
+from pose_appliance.bench.plan import (
+    DEFAULT_DISPLAYS,
+    DEFAULT_SIZES,
+    BenchOptions,
+    make_plan,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--startup-seconds", type=float, default=3.0,
                         help="how long the appliance worker runs after its first frame (default 3)")
     parser.add_argument("--video", help="video the frames are decoded from (default: the demo video)")
+    parser.add_argument("--events", action="store_true", help="measure only what MQTT events cost: fps and CPU "
+                        "with the broker down (and up, with --broker) against events.type = none, in 30-frame "
+                        "blocks interleaved in one run; --frames is then the frames per mode")
+    parser.add_argument("--broker", default="", help="with --events: HOST:PORT of a running broker to measure too")
     parser.add_argument("--json", default="bench.json", help="where to write the results (default bench.json)")
 
 
@@ -37,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from pose_appliance.bench.report import format_tables
     from pose_appliance.bench.runner import run_bench
 
+    if args.events:
+        return _events_cost(args)
     options = BenchOptions(models_dir=args.models_dir or "", models=args.models, threads=args.threads,
                            delegates=args.delegates, sizes=args.sizes, displays=args.displays, frames=args.frames,
                            rounds=args.rounds, paced_frames=args.paced_frames, fps=args.fps, invokes=args.invokes,
@@ -47,6 +58,20 @@ def run(args: argparse.Namespace) -> int:
     path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(format_tables(report))
     print(f"\nwritten to {path}")
+    return 0
+
+
+def _events_cost(args: argparse.Namespace) -> int:
+    from pose_appliance import modelstore
+    from pose_appliance.bench.events_cost import format_events_cost, run_events_cost
+
+    models_dir = modelstore.resolve_models_dir(args.models_dir or "")
+    video = args.video or str(models_dir / modelstore.load_manifest()["demo_video"].file)
+    report = run_events_cost(models_dir=str(models_dir), video=video, frames=args.frames, broker=args.broker)
+    report["command"] = _command_line(args)
+    Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(format_events_cost(report))
+    print(f"\nwritten to {args.json}")
     return 0
 
 

@@ -33,7 +33,8 @@ BOUNDARY = "frame"
 VIEWER_SEND_BUFFER = 256 * 1024  # bytes the kernel may hold for one viewer: a few frames at most, not seconds
 BIND_PATIENCE = 1.0  # seconds to wait for a port the previous web display is releasing
 VIEWER_TIMEOUT = 30.0  # a viewer whose socket takes nothing for this long is dropped
-STATUS_FIELDS = (("label", "Pose"), ("label_score", "Score"), ("fps", "FPS"), ("model", "Model"),
+STATUS_FIELDS = (("label", "Pose"), ("label_score", "Score"), ("hold_s", "Held (s)"), ("reps", "Repetitions"),
+                 ("fps", "FPS"), ("model", "Model"),
                  ("delegate", "Delegate"), ("frames", "Frames"), ("dropped", "Dropped"))
 
 

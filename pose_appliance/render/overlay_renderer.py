@@ -1,4 +1,5 @@
-"""Draws one frame's overlay (skeleton, keypoint dots, label, FPS) onto an RGB or RGBA canvas in place."""
+"""Draws one frame's overlay onto an RGB or RGBA canvas in place: skeleton, keypoint dots, label with the hold
+time, repetitions, FPS."""
 
 from __future__ import annotations
 
@@ -59,14 +60,20 @@ class OverlayRenderer:
 
         font_scale = max(0.45, (picture[3] - picture[1]) / 720.0)
         margin = max(4, int(8 * font_scale))
+        text_top = picture[1] + margin
         if config.label:
-            decision = result.decision
+            decision, activity = result.decision, result.activity
             text = decision.message
             if decision.label is not None:
                 text = f"{decision.label} {decision.score:.0%}"
+                if activity.hold_s >= 1.0:
+                    text += f"  {activity.hold_s:.0f} s"
             if text:
-                _text(cv2, canvas, text, (picture[0] + margin, picture[1] + margin), font_scale, rgba,
-                      align_right=False)
+                text_top = _text(cv2, canvas, text, (picture[0] + margin, text_top), font_scale, rgba,
+                                 align_right=False) + margin
+        if result.activity.exercise is not None:
+            _text(cv2, canvas, f"{result.activity.exercise} reps: {result.activity.reps}",
+                  (picture[0] + margin, text_top), font_scale, rgba, align_right=False)
         if config.fps:
             _text(cv2, canvas, f"{result.fps:.0f} fps", (picture[2] - margin, picture[1] + margin),
                   font_scale * 0.8, rgba, align_right=True)
@@ -77,8 +84,9 @@ def _color(rgb: tuple[int, int, int], rgba: bool, alpha: int = 255) -> tuple[int
 
 
 def _text(cv2, canvas: np.ndarray, text: str, corner: tuple[int, int], font_scale: float, rgba: bool, *,
-          align_right: bool) -> None:
-    """Text on a dark box whose top corner (left or right, per align_right) is at ``corner``."""
+          align_right: bool) -> int:
+    """Text on a dark box whose top corner (left or right, per align_right) is at ``corner``; returns the box's
+    bottom y."""
     font = cv2.FONT_HERSHEY_SIMPLEX
     thickness = max(1, int(round(font_scale * 2)))
     (width, height), baseline = cv2.getTextSize(text, font, font_scale, thickness)
@@ -93,3 +101,4 @@ def _text(cv2, canvas: np.ndarray, text: str, corner: tuple[int, int], font_scal
     line_type = cv2.LINE_AA if thickness > 1 else cv2.LINE_8
     cv2.putText(canvas, text, (x0 + pad, y0 + pad + height), font, font_scale, _color(TEXT_COLOR, rgba),
                 thickness, line_type)
+    return y0 + height + baseline + 2 * pad

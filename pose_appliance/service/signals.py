@@ -1,4 +1,5 @@
-"""Signals as events for the main loop: SIGTERM/SIGINT ask to stop, SIGHUP asks to reload.
+"""Signals as events for the main loop: SIGTERM/SIGINT ask to stop, SIGHUP asks to reload, SIGUSR1 asks to
+reset the repetition count.
 
 The handlers only record the event and write one byte to a pipe; everything else happens in ``wait()``.
 They take no lock, so a signal that lands while the main thread holds one cannot deadlock it (a
@@ -27,24 +28,27 @@ SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
 STOP = "stop"
 RELOAD = "reload"
+RESET = "reset"
 
 
 class SignalWaker:
     """Installs the handlers on creation and restores the previous ones on ``close()``.
 
-    ``wait(timeout)`` returns the set of events that arrived since the last call (``"stop"``, ``"reload"``),
-    empty after the timeout. ``stop_requested`` stays true once a stop signal came.
+    ``wait(timeout)`` returns the set of events that arrived since the last call (``"stop"``, ``"reload"``,
+    ``"reset"``), empty after the timeout or a ``wake()``. ``stop_requested`` stays true once a stop signal came.
     """
 
     def __init__(self, stop_signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT),
-                 reload_signals: tuple[int, ...] = (signal.SIGHUP,)):
+                 reload_signals: tuple[int, ...] = (signal.SIGHUP,),
+                 reset_signals: tuple[int, ...] = (signal.SIGUSR1,)):
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("SignalWaker must be created in the main thread (Python runs handlers there)")
         self.stop_requested = False
         self._pending: collections.deque[tuple[str, str]] = collections.deque()
         self._read_fd, self._write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._previous: dict[int, SignalHandler] = {}
-        events = {**dict.fromkeys(stop_signals, STOP), **dict.fromkeys(reload_signals, RELOAD)}
+        events = {**dict.fromkeys(stop_signals, STOP), **dict.fromkeys(reload_signals, RELOAD),
+                  **dict.fromkeys(reset_signals, RESET)}
         for signum, event in events.items():
             self._previous[signum] = signal.signal(signum, self._handler(event))
 
@@ -58,6 +62,12 @@ class SignalWaker:
                 os.write(self._write_fd, b"\0")
         return handle
 
+    def wake(self) -> None:
+        """Make a ``wait()`` in progress (or the next one) return now, with no event. Safe from any thread: the
+        pipeline calls it when its work is done, so ``run`` ends then and not at the next tick."""
+        with contextlib.suppress(OSError):  # a full pipe already wakes the reader; a closed one: nobody waits
+            os.write(self._write_fd, b"\0")
+
     def wait(self, timeout: float | None = None) -> set[str]:
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._pending:
@@ -67,6 +77,7 @@ class SignalWaker:
             readable, _, _ = select.select([self._read_fd], [], [], remaining)
             if readable:
                 self._drain()
+                break  # a signal (its event is pending now) or a wake()
         events = set()
         while self._pending:
             event, signal_name = self._pending.popleft()

@@ -1,0 +1,33 @@
+"""The pipeline on a real model: it tells its owner the moment the last result is shown."""
+
+from __future__ import annotations
+
+from pose_appliance.camera import VideoFileSource
+from pose_appliance.config import Config, replace
+from pose_appliance.display import NullDisplay
+from pose_appliance.pipeline import Pipeline
+from pose_appliance.service import SignalWaker
+
+
+def test_the_end_of_the_work_wakes_the_main_loop(models_dir, shared):
+    from pose_appliance.app import build_stages
+
+    config = replace(Config(), "service.models_dir", str(models_dir))
+    stages = build_stages(config)
+    source = VideoFileSource(shared / "data/tfjs_pose_detection/pose_1.mp4")
+    source.start()
+    calls: list[tuple[bool, int]] = []
+    waker = SignalWaker()
+    try:
+        def finished() -> None:
+            calls.append((pipeline.finished.is_set(), pipeline.stats.shown))
+            waker.wake()
+
+        pipeline = Pipeline(source, stages, NullDisplay(), max_frames=12, on_finished=finished)
+        pipeline.start()
+        assert waker.wait(60.0) == set()  # returns when the pipeline calls wake(), not after the timeout
+        assert calls == [(True, 12)]  # once, after the last of the 12 results was shown
+        pipeline.stop()
+    finally:
+        waker.close()
+        source.stop()
