@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("pose_appliance")
 
 FIRST_FRAME_TIMEOUT = 60.0
+EXIT_RECORDING_INCOMPLETE = 3  # the run ended normally, but a recording stopped early (disk full)
 
 
 # ------------------------------------------------------------------------------------------- building blocks
@@ -113,6 +113,7 @@ class Appliance:
         self.max_frames = max_frames
         self.keypoints_path = keypoints_path
         self.load_delegate = load_delegate
+        self.incomplete_recordings: list[str] = []
         self.config = self._read_config()
         self._config_stamp = self._stamp()
 
@@ -129,33 +130,43 @@ class Appliance:
             return None
         return (st.st_mtime_ns, st.st_size, st.st_ino)
 
-    def run(self) -> int:
+    def run(self, waker: SignalWaker | None = None) -> int:
+        """Run until the source ends, ``max_frames`` or a stop signal. 0 = done, 1 = the frame source failed,
+        ``EXIT_RECORDING_INCOMPLETE`` = done, but a recording (video, frames or keypoints) stopped early.
+
+        ``waker`` holds signal handlers the caller installed first thing at start-up, so a SIGHUP, SIGTERM or
+        SIGUSR1 while the model loads is handled (the run command does); without one they are installed here,
+        before anything else."""
         from pose_appliance.activity import ActivityTracker
         from pose_appliance.pipeline import KeypointRecorder, Pipeline
         from pose_appliance.service.signals import SignalWaker
         from pose_appliance.service.systemd import SystemdNotifier
 
         started = time.monotonic()
-        # SIGUSR1 (reset the count) would end the process with Python's default action until the waker is in place.
-        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
         # Everything is closed in the reverse order it was made, also when making the next thing fails.
         with contextlib.ExitStack() as cleanup:
+            if waker is None:  # wakes the main loop for signals, and when the pipeline has shown its last frame
+                waker = cleanup.enter_context(SignalWaker())
             notifier = SystemdNotifier()
             cleanup.callback(notifier.close)
             recorder = None
             if self.keypoints_path:
-                self.keypoints_path.parent.mkdir(parents=True, exist_ok=True)
-                recorder = KeypointRecorder(cleanup.enter_context(self.keypoints_path.open("w", encoding="utf-8")))
-            waker = SignalWaker()  # wakes the main loop for signals, and when the pipeline has shown its last frame
-            cleanup.callback(waker.close)
+                recorder = KeypointRecorder(self.keypoints_path)
+                cleanup.callback(recorder.close)
             with contextlib.ExitStack() as until_the_pipeline_owns_them:
                 stages = build_stages(self.config, load_delegate=self.load_delegate)
                 until_the_pipeline_owns_them.callback(stages.estimator.close)
                 self._log_stages(stages)
+                if waker.stop_requested:
+                    log.info("stopped during start-up")
+                    return 0
                 activity = ActivityTracker(self.config.counting)  # settings errors before the camera starts
                 events = build_events(self.config, activity)
                 source = build_source(self.config, stages.estimator)
                 until_the_pipeline_owns_them.callback(source.stop)
+                if waker.stop_requested:
+                    log.info("stopped during start-up")
+                    return 0
                 display = build_display(self.config, lambda: self.pipeline.source)
                 self.pipeline = pipeline = Pipeline(source, stages, display, recorder=recorder,
                                                     max_frames=self.max_frames, activity=activity, events=events,
@@ -182,7 +193,17 @@ class Appliance:
             log.error("frame source failed: %s", pipeline.capture_error)
             return 1
         self._print_summary(pipeline, time.monotonic() - started)
-        return 0
+        self._note_stopped_recording(pipeline.display)
+        if recorder is not None and recorder.stopped_reason:
+            self.incomplete_recordings.append(f"keypoints: {recorder.stopped_reason}")
+        for problem in self.incomplete_recordings:
+            log.error("recording incomplete: %s", problem)
+        return EXIT_RECORDING_INCOMPLETE if self.incomplete_recordings else 0
+
+    def _note_stopped_recording(self, display: Display) -> None:
+        reason = getattr(display, "stopped_reason", None)
+        if reason:
+            self.incomplete_recordings.append(f"display.record.path: {reason}")
 
     def _wait_first_shown(self, pipeline: Pipeline, waker: SignalWaker) -> None:
         deadline = time.monotonic() + FIRST_FRAME_TIMEOUT
@@ -223,8 +244,10 @@ class Appliance:
         self._config_stamp = self._stamp()
         try:
             new = self._read_config()
-        except ConfigError as exc:
-            log.error("reload (%s) rejected, still running the previous config: %s", reason, exc)
+        except Exception as exc:  # whatever the file holds, the running setup stays
+            problem = exc if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
+            log.error("reload (%s) rejected, still running the previous config: %s", reason, problem)
+            log.debug("reload failed", exc_info=True)
             notifier.ready()
             return False
         old = self.config
@@ -264,8 +287,9 @@ class Appliance:
             self._log_stages(new_stages)
         # The DRM target is the camera's own preview: a restarted camera needs it attached again.
         if new.display != old.display or (new.camera != old.camera and new.display.type == "drm"):
-            close_quietly(pipeline.swap_display(build_display(new, lambda: pipeline.source)).close,
-                          "closing the previous display")
+            old_display = pipeline.swap_display(build_display(new, lambda: pipeline.source))
+            close_quietly(old_display.close, "closing the previous display")
+            self._note_stopped_recording(old_display)
             log.info("display switched to %s", new.display.type)
         if new.service.log_level != old.service.log_level:
             from pose_appliance.service.logging import setup_logging
@@ -308,4 +332,8 @@ class Appliance:
         fps = stats.processed / seconds if seconds > 0 else 0.0
         print(f"{stats.processed} frames in {seconds:.1f} s ({fps:.1f} fps overall, {stats.fps:.1f} fps "
               f"pipeline), {pipeline.capture_dropped} dropped; display {self.config.display.type}"
-              + (f" -> {self.config.display.record.path}" if self.config.display.type == "record" else ""))
+              + (f" -> {self._recorded_path(pipeline.display)}" if self.config.display.type == "record" else ""))
+
+    def _recorded_path(self, display: Display) -> str:
+        """Where the recording went: the configured path, or the free name beside it that kept an old one."""
+        return str(getattr(getattr(display, "wrapped", None), "path", None) or self.config.display.record.path)

@@ -16,13 +16,17 @@ backend is a one-line edit and the other backends' settings stay in the file::
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import os
+import stat
 import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pose_appliance.errors import shorten
 from pose_appliance.modelstore.models_dir import USER_MODELS_DIR
 
 
@@ -178,10 +182,14 @@ class WindowDisplayConfig:
 
 @dataclass(frozen=True)
 class WebDisplayConfig:
-    bind: str = doc("Address to listen on. 127.0.0.1 = this machine only; 0.0.0.0 = the whole network.",
-                    "127.0.0.1")
+    bind: str = doc("Address to listen on. 127.0.0.1 = this machine only; 0.0.0.0 = the whole network (a "
+                    "trusted one: plain HTTP, set token).", "127.0.0.1")
     port: int = doc("TCP port of the status page and the MJPEG stream.", 8080, minimum=1, maximum=65535)
     jpeg_quality: int = doc("JPEG quality of the stream.", 80, minimum=10, maximum=100)
+    max_viewers: int = doc("Streams served at once; more viewers get 503 (busy). Each one costs a thread and "
+                           "a JPEG send per frame.", 8, minimum=1, maximum=64)
+    token: str = doc("Access token: when set, every request needs ?token=... (or the header Authorization: "
+                     "Bearer ...). Set one before binding 0.0.0.0; plain HTTP is for a trusted network only.", "")
 
 
 @dataclass(frozen=True)
@@ -303,21 +311,60 @@ class Config:
 
 
 # ------------------------------------------------------------------------------------------------ validation
+MAX_LISTED = 5  # unknown keys named in one message; the rest are counted
+MAX_CONFIG_BYTES = 1024 * 1024  # a full config is a few KB; more is a wrong file, not a config
+
+
 def read_config_file(path: str | os.PathLike) -> dict:
-    """Read TOML into a plain dict; only syntax and file errors here."""
+    """Read TOML into a plain dict; only syntax and file errors here. Only a regular file is read: a FIFO or a
+    device would block the reader (and with it the signal handling of the service)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(path), "", "file not found",
-                          "copy config.example.toml there, or pass --config with an existing file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), "", f"cannot read: {exc}") from None
+    text = _read_regular_file(path)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), "", f"not valid TOML: {exc}",
                           "strings need quotes, tables look like [display.fbdev]") from None
+    except RecursionError:
+        raise ConfigError(str(path), "", "not valid for this appliance: values nested too deeply",
+                          "no key takes nested lists or tables") from None
+
+
+def _read_regular_file(path: Path) -> str:
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; the type is checked on what was opened.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ConfigError(str(path), "", "file not found",
+                          "copy config.example.toml there, or pass --config with an existing file") from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), "", "is a directory", "name the config file itself") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(str(path), "", f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ConfigError(str(path), "", "is a directory", "name the config file itself")
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(str(path), "", "not a regular file (a FIFO, socket or device)",
+                              "point it at a plain TOML file")
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(str(path), "", f"too big for a config file ({info.st_size} bytes)",
+                              f"a config is a few KB; at most {MAX_CONFIG_BYTES} bytes are read")
+        with os.fdopen(fd, "rb", closefd=False) as stream:
+            data = stream.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(str(path), "", "too big for a config file",
+                          f"a config is a few KB; at most {MAX_CONFIG_BYTES} bytes are read")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), "", f"not UTF-8 text: {exc.reason} at byte {exc.start}",
+                          "save the file as UTF-8") from None
 
 
 def validate_config(data: dict, source: str = "<config>") -> Config:
@@ -327,8 +374,9 @@ def validate_config(data: dict, source: str = "<config>") -> Config:
     if len(unknown) == 1:
         raise ConfigError(source, unknown[0][0], "unknown key", unknown[0][1])
     if unknown:
-        listed = "; ".join(f"{key}" + (f" ({hint})" if hint else "") for key, hint in unknown)
-        raise ConfigError(source, "", f"{len(unknown)} unknown keys: {listed}")
+        listed = "; ".join(f"{key}" + (f" ({hint})" if hint else "") for key, hint in unknown[:MAX_LISTED])
+        more = f"; and {len(unknown) - MAX_LISTED} more" if len(unknown) > MAX_LISTED else ""
+        raise ConfigError(source, "", f"{len(unknown)} unknown keys: {listed}{more}")
     return _build(Config, data, source, "")
 
 
@@ -341,7 +389,7 @@ def _unknown_keys(cls: type, data: Any, prefix: str) -> list[tuple[str, str]]:
     unknown: list[tuple[str, str]] = []
     for name, value in data.items():
         if name not in fields:
-            unknown.append((_join(prefix, name), _suggest(name, fields, prefix)))
+            unknown.append((_join(prefix, _key_text(name)), _suggest(name, fields, prefix)))
         elif isinstance(hints[name], type) and dataclasses.is_dataclass(hints[name]):
             unknown += _unknown_keys(hints[name], value, _join(prefix, name))
     return unknown
@@ -399,10 +447,12 @@ def _check_value(kind: Any, value: Any, meta: Any, source: str, key: str) -> Any
         raise ConfigError(source, key, f"expected a whole number, got {_describe(value)}", "write e.g. 4")
     if kind is float and not isinstance(value, float):
         raise ConfigError(source, key, f"expected a number, got {_describe(value)}", "write e.g. 0.5")
+    if kind is float and not math.isfinite(value):
+        raise ConfigError(source, key, f"expected a finite number, got {value!r}", "write e.g. 0.5")
     if kind is str and not isinstance(value, str):
         raise ConfigError(source, key, f"expected a string, got {_describe(value)}", "put it in quotes")
     if choices and value not in choices:
-        raise ConfigError(source, key, f"{value!r} is not one of {', '.join(map(repr, choices))}",
+        raise ConfigError(source, key, f"{shorten(repr(value))} is not one of {', '.join(map(repr, choices))}",
                           _closest(str(value), choices))
     low, high = meta.get("minimum"), meta.get("maximum")
     if low is not None and value < low:
@@ -410,6 +460,12 @@ def _check_value(kind: Any, value: Any, meta: Any, source: str, key: str) -> Any
     if high is not None and value > high:
         raise ConfigError(source, key, f"{value!r} is above the maximum {high}")
     return value
+
+
+def _key_text(name: str) -> str:
+    """A key as a message shows it: bare like in the file, or quoted with escapes (a key may hold a newline)."""
+    bare = name and all(c.isascii() and (c.isalnum() or c in "_-") for c in name)
+    return shorten(name if bare else json.dumps(name))
 
 
 def _join(prefix: str, name: str) -> str:
@@ -421,7 +477,7 @@ def _describe(value: Any) -> str:
         return "a table"
     if isinstance(value, list):
         return "a list"
-    return f"{type(value).__name__} {value!r}"
+    return f"{type(value).__name__} {shorten(repr(value))}"
 
 
 def _closest(word: str, options: Any) -> str:

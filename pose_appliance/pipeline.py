@@ -27,7 +27,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TextIO
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +38,7 @@ from pose_appliance.classify.classifier import Classifier, Smoother
 from pose_appliance.display.display import Display
 from pose_appliance.events import EventSink, NullEventSink
 from pose_appliance.inference.estimator import Estimator, PreparedInput
+from pose_appliance.piece_file import PieceFile
 from pose_appliance.render.renderer import Renderer
 from pose_appliance.types import Activity, Frame, FrameResult, LabelDecision, Pose
 
@@ -130,12 +132,24 @@ class PipelineStats:
 
 
 class KeypointRecorder:
-    """JSON Lines, one object per processed frame (the `--record-keypoints` file)."""
+    """JSON Lines, one object per processed frame (the `--record-keypoints` file).
 
-    def __init__(self, stream: TextIO):
-        self._stream = stream
+    A write that fails (disk full) is logged once and ends the recording; the file is cut back to its last whole
+    line and the pipeline goes on. ``stopped_reason`` says why it ended early, else None."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = PieceFile(self.path, replace=True)
+        except OSError as exc:
+            raise RuntimeError(f"cannot create the keypoints file {self.path}: {exc.strerror}") from None
+        self.written = 0
+        self.stopped_reason: str | None = None
 
     def write(self, result: FrameResult, model_name: str, delegate: str) -> None:
+        if self.stopped_reason is not None:
+            return
         pose, decision, activity = result.pose, result.decision, result.activity
         record = {
             "frame": result.frame.index,
@@ -150,8 +164,22 @@ class KeypointRecorder:
             "model": model_name,
             "delegate": delegate,
         }
-        self._stream.write(json.dumps(record) + "\n")
-        self._stream.flush()
+        try:
+            self._file.write((json.dumps(record) + "\n").encode())
+        except OSError as exc:  # the file is cut back to its last whole line
+            self._stop(exc)
+            return
+        self._file.mark_whole()
+        self.written += 1
+
+    def _stop(self, exc: OSError) -> None:
+        self.stopped_reason = f"cannot write {self.path}: {exc.strerror or exc}"
+        log.error("keypoint recording stopped after %d frames: %s; the lines written so far are kept, the "
+                  "appliance goes on without recording keypoints", self.written, self.stopped_reason)
+        self.close()
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class Pipeline:

@@ -81,9 +81,9 @@ def test_estimate_command_unreadable_image(models_dir, tmp_path, capsys):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not a jpeg")
     status = main(["estimate", str(broken), "--json", "--models-dir", str(models_dir)])
-    last_line = capsys.readouterr().err.strip().splitlines()[-1]  # other tests' log handlers may write first
-    assert status != 0
-    assert last_line.startswith(f"pose-appliance estimate: {broken}: cannot read this image")
+    assert status == 1
+    record = json.loads(capsys.readouterr().out)
+    assert record["image"] == str(broken) and record["error"].startswith("cannot read this image")
 
 
 def test_estimate_command_missing_model(tmp_path, shared, capsys):

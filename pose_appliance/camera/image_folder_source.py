@@ -8,6 +8,7 @@ from pathlib import Path
 from pose_appliance.camera.frame_source import FrameSource, SourceError
 from pose_appliance.camera.imageops import read_rgb, resize_to
 from pose_appliance.camera.pacer import Pacer
+from pose_appliance.errors import shorten
 from pose_appliance.types import Frame
 
 log = logging.getLogger(__name__)
@@ -41,12 +42,18 @@ class ImageFolderSource(FrameSource):
         return self.realtime
 
     def start(self) -> None:
-        if not self.path.is_dir():
-            raise SourceError(f"camera.images.path: {self.path} is not a folder (give a folder of images)")
-        self.files = sorted(p for p in self.path.iterdir()
-                            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        shown = shorten(str(self.path))
+        try:
+            self.files = sorted(p for p in self.path.iterdir()
+                                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        except (NotADirectoryError, FileNotFoundError) as exc:
+            what = "it does not exist" if isinstance(exc, FileNotFoundError) else "it is a file"
+            raise SourceError(f"camera.images.path: {shown} is not a folder ({what}; give a folder of "
+                              "images)") from None
+        except OSError as exc:
+            raise SourceError(f"camera.images.path: {shown}: {exc.strerror} (give a folder of images)") from None
         if not self.files:
-            raise SourceError(f"camera.images.path: {self.path} has no {'/'.join(IMAGE_SUFFIXES)} images")
+            raise SourceError(f"camera.images.path: {shown} has no {'/'.join(IMAGE_SUFFIXES)} images")
         self.skipped = []
         self._slot = 0
         self._readable_in_pass = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import stat
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ import numpy as np
 from pose_appliance.camera.frame_source import FrameSource, SourceError
 from pose_appliance.camera.imageops import cv_to_rgb, resize_to
 from pose_appliance.camera.pacer import Pacer
+from pose_appliance.errors import shorten
 from pose_appliance.types import Frame
 
 if TYPE_CHECKING:
@@ -58,13 +60,23 @@ class VideoFileSource(FrameSource):
 
         if self._capture is not None:
             return
-        if not self.path.is_file():
-            raise SourceError(f"camera.video.path: {self.path} does not exist (give a readable video file)")
+        shown = shorten(str(self.path))
+        try:
+            kind = self.path.stat().st_mode
+        except FileNotFoundError:
+            raise SourceError(f"camera.video.path: {shown} does not exist (give a readable video file)") from None
+        except OSError as exc:
+            raise SourceError(f"camera.video.path: {shown}: {exc.strerror}") from None
+        if stat.S_ISDIR(kind):
+            raise SourceError(f"camera.video.path: {shown} is a directory (give a video file; for a folder of "
+                              "images use camera.type = \"images\")")
+        if not stat.S_ISREG(kind):
+            raise SourceError(f"camera.video.path: {shown} is not a regular file (give a video file)")
         capture = cv2.VideoCapture(str(self.path))
         ok = capture.isOpened() and capture.grab()
         if not ok:
             capture.release()
-            raise SourceError(f"camera.video.path: cannot read {self.path} as a video "
+            raise SourceError(f"camera.video.path: cannot read {shown} as a video "
                               "(unsupported or corrupt file; try an .mp4 with H.264)")
         fps = capture.get(cv2.CAP_PROP_FPS)
         self.frame_rate = float(fps) if fps and math.isfinite(fps) and 0 < fps < 1000 else DEFAULT_FPS

@@ -19,6 +19,8 @@ class ClassifierError(ValueError):
 def read_labels(path: str | Path) -> list[str]:
     """One label per line, in output order; blank lines and surrounding spaces are ignored."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a FIFO would block the reader (the service's main thread)
+        raise ClassifierError(f"{path}: the labels file is not a regular file (a folder, FIFO or device)")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

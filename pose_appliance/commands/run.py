@@ -60,19 +60,23 @@ def source_override(source: str) -> list[tuple[str, Any]]:
 
 def run(args: argparse.Namespace) -> int:
     from pose_appliance.service.logging import setup_logging
+    from pose_appliance.service.signals import SignalWaker
 
-    if args.frames < 0:
-        raise UserError("--frames must be 0 (no limit) or more")
-    overrides = overrides_from_args(args)
-    try:
-        appliance = Appliance(args.config, overrides, max_frames=args.frames, keypoints_path=args.record_keypoints)
-    except ConfigError as exc:
-        raise UserError(str(exc)) from None
-    setup_logging(appliance.config.service.log_level)
-    try:
-        return appliance.run()
-    except (ValueError, OSError, RuntimeError) as exc:
-        # Load failures at start (missing model, unreadable video, bad device) are one line, not a traceback.
-        log.debug("start failed", exc_info=True)
-        raise UserError(str(exc)) from None
-
+    # First thing: a SIGHUP or SIGTERM from now on is an event for the main loop, not the end of the process
+    # (systemd may send either while the model still loads).
+    with SignalWaker() as waker:
+        if args.frames < 0:
+            raise UserError("--frames must be 0 (no limit) or more")
+        overrides = overrides_from_args(args)
+        try:
+            appliance = Appliance(args.config, overrides, max_frames=args.frames,
+                                  keypoints_path=args.record_keypoints)
+        except ConfigError as exc:
+            raise UserError(str(exc)) from None
+        setup_logging(appliance.config.service.log_level)
+        try:
+            return appliance.run(waker)
+        except (ValueError, OSError, RuntimeError) as exc:
+            # Load failures at start (missing model, unreadable video, bad device) are one line, not a traceback.
+            log.debug("start failed", exc_info=True)
+            raise UserError(str(exc)) from None

@@ -28,6 +28,7 @@ class ResilientDisplay(Display):
         self._clock = clock
         self._lock = threading.Lock()
         self._display: Display | None = None
+        self._last_display: Display | None = None
         self._next_try = 0.0
         self._last_reason: str | None = None
         self._closed = False
@@ -46,6 +47,16 @@ class ResilientDisplay(Display):
     def last_error(self) -> str | None:
         """Why the display is not showing anything, or None when it works."""
         return self._last_reason
+
+    @property
+    def wrapped(self) -> Display | None:
+        """The display in use, or after ``close`` the last one used (a recording's ``path``...)."""
+        return self._display or self._last_display
+
+    @property
+    def stopped_reason(self) -> str | None:
+        """Why the wrapped display stopped for good without failing (a recording on a full disk), else None."""
+        return getattr(self.wrapped, "stopped_reason", None)
 
     def open(self, frame_size: tuple[int, int]) -> None:
         with self._lock:
@@ -73,7 +84,7 @@ class ResilientDisplay(Display):
             self._closed = True
             if self._display is not None:
                 _close_quietly(self._display)
-                self._display = None
+                self._last_display, self._display = self._display, None
 
     def _try_open(self, frame_size: tuple[int, int]) -> Display | None:
         """The display made and opened for frames of ``frame_size``; None (failure logged) when it fails."""

@@ -4,17 +4,24 @@ The pipeline's ``show`` never waits for a viewer: it draws and encodes one JPEG 
 watches the stream) and publishes it in a one-slot hub. Each viewer's own server thread sends the newest JPEG
 whenever its socket can take one, so a slow viewer skips frames instead of building a queue, and a hundred viewers
 cost the pipeline the same as one.
+
+It is meant for a trusted network: plain HTTP, no TLS. Streams are capped at ``display.web.max_viewers`` and
+connections at a few more (each is a thread); the rest get 503 at once. With ``display.web.token`` set, every
+request must carry it (``?token=`` or ``Authorization: Bearer``); the page passes it on to its stream.
 """
 
 from __future__ import annotations
 
 import errno
+import hmac
 import html
+import ipaddress
 import json
 import logging
 import socket
 import threading
 import time
+import urllib.parse
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -33,6 +40,8 @@ BOUNDARY = "frame"
 VIEWER_SEND_BUFFER = 256 * 1024  # bytes the kernel may hold for one viewer: a few frames at most, not seconds
 BIND_PATIENCE = 1.0  # seconds to wait for a port the previous web display is releasing
 VIEWER_TIMEOUT = 30.0  # a viewer whose socket takes nothing for this long is dropped
+EXTRA_CONNECTIONS = 8  # connections beyond the streams: page loads and status.json polls (they are short)
+REQUEST_TIMEOUT = 5.0  # a connection that has not sent its request by then is dropped
 STATUS_FIELDS = (("label", "Pose"), ("label_score", "Score"), ("hold_s", "Held (s)"), ("reps", "Repetitions"),
                  ("fps", "FPS"), ("model", "Model"),
                  ("delegate", "Delegate"), ("frames", "Frames"), ("dropped", "Dropped"))
@@ -64,9 +73,17 @@ class LatestJpeg:
                 return None
             return self.sequence, jpeg, self._frame_index
 
-    def add_viewer(self, delta: int) -> None:
+    def add_viewer(self, limit: int) -> bool:
+        """Count one more viewer unless ``limit`` are watching already."""
         with self._changed:
-            self.viewers += delta
+            if self.viewers >= limit:
+                return False
+            self.viewers += 1
+            return True
+
+    def remove_viewer(self) -> None:
+        with self._changed:
+            self.viewers -= 1
 
     def close(self) -> None:
         with self._changed:
@@ -81,6 +98,8 @@ class WebDisplay(Display):
         self.bind = web_config.bind
         self.port = web_config.port
         self.jpeg_quality = web_config.jpeg_quality
+        self.max_viewers = web_config.max_viewers
+        self.token = web_config.token
         self.hub = LatestJpeg()
         self.status: dict = {}
         self._server: ThreadingHTTPServer | None = None
@@ -101,6 +120,7 @@ class WebDisplay(Display):
             raise DisplayError(f"display.web: cannot listen on {self.bind}:{self.port}: {exc.strerror or exc} "
                                f"(set display.web.port to a free port, or display.web.bind to an address "
                                f"of this machine)") from None
+        server.max_connections = self.max_viewers + EXTRA_CONNECTIONS
         self._server = server
         self.port = server.server_address[1]
         self._compositor.fit(frame_size)
@@ -108,6 +128,9 @@ class WebDisplay(Display):
                                         name="web-display", daemon=True)
         self._thread.start()
         log.info("web display: status page %s, stream %sstream.mjpg", self.url, self.url)
+        if not self.token and not _loopback(self.bind):
+            log.warning("web display: %s is reachable from the network without a token; anyone there can watch "
+                        "(set display.web.token, and use it only on a trusted network)", self.bind)
 
     def show(self, result: FrameResult, renderer: Renderer, status: dict) -> None:
         import cv2
@@ -139,6 +162,13 @@ class WebDisplay(Display):
         return {**self.status, "viewers": self.hub.viewers}
 
 
+def _loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return address == "localhost"
+
+
 def _listen(address: tuple[str, int], handler: type) -> _Server:
     deadline = time.monotonic() + BIND_PATIENCE
     while True:
@@ -151,27 +181,92 @@ def _listen(address: tuple[str, int], handler: type) -> _Server:
 
 
 class _Server(ThreadingHTTPServer):
+    """One thread per connection, but at most ``max_connections``: the rest are answered 503 by the accepting
+    thread itself and closed, so a flood of connections costs no threads."""
+
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    request_queue_size = 128  # a burst of connections is accepted (and refused) at once, not left to SYN retries
+    max_connections = 16
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._slots = threading.Lock()
+        self._active = 0
+        self.refused = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._slots:
+            admitted = self._active < self.max_connections
+            self._active += int(admitted)
+        if not admitted:
+            self.refused += 1
+            _refuse_busy(request)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self._release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        with self._slots:
+            self._active -= 1
+
+
+def _refuse_busy(request: socket.socket) -> None:
+    body = b"busy: too many viewers, try again later\n"
+    reply = (b"HTTP/1.0 503 Service Unavailable\r\nServer: " + _Handler.server_version.encode() +
+             b"\r\nContent-Type: text/plain\r\nRetry-After: 10\r\nConnection: close\r\nContent-Length: " +
+             str(len(body)).encode() + b"\r\n\r\n" + body)
+    try:
+        request.setblocking(False)  # a reply this small fits the socket buffer; a stuck client cannot block us
+        request.send(reply)
+    except OSError:
+        pass
 
 
 class _Handler(BaseHTTPRequestHandler):
     display: WebDisplay  # set on the subclass each WebDisplay makes
     server_version = "pose-appliance"
-    timeout = VIEWER_TIMEOUT
+    timeout = REQUEST_TIMEOUT  # until the request is read; a stream then waits up to VIEWER_TIMEOUT
+
+    def version_string(self) -> str:
+        return self.server_version  # no Python version for the network to see
 
     def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
+        if not self._authorized(query):
+            self.send_error(HTTPStatus.UNAUTHORIZED, "add ?token=... (display.web.token)")
+            return
         if path == "/stream.mjpg":
             self._stream()
         elif path == "/status.json":
             body = json.dumps(self.display.status_document(), default=str).encode()
             self._reply(body, "application/json")
         elif path in ("/", "/index.html"):
-            self._reply(_page(self.display.status_document()).encode(), "text/html; charset=utf-8")
+            page = _page(self.display.status_document(), self.display.token)
+            self._reply(page.encode(), "text/html; charset=utf-8")
         else:
             self.send_error(HTTPStatus.NOT_FOUND, "try / or /stream.mjpg")
+
+    def _authorized(self, query: str) -> bool:
+        token = self.display.token
+        if not token:
+            return True
+        offered = urllib.parse.parse_qs(query).get("token", [""])[-1]
+        header = self.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            offered = offered or header[len("Bearer "):].strip()
+        return hmac.compare_digest(offered.encode(), token.encode())
 
     def _reply(self, body: bytes, content_type: str) -> None:
         self.send_response(HTTPStatus.OK)
@@ -183,6 +278,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self) -> None:
         hub = self.display.hub
+        if not hub.add_viewer(self.display.max_viewers):
+            self.send_response(HTTPStatus.SERVICE_UNAVAILABLE)
+            self.send_header("Retry-After", "10")
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(f"busy: {self.display.max_viewers} viewers already (display.web.max_viewers)\n"
+                             .encode())
+            return
+        self.connection.settimeout(VIEWER_TIMEOUT)
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, VIEWER_SEND_BUFFER)
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
@@ -190,7 +295,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
-        hub.add_viewer(1)
         try:
             sequence = 0
             while not hub.closed:
@@ -203,16 +307,18 @@ class _Handler(BaseHTTPRequestHandler):
         except (ConnectionError, TimeoutError):
             pass  # the viewer left or stopped reading
         finally:
-            hub.add_viewer(-1)
+            hub.remove_viewer()
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("web display %s: " + format, self.address_string(), *args)
 
 
-def _page(status: dict) -> str:
+def _page(status: dict, token: str = "") -> str:
     rows = "\n".join(f'<tr><th>{title}</th><td id="{key}">{html.escape(_format(key, status.get(key)))}</td></tr>'
                      for key, title in STATUS_FIELDS)
-    return _PAGE.replace("{rows}", rows)
+    query = "?" + urllib.parse.urlencode({"token": token}) if token else ""  # percent-encoded: safe in HTML and JS
+    return (_PAGE.replace("{rows}", rows).replace('"stream.mjpg"', f'"stream.mjpg{query}"')
+            .replace('"status.json"', f'"status.json{query}"'))
 
 
 def _format(key: str, value: Any) -> str:

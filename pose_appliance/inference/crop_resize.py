@@ -46,8 +46,11 @@ class CropResizer:
         ``out`` has ``height * width * 3`` elements (e.g. the ``[1, h, w, 3]`` input tensor); float outputs get
         ``value * scale + offset`` (PoseNet wants [-1, 1]), integer outputs the value itself.
         """
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or min(image.shape[:2]) < 2:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or min(image.shape[:2]) < 1:
             raise ValueError(f"expected an HxWx3 uint8 RGB image, got shape {image.shape} {image.dtype}")
+        if min(image.shape[:2]) < 2:
+            # Bilinear sampling needs two neighbours per axis; a one-pixel row or column is the same twice.
+            image = np.repeat(np.repeat(image, 1 + (image.shape[0] < 2), axis=0), 1 + (image.shape[1] < 2), axis=1)
         if not out.flags.c_contiguous or out.size != self.height * self.width * 3:
             raise ValueError(f"output must be a contiguous {self.height}x{self.width}x3 buffer, got {out.shape}")
         frame_h, frame_w = image.shape[:2]

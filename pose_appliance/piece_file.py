@@ -1,0 +1,65 @@
+"""A recording file written in whole pieces (a video fragment, a JSON line): a failed write (disk full) cuts it
+back to the end of the last whole piece, so what was recorded stays readable to its end."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class PieceFile:
+    """``write`` bytes, ``mark_whole`` after each complete piece. Once a write failed, the file is cut back to the
+    last mark and takes no more bytes (a muxer's trailer must not land after a gap). ``replace=False`` refuses a
+    file that exists (a recording is never overwritten). Also a file object for PyAV (``seek``/``tell``)."""
+
+    def __init__(self, path: Path, *, replace: bool):
+        flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_TRUNC if replace else os.O_EXCL)
+        self._fd = os.open(path, flags, 0o644)
+        self._whole = 0
+        self.failed = False
+
+    def write(self, data: Any) -> int:
+        if self.failed:
+            raise OSError("the recording already failed")
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError:
+            self.fail()
+            raise
+        return len(data)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return os.lseek(self._fd, offset, whence)
+
+    def tell(self) -> int:
+        return os.lseek(self._fd, 0, os.SEEK_CUR)
+
+    def mark_whole(self) -> None:
+        """Everything written so far is whole pieces."""
+        self._whole = max(self._whole, os.fstat(self._fd).st_size)
+
+    def sync(self) -> None:
+        if self._fd >= 0 and not self.failed:
+            os.fsync(self._fd)
+
+    def fail(self) -> None:
+        """Cut the file back to its last whole piece and take no more bytes."""
+        if self.failed or self._fd < 0:
+            return
+        self.failed = True
+        try:
+            os.ftruncate(self._fd, self._whole)
+            os.fsync(self._fd)
+        except OSError as exc:
+            log.debug("cutting back the failed recording: %s", exc)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1

@@ -1,0 +1,57 @@
+"""Paths that are not what they should be (a directory, a FIFO, a very long name) get one short line naming the key
+and the problem, and never block the reader."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pose_appliance.camera.frame_source import SourceError
+from pose_appliance.camera.image_folder_source import ImageFolderSource
+from pose_appliance.camera.video_file_source import VideoFileSource
+from pose_appliance.cli import main
+
+
+def test_a_directory_as_video_path_says_so(tmp_path):
+    with pytest.raises(SourceError, match=r"camera\.video\.path: .* is a directory"):
+        VideoFileSource(tmp_path).start()
+
+
+def test_a_fifo_as_video_path_is_not_opened(tmp_path):
+    fifo = tmp_path / "video.mp4"
+    os.mkfifo(fifo)
+    with pytest.raises(SourceError, match="not a regular file"):
+        VideoFileSource(fifo).start()
+
+
+@pytest.mark.parametrize("make", [VideoFileSource, ImageFolderSource])
+def test_very_long_paths_are_cut_in_the_message(tmp_path, make):
+    long_path = tmp_path / ("x" * 5000) / "clip.mp4"
+    with pytest.raises(SourceError) as caught:
+        make(long_path).start()
+    message = str(caught.value)
+    assert len(message) < 250 and "..." in message and message.startswith("camera.")
+
+
+def test_run_with_a_directory_as_video_is_one_line(tmp_path, capsys):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[camera]\ntype = "video"\n[camera.video]\npath = "{tmp_path}"\n'
+                      f'[display]\ntype = "null"\n[model]\npath = "/nonexistent-model-is-not-reached.tflite"\n')
+    # The source is opened after the model: give a real one so the video path is what fails.
+    from conftest import SHARED
+
+    config.write_text(config.read_text().replace("/nonexistent-model-is-not-reached.tflite", str(
+        SHARED / "models/movenet/lite-model_movenet_singlepose_lightning_tflite_int8_4.tflite")))
+    assert main(["run", "--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("pose-appliance run: camera.video.path:") and "is a directory" in err
+
+
+def test_a_fifo_as_labels_file_is_refused_without_blocking(tmp_path):
+    from pose_appliance.classify.pose_classifier import ClassifierError, read_labels
+
+    fifo = tmp_path / "labels.txt"
+    os.mkfifo(fifo)
+    with pytest.raises(ClassifierError, match="not a regular file"):
+        read_labels(fifo)
