@@ -2,7 +2,7 @@
 stacks, arm64 under emulation), in containers booted or run with systemd-nspawn.
 
 Every test here carries the ``system`` marker. It needs root, systemd-nspawn, mmdebstrap and qemu-user-static
-(``scripts/test`` installs them) and ~20-40 min from nothing, ~8-12 min with warm caches (machinery.py).
+(``scripts/test`` installs them) and ~30-50 min from nothing, ~15-20 min with warm caches (machinery.py).
 A developer skips it with ``POSE_APPLIANCE_SKIP_SYSTEM=1`` (or ``pytest --ignore=tests/system`` /
 ``pytest -m "not system"``); under CI (``CI=true``) it is never skipped: missing tools are a failure.
 At the end a line per environment (bookworm-systemd, bookworm-stack, trixie-stack, arm64) and the time of
