@@ -50,7 +50,7 @@ def build_stages(config: Config, *, load_delegate: Any = None) -> Stages:
     estimator = create_estimator(config.model, models_dir, load_delegate=load_delegate)
     with contextlib.ExitStack() as on_failure:
         on_failure.callback(estimator.close)
-        classifier = create_classifier(config.classifier, models_dir)
+        classifier = create_classifier(config.classifier, models_dir, pose_model=config.model.name)
         on_failure.pop_all()
     smoother = None if classifier is None else LabelSmoother(classifier.labels, config.classifier)
     model_name = config.model.name + (f" ({Path(config.model.path).name})" if config.model.path else "")

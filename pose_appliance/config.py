@@ -128,12 +128,27 @@ class ClassifierConfig:
                     "Empty = the fetched file.", "")
     labels: str = doc("Labels file, one per line in output order. Empty = the manifest's labels for the "
                       "named classifier, or <path without .tflite>_labels.txt / labels.txt beside it.", "")
-    min_keypoint_score: float = doc("If any keypoint scores below this, no label is given and the overlay asks "
-                                    "for the whole body to be visible.", 0.1, minimum=0.0, maximum=1.0)
+    reference: str = doc("Pose reference of the classifier's classes (.npz from train-classifier, or a keypoint "
+                         "CSV): the open-set check. Empty = reference.npz beside classifier.path, or the "
+                         "manifest's training keypoints of the named classifier.", "")
+    min_familiarity: float = doc("Open-set check: a pose is named only when it is most typical of the class the "
+                                 "classifier picks, and at least this fraction of held-out training poses of "
+                                 "that class are as far from it (0.02 = stranger than 98 % of real examples "
+                                 "is refused). Raise it to name fewer non-yoga poses, lower it to name more "
+                                 "unusual yoga poses; 0 = off (every person gets a label).", 0.02,
+                                 minimum=0.0, maximum=1.0)
+    min_keypoint_score: float = doc("A keypoint scoring below this counts as not seen. The pose is refused (and "
+                                    "the overlay says what is missing) without a shoulder and a hip, without "
+                                    "the feet, or with fewer than min_visible_keypoints seen; unseen keypoints "
+                                    "are filled in from the nearest reference pose for the classifier.", 0.2,
+                                    minimum=0.0, maximum=1.0)
+    min_visible_keypoints: int = doc("Fewest keypoints (of 17) that must be seen to name a pose.", 8,
+                                     minimum=4, maximum=17)
     min_label_score: float = doc("A label is shown only once its smoothed score reaches this.", 0.6,
                                  minimum=0.0, maximum=1.0)
-    hysteresis: float = doc("A new label replaces the shown one only when its smoothed score beats the "
-                            "shown one's by this margin (stops flicker).", 0.1, minimum=0.0, maximum=1.0)
+    hysteresis: float = doc("A new label (or \"no label\", which competes like a class) replaces the shown one "
+                            "only when its smoothed score beats the shown one's by this margin (stops "
+                            "flicker).", 0.1, minimum=0.0, maximum=1.0)
     smoothing: float = doc("Weight of the newest frame in the per-class moving average of scores (1 = no "
                            "smoothing).", 0.3, minimum=0.01, maximum=1.0)
     top_k: int = doc("How many classes the overlay and status list.", 3, minimum=1, maximum=20)

@@ -63,14 +63,13 @@ class Stages:
             pose = self.estimator.estimate_still(frame.model_image, output_size=frame.size)
         else:
             pose = self.estimator.estimate(frame.model_image, timestamp=frame.timestamp, output_size=frame.size)
-        return pose, self.decide(pose, still=frame.still)
+        return pose, self.decide(pose, frame.size, still=frame.still)
 
-    def decide(self, pose: Pose | None, *, still: bool = False) -> LabelDecision:
-        """The label for a pose: classifier scores through the label smoother."""
+    def decide(self, pose: Pose | None, frame_size: tuple[int, int], *, still: bool = False) -> LabelDecision:
+        """The label for a pose: the classifier's assessment through the label smoother."""
         if pose is None or self.classifier is None or self.smoother is None:
             return LabelDecision(label=None)
-        scores = self.classifier.classify(pose) if self.smoother.pose_is_classifiable(pose) else None
-        return self.smoother.update(pose, scores, still=still)
+        return self.smoother.update(self.classifier.assess(pose, frame_size), still=still)
 
 
 @dataclass
@@ -154,6 +153,7 @@ class KeypointRecorder:
         record = {
             "frame": result.frame.index,
             "t": round(result.frame.timestamp, 6),
+            **({"file": result.frame.name} if result.frame.name is not None else {}),
             "keypoints": None if pose is None else [[round(float(v), 2) for v in kp] for kp in pose.keypoints],
             "label": decision.label,
             "label_score": round(decision.score, 4),
@@ -357,7 +357,7 @@ class Pipeline:
         frame, stages = in_flight.frame, in_flight.stages
         pose = stages.estimator.finish(in_flight.prepared, outputs, timestamp=frame.timestamp,
                                        output_size=frame.size)
-        self._publish(frame, stages, in_flight.started, pose, stages.decide(pose))
+        self._publish(frame, stages, in_flight.started, pose, stages.decide(pose, frame.size))
 
     def _guarded(self, frame: Frame, step: Callable[[], Any], default: Any = None) -> Any:
         """Run one step of a frame; a failure is counted and logged once per kind, and the frame is dropped."""

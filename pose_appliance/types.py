@@ -36,6 +36,7 @@ class Frame:
     ``image`` is what the screen shows. ``lores`` is an optional smaller image of the same field of view
     (picamera2's lores stream) that the model reads instead, so the resampling per frame is cheap.
     ``still`` marks a frame unrelated to the one before (a folder of photos): no tracking, no smoothing.
+    ``name`` is the image file a still came from (relative to the folder), so results can be joined to photos.
     """
 
     image: np.ndarray
@@ -43,6 +44,7 @@ class Frame:
     timestamp: float
     lores: np.ndarray | None = None
     still: bool = False
+    name: str | None = None
 
     @property
     def size(self) -> tuple[int, int]:

@@ -50,6 +50,7 @@ def models_dir(tmp_path_factory, shared) -> Path:
 
     dest = tmp_path_factory.mktemp("models")
     names = ["movenet_lightning_int8", "movenet_lightning_int8_edgetpu", "yoga_classifier", "yoga_labels",
+             "yoga_train_keypoints",
              "demo_video"]
     modelstore.fetch(names, dest, mirrors=[shared / "models", shared / "data"])
     return dest

@@ -1,4 +1,4 @@
-"""LabelSmoother: whole-body check, per-class EMA, threshold and hysteresis."""
+"""LabelSmoother: per-candidate EMA (the classes and "no label"), threshold and hysteresis."""
 
 from __future__ import annotations
 
@@ -7,40 +7,42 @@ import itertools
 import numpy as np
 import pytest
 
-from pose_appliance.classify import WHOLE_BODY_MESSAGE, LabelSmoother
+from pose_appliance.classify import Assessment, LabelSmoother
 from pose_appliance.config import ClassifierConfig
-from pose_appliance.types import Pose
 
 LABELS = ["chair", "cobra", "dog", "tree", "warrior"]
+NOTHING = Assessment(None)  # a pose unlike every class
 
 
-def visible_pose(score: float = 0.8) -> Pose:
-    keypoints = np.zeros((17, 3), np.float32)
-    keypoints[:, :2] = np.arange(34).reshape(17, 2)
-    keypoints[:, 2] = score
-    return Pose(keypoints)
-
-
-def scores(**named: float) -> np.ndarray:
+def scores(**named: float) -> Assessment:
     values = np.zeros(len(LABELS), np.float32)
     for name, value in named.items():
         values[LABELS.index(name)] = value
-    return values
+    return Assessment(values)
 
 
-def test_hidden_keypoint_gives_the_whole_body_message_and_no_label():
+def test_a_view_hint_gives_no_label_and_says_what_is_missing():
     smoother = LabelSmoother(LABELS, ClassifierConfig())
-    pose = visible_pose()
-    pose.keypoints[15, 2] = 0.05  # an ankle out of view
-    assert not smoother.pose_is_classifiable(pose)
-    assert smoother.pose_is_classifiable(visible_pose(0.1))
-    decision = smoother.update(pose, None)
-    assert decision.label is None and decision.message == WHOLE_BODY_MESSAGE and decision.top == []
+    decision = smoother.update(Assessment(None, hint="step back: feet not in view"))
+    assert decision.label is None and decision.message == "step back: feet not in view" and decision.top == []
+
+
+def test_no_label_takes_part_in_the_hysteresis():
+    # One unfamiliar frame in a held pose does not drop the label; a run of them does, and one familiar frame
+    # among unfamiliar ones does not bring it back.
+    smoother = LabelSmoother(LABELS, ClassifierConfig())
+    for _ in range(10):
+        smoother.update(scores(tree=0.95, dog=0.05))
+    assert smoother.update(NOTHING).label == "tree"
+    assert smoother.update(scores(tree=0.95)).label == "tree"
+    labels = [smoother.update(NOTHING).label for _ in range(8)]
+    assert labels[0] == "tree" and set(labels[-4:]) == {None}
+    assert smoother.update(scores(tree=0.95)).label is None
 
 
 def test_label_appears_only_once_the_smoothed_score_reaches_the_threshold():
     smoother = LabelSmoother(LABELS, ClassifierConfig(smoothing=0.3, min_label_score=0.6))
-    decisions = [smoother.update(visible_pose(), scores(tree=0.9, dog=0.1)) for _ in range(5)]
+    decisions = [smoother.update(scores(tree=0.9, dog=0.1)) for _ in range(5)]
     # EMA from 0: 0.27, 0.459, 0.591, 0.684 -> shown from the fourth frame.
     assert [d.label for d in decisions] == [None, None, None, "tree", "tree"]
     assert decisions[3].score == pytest.approx(0.684, abs=1e-3)
@@ -52,7 +54,7 @@ def alternating(smoother: LabelSmoother, frames: int) -> list[str | None]:
     labels = []
     for i in range(frames):
         frame = scores(tree=0.9, warrior=0.1) if i % 2 == 0 else scores(tree=0.35, warrior=0.65)
-        labels.append(smoother.update(visible_pose(), frame).label)
+        labels.append(smoother.update(frame).label)
     return labels
 
 
@@ -74,8 +76,8 @@ def test_without_smoothing_and_hysteresis_the_same_frames_do_flicker():
 def test_a_real_change_of_pose_switches_the_label_after_a_few_frames():
     smoother = LabelSmoother(LABELS, ClassifierConfig())
     for _ in range(10):
-        smoother.update(visible_pose(), scores(tree=0.95, dog=0.05))
-    labels = [smoother.update(visible_pose(), scores(dog=0.95, tree=0.05)).label for _ in range(10)]
+        smoother.update(scores(tree=0.95, dog=0.05))
+    labels = [smoother.update(scores(dog=0.95, tree=0.05)).label for _ in range(10)]
     switch = labels.index("dog")
     assert 1 <= switch <= 5 and set(labels[:switch]) <= {"tree", None} and set(labels[switch:]) == {"dog"}
 
@@ -83,31 +85,29 @@ def test_a_real_change_of_pose_switches_the_label_after_a_few_frames():
 def test_shown_label_is_dropped_when_its_score_falls_well_below_the_threshold():
     smoother = LabelSmoother(LABELS, ClassifierConfig())
     for _ in range(10):
-        smoother.update(visible_pose(), scores(chair=0.9, cobra=0.1))
-    spread = np.full(len(LABELS), 0.2, np.float32)
-    labels = [smoother.update(visible_pose(), spread).label for _ in range(10)]
+        smoother.update(scores(chair=0.9, cobra=0.1))
+    spread = Assessment(np.full(len(LABELS), 0.2, np.float32))
+    labels = [smoother.update(spread).label for _ in range(10)]
     assert labels[0] == "chair" and labels[-1] is None
 
 
-def test_top_k_and_reset_when_the_body_is_hidden():
+def test_top_k():
     smoother = LabelSmoother(LABELS, ClassifierConfig(top_k=2))
     for _ in range(8):
-        decision = smoother.update(visible_pose(), scores(cobra=0.7, dog=0.2, tree=0.1))
+        decision = smoother.update(scores(cobra=0.7, dog=0.2, tree=0.1))
     assert [name for name, _ in decision.top] == ["cobra", "dog"] and decision.label == "cobra"
-    smoother.update(visible_pose(0.0), None)
-    assert smoother.update(visible_pose(), scores(cobra=0.7, dog=0.3)).label is None  # smoothing started over
 
 
 def test_wrong_number_of_scores_is_an_error():
     with pytest.raises(ValueError, match="3 scores for 5 labels"):
-        LabelSmoother(LABELS, ClassifierConfig()).update(visible_pose(), np.ones(3))
+        LabelSmoother(LABELS, ClassifierConfig()).update(Assessment(np.ones(3)))
 
 
 def test_a_still_image_is_labelled_on_its_own_scores():
     smoother = LabelSmoother(["chair", "cobra", "tree"], ClassifierConfig())
-    pose = Pose(keypoints=np.full((17, 3), 0.9, np.float32))
     for _ in range(10):
-        smoother.update(pose, np.array([0.9, 0.05, 0.05]))
-    decision = smoother.update(pose, np.array([0.1, 0.1, 0.8]), still=True)
+        smoother.update(Assessment(np.array([0.9, 0.05, 0.05])))
+    decision = smoother.update(Assessment(np.array([0.1, 0.1, 0.8])), still=True)
     assert (decision.label, round(decision.score, 3)) == ("tree", 0.8)
-    assert smoother.update(pose, np.array([0.2, 0.7, 0.1]), still=True).label == "cobra"
+    assert smoother.update(Assessment(np.array([0.2, 0.7, 0.1])), still=True).label == "cobra"
+    assert smoother.update(NOTHING, still=True).label is None

@@ -295,10 +295,13 @@ def test_doctor_logs_in_at_the_broker(tmp_path):
 
 # ------------------------------------------------------------------------------------- the real appliance
 def write_config(path: Path, models_dir: Path, video: Path, *, port: int | None, device: str = "gym1",
-                 loop: bool = False, exercise: str = "squat") -> None:
+                 loop: bool = False, exercise: str = "squat", name_every_pose: bool = False) -> None:
+    """``name_every_pose`` turns the open-set check off (classifier.min_familiarity = 0): squats are no yoga
+    pose and get no label otherwise, and the pose events need labels."""
     events = (f'[events]\ntype = "mqtt"\n[events.mqtt]\nhost = "127.0.0.1"\nport = {port}\ndevice = "{device}"\n'
               if port else '[events]\ntype = "none"\n')
-    path.write_text(f"""
+    classifier = "[classifier]\nmin_familiarity = 0.0\n" if name_every_pose else ""
+    path.write_text(f"""{classifier}
 [camera]
 type = "video"
 [camera.video]
@@ -322,7 +325,8 @@ def start_appliance(config: Path, log: Path) -> subprocess.Popen:
 
 def test_squats_reach_mqtt_end_to_end_and_a_clean_stop_says_offline(broker, tmp_path, models_dir, shared):
     config = tmp_path / "config.toml"
-    write_config(config, models_dir, shared / "data/tfjs_pose_detection/pose_squats.mp4", port=broker.port)
+    write_config(config, models_dir, shared / "data/tfjs_pose_detection/pose_squats.mp4", port=broker.port,
+                 name_every_pose=True)
     watcher = MqttWatcher(broker.port)
     try:
         subprocess.run([sys.executable, "-m", "pose_appliance", "run", "--config", str(config)], check=True,

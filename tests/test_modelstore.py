@@ -22,7 +22,8 @@ from pose_appliance.errors import UserError
 from pose_appliance.modelstore import ModelEntry, ModelError
 
 AVAILABLE = ["movenet_lightning_int8", "movenet_lightning_int8_edgetpu", "yoga_classifier", "yoga_labels",
-             "demo_video"]
+             "yoga_train_keypoints", "demo_video"]
+DERIVED = ["yoga_train_data.reference-v1.npz"]  # built from the verified yoga_train_keypoints at fetch time
 
 
 @pytest.fixture(autouse=True)
@@ -193,14 +194,20 @@ def test_fetch_from_the_shared_mirrors_verifies_every_file(tmp_path, mirrors, ma
         assert modelstore.digests(result.path)[1] == entry.sha256
         assert Path(result.source).is_relative_to(shared)
         assert modelstore.model_file(result.name, tmp_path) == result.path
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(manifest[n].file for n in AVAILABLE)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([manifest[n].file for n in AVAILABLE] + DERIVED)
     again = modelstore.fetch(AVAILABLE, tmp_path, mirrors=mirrors, urlopen=offline)
     assert [r.status for r in again] == ["present"] * len(AVAILABLE)
 
 
-def test_fetching_a_classifier_brings_its_labels(tmp_path, mirrors):
+def test_fetching_a_classifier_brings_its_labels_and_reference_keypoints(tmp_path, mirrors):
     results = modelstore.fetch(["yoga_classifier"], tmp_path, mirrors=mirrors, urlopen=offline)
-    assert [(r.name, r.status) for r in results] == [("yoga_classifier", "copied"), ("yoga_labels", "copied")]
+    assert [(r.name, r.status) for r in results] == [("yoga_classifier", "copied"), ("yoga_labels", "copied"),
+                                                     ("yoga_train_keypoints", "copied")]
+    from pose_appliance.classify import PoseReference
+
+    reference = PoseReference.load(tmp_path / DERIVED[0])
+    assert reference.classes == ["chair", "cobra", "dog", "tree", "warrior"]
+    assert reference.source_sha256 == modelstore.digests(tmp_path / "yoga_train_data.csv")[1]
 
 
 def test_models_not_in_the_mirror_fail_with_one_line_naming_each_url(tmp_path, mirrors, manifest):
@@ -268,7 +275,7 @@ def server(tmp_path, yoga_classifier):
 
 def _served(manifest, url, *alt_urls, member="4.tflite"):
     import dataclasses
-    entry = dataclasses.replace(manifest["yoga_classifier"], url=url, alt_urls=tuple(alt_urls), labels="",
+    entry = dataclasses.replace(manifest["yoga_classifier"], url=url, alt_urls=tuple(alt_urls), labels="", reference="",
                                 member=member)
     return {entry.name: entry}
 

@@ -51,6 +51,6 @@ class FrameSource(Protocol):
 
     @staticmethod
     def make_frame(image: np.ndarray, index: int, lores: np.ndarray | None = None,
-                   timestamp: float | None = None, still: bool = False) -> Frame:
+                   timestamp: float | None = None, still: bool = False, name: str | None = None) -> Frame:
         return Frame(image=image, index=index, timestamp=time.monotonic() if timestamp is None else timestamp,
-                     lores=lores, still=still)
+                     lores=lores, still=still, name=name)

@@ -1,4 +1,4 @@
-"""Frames from a folder of still images, in name order."""
+"""Frames from a folder of still images (and its sub-folders), in path order."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 class ImageFolderSource(FrameSource):
-    """The .jpg/.jpeg/.png/.bmp files of a folder, sorted by name. Gray and RGBA images become RGB; a file that
+    """The .jpg/.jpeg/.png/.bmp files of a folder and its sub-folders (e.g. ``<pose>/<image>``), sorted by
+    relative path; each frame carries that path as ``Frame.name``. Gray and RGBA images become RGB; a file that
     cannot be decoded is logged once and skipped (its slot is a gap in ``Frame.index``). ``realtime`` paces the
     images at ``fps`` and makes the source live; otherwise every image is handed over as fast as it is taken."""
 
@@ -44,14 +45,17 @@ class ImageFolderSource(FrameSource):
     def start(self) -> None:
         shown = shorten(str(self.path))
         try:
-            self.files = sorted(p for p in self.path.iterdir()
-                                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            next(self.path.iterdir(), None)  # raises for a missing, file or unreadable path; rglob would not
         except (NotADirectoryError, FileNotFoundError) as exc:
             what = "it does not exist" if isinstance(exc, FileNotFoundError) else "it is a file"
             raise SourceError(f"camera.images.path: {shown} is not a folder ({what}; give a folder of "
                               "images)") from None
         except OSError as exc:
             raise SourceError(f"camera.images.path: {shown}: {exc.strerror} (give a folder of images)") from None
+        self.files = sorted((p for p in self.path.rglob("*")
+                             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                             and not any(part.startswith(".") for part in p.relative_to(self.path).parts)),
+                            key=lambda p: p.relative_to(self.path).as_posix())
         if not self.files:
             raise SourceError(f"camera.images.path: {shown} has no {'/'.join(IMAGE_SUFFIXES)} images")
         self.skipped = []
@@ -80,7 +84,7 @@ class ImageFolderSource(FrameSource):
             if image is None:
                 continue
             self._readable_in_pass += 1
-            return self.make_frame(image, slot, still=True)
+            return self.make_frame(image, slot, still=True, name=path.relative_to(self.path).as_posix())
 
     def _load(self, path: Path):
         image = read_rgb(path)

@@ -1,13 +1,28 @@
-"""The interfaces of the classify stage: a classifier (pose in, one score per label out) and the smoother that
-turns those per-frame scores into a label steady enough to show."""
+"""The interfaces of the classify stage: a classifier (pose in, an assessment out: one score per label, or why
+there is nothing to name) and the smoother that turns those per-frame assessments into a label steady enough to
+show."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from pose_appliance.types import LabelDecision, Pose
+
+
+@dataclass
+class Assessment:
+    """One frame's evidence for the label smoother.
+
+    ``scores``: the classifier's scores per label, or None when there is nothing to name: ``hint`` says why when
+    the person is not (fully) in view; otherwise the pose is unlike every class (``familiarity`` tells how
+    typical it is of each class; None without a pose reference)."""
+
+    scores: np.ndarray | None
+    hint: str | None = None
+    familiarity: np.ndarray | None = None
 
 
 class Classifier(Protocol):
@@ -17,14 +32,14 @@ class Classifier(Protocol):
 
     def classify(self, pose: Pose) -> np.ndarray: ...
 
-
-class Smoother(Protocol):
-    """The label shown, from a stream of per-frame scores (:class:`~pose_appliance.classify.LabelSmoother`)."""
-
-    def pose_is_classifiable(self, pose: Pose) -> bool:
-        """False when the pose is not worth classifying (part of the body out of view)."""
+    def assess(self, pose: Pose, frame_size: tuple[int, int] | None = None) -> Assessment:
+        """View check, classifier and open-set check for one pose (``frame_size`` = (w, h) of its frame)."""
         ...
 
-    def update(self, pose: Pose, scores: np.ndarray | None, *, still: bool = False) -> LabelDecision: ...
+
+class Smoother(Protocol):
+    """The label shown, from a stream of per-frame assessments (:class:`~pose_appliance.classify.LabelSmoother`)."""
+
+    def update(self, assessment: Assessment, *, still: bool = False) -> LabelDecision: ...
 
     def reset(self) -> None: ...

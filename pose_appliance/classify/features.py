@@ -19,6 +19,9 @@ import numpy as np
 from pose_appliance.types import KEYPOINT_INDEX, Pose
 
 FEATURE_SIZE = 34
+# Bumped whenever normalized_landmarks changes: train-classifier records it (model.json) and the appliance warns
+# when a classifier was trained on another version.
+FEATURE_VERSION = 1
 YOGA_INPUT_SIZE = 51
 TORSO_SIZE_MULTIPLIER = 2.5
 

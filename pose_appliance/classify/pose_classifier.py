@@ -7,7 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from pose_appliance.classify.classifier import Assessment
 from pose_appliance.classify.features import FEATURE_SIZE, YOGA_INPUT_SIZE, normalized_landmarks, yoga_classifier_input
+from pose_appliance.classify.reference import PoseReference
+from pose_appliance.classify.view_check import view_problem
 from pose_appliance.inference.runtime import load_model
 from pose_appliance.types import Pose
 
@@ -44,9 +47,19 @@ class PoseClassifier:
     Quantized (int8/uint8) input or output tensors are (de)quantized here, so float and INT8 exports both load.
     """
 
-    def __init__(self, model_path: str | Path, labels_path: str | Path, *, threads: int = 1):
+    def __init__(self, model_path: str | Path, labels_path: str | Path, *, threads: int = 1,
+                 reference: PoseReference | None = None, min_keypoint_score: float = 0.2,
+                 min_visible_keypoints: int = 8, min_familiarity: float = 0.02):
         self.model_path = Path(model_path)
         self.labels = read_labels(labels_path)
+        self.reference = reference
+        self.min_keypoint_score = min_keypoint_score
+        self.min_visible_keypoints = min_visible_keypoints
+        self.min_familiarity = min_familiarity
+        if reference is not None and reference.classes != self.labels:
+            raise ClassifierError(f"{Path(labels_path)}: the pose reference has classes "
+                                  f"{', '.join(reference.classes)}, the labels are {', '.join(self.labels)} "
+                                  "(use the reference made with this classifier)")
         # load_model raises ModelLoadError (a RuntimeError) naming the file for a missing or broken model.
         self._interpreter = load_model(self.model_path, threads=threads, delegate="cpu").interpreter
         self._input = self._interpreter.get_input_details()[0]
@@ -70,6 +83,22 @@ class PoseClassifier:
     @property
     def input_width(self) -> int:
         return int(self._input["shape"][-1])
+
+    def assess(self, pose: Pose, frame_size: tuple[int, int] | None = None) -> Assessment:
+        """View check, then the classifier on the pose (its unseen keypoints filled in from the nearest reference
+        pose), then the open-set check: the scores are kept only for a pose familiar to the classifier's class."""
+        hint = view_problem(pose, frame_size, min_score=self.min_keypoint_score,
+                            min_visible=self.min_visible_keypoints)
+        if hint is not None:
+            return Assessment(None, hint=hint)
+        if self.reference is None:
+            return Assessment(self.classify(pose))
+        distances, filled = self.reference.examine(pose.keypoints)
+        scores = self.classify(filled)
+        familiarity = self.reference.familiarity_of(distances)
+        if not self.reference.accepts(int(np.argmax(scores)), distances, self.min_familiarity):
+            return Assessment(None, familiarity=familiarity)
+        return Assessment(scores, familiarity=familiarity)
 
     def classify(self, pose: Pose | np.ndarray) -> np.ndarray:
         """Scores per label (softmax), float32 of shape ``(len(labels),)``."""

@@ -22,7 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test", help="held-out test set (image folder or keypoint CSV); default: 20%% of "
                                        "DATASET is held out")
     parser.add_argument("--models-dir", default="", help="where fetched MoveNet models are (default: as the "
-                                                         "appliance: $POSE_APPLIANCE_MODELS or the cache)")
+                                                         "appliance: its service.models_dir, "
+                                                         "$POSE_APPLIANCE_MODELS or the cache)")
+    parser.add_argument("--config", default="", help="the appliance config whose pose model (model.name) and "
+                                                     "view check training follows (default: "
+                                                     "/etc/pose-appliance/config.toml if present, else the "
+                                                     "built-in defaults)")
+    parser.add_argument("--model", default="", help="pose model for the image keypoints instead of the config's "
+                                                    "model.name (the appliance warns when it runs another)")
     parser.add_argument("--keypoints-csv", help="also write the keypoints extracted from DATASET's images to this "
                                                 "CSV; pass it as DATASET later to skip pose estimation")
     parser.add_argument("--seed", type=int, default=0, help="random seed for the splits and training")
@@ -32,11 +39,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     options = TrainingOptions(dataset=args.dataset, out=args.out, epochs=args.epochs, int8=args.int8,
                               val_split=args.val_split, test=args.test, models_dir=args.models_dir,
-                              keypoints_csv=args.keypoints_csv, seed=args.seed, force=args.force)
+                              keypoints_csv=args.keypoints_csv, seed=args.seed, force=args.force,
+                              config=args.config, model=args.model)
     report = train_classifier(options)
     out = Path(args.out)
     tested = sum(report["samples"]["test"].values())
     for name, model in report["models"].items():
         print(f"{out / name}: test accuracy {model['accuracy']:.3f} on {tested} samples")
+        if model["caveat"]:
+            print(f"  caveat: {model['caveat']}")
+    open_set = report["open_set"]
+    print(f"as the appliance decides (view check + pose reference): {open_set['named']} of {open_set['samples']} "
+          f"named, {open_set['named_right']} right, {open_set['named_wrong']} wrong")
+    if report["skipped"]:
+        print(f"{len(report['skipped'])} images skipped (reasons in {out / 'report.md'})")
     print(f"report: {out / 'report.md'}; use it with classifier.path = \"{(out / FLOAT_MODEL).resolve()}\"")
     return 0

@@ -12,7 +12,7 @@ import tarfile
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +80,7 @@ def status(entry: ModelEntry, models_dir: str | os.PathLike) -> str:
 def fetch(names: Iterable[str], models_dir: str | os.PathLike, *, mirrors: Iterable[str | os.PathLike] = (),
           progress: Progress | None = None, urlopen: Callable[..., Any] | None = None, force: bool = False,
           manifest: dict[str, ModelEntry] | None = None, timeout: float = 60.0) -> list[FetchResult]:
-    """Bring each named entry (and a classifier's labels) into models_dir, verified.
+    """Bring each named entry (and a classifier's labels and reference keypoints) into models_dir, verified.
 
     Order per entry: already present and verified (skipped unless force), a mirror folder (any file under it
     with the right size and checksums), then url and alt_urls. Unknown names raise ModelError before any work;
@@ -91,8 +91,7 @@ def fetch(names: Iterable[str], models_dir: str | os.PathLike, *, mirrors: Itera
     for name in names:
         entry = get_entry(name, manifest)
         wanted.append(entry)
-        if entry.labels:
-            wanted.append(manifest[entry.labels])
+        wanted += [manifest[ref] for ref in (entry.labels, entry.reference) if ref]
     wanted = list({entry.name: entry for entry in wanted}.values())
     models_dir = Path(models_dir).expanduser()
     try:
@@ -100,7 +99,21 @@ def fetch(names: Iterable[str], models_dir: str | os.PathLike, *, mirrors: Itera
     except OSError as exc:
         raise ModelError(f"{models_dir}: cannot create the models dir: {exc.strerror or exc}") from None
     mirror_index = _MirrorIndex([Path(m).expanduser() for m in mirrors])
-    return [_fetch_one(entry, models_dir, mirror_index, progress, urlopen, force, timeout) for entry in wanted]
+    results = [_fetch_one(entry, models_dir, mirror_index, progress, urlopen, force, timeout) for entry in wanted]
+    return [_derive_reference(result) if entry.kind == "keypoints" and result.ok else result
+            for entry, result in zip(wanted, results)]
+
+
+def _derive_reference(result: FetchResult) -> FetchResult:
+    """Build the pose reference of a verified keypoints CSV now (a few seconds), so the appliance starts
+    without that wait."""
+    from pose_appliance.classify.reference import reference_from_csv
+
+    try:
+        reference_from_csv(result.path)
+    except (OSError, ValueError) as exc:
+        return replace(result, status="failed", error=f"{result.name}: cannot derive the pose reference: {exc}")
+    return result
 
 
 def _fetch_one(entry: ModelEntry, models_dir: Path, mirror_index: _MirrorIndex, progress: Progress | None,

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 MANIFEST = resources.files("pose_appliance") / "data" / "manifest.toml"
-DEFAULT_NAMES = ("movenet_lightning_int8", "yoga_classifier", "yoga_labels", "demo_video")
-KINDS = ("pose", "classifier", "labels", "video")
+DEFAULT_NAMES = ("movenet_lightning_int8", "yoga_classifier", "yoga_labels", "yoga_train_keypoints", "demo_video")
+KINDS = ("pose", "classifier", "labels", "keypoints", "video")
 FAMILIES = ("movenet_singlepose", "movenet_multipose", "posenet", "")
 
 
@@ -39,6 +39,7 @@ class ModelEntry:
     member: str = ""
     edgetpu: str = ""
     labels: str = ""
+    reference: str = ""
     license: str = ""
     description: str = ""
     input_size: int = 0
@@ -69,7 +70,7 @@ def load_manifest(path: str | os.PathLike | None = None) -> dict[str, ModelEntry
         raise ModelError(f"{source}: expected only [models.NAME] tables")
     entries = {name: _entry(str(source), name, table) for name, table in tables.items()}
     for entry in entries.values():
-        for key in ("edgetpu", "labels"):
+        for key in ("edgetpu", "labels", "reference"):
             ref = getattr(entry, key)
             if ref and ref not in entries:
                 raise ModelError(f"{source}: models.{entry.name}.{key}: {ref!r} is not an entry of the manifest")

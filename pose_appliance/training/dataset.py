@@ -1,5 +1,5 @@
-"""Datasets for training: an image folder ``<class>/*.jpg`` turned into keypoints with the best MoveNet fetched, or
-a keypoint CSV in the tutorial's format; checks that every class is usable, and stratified splits."""
+"""Datasets for training: an image folder ``<class>/*.jpg`` turned into keypoints with the pose model the appliance
+runs, or a keypoint CSV in the tutorial's format; checks that every class is usable, and stratified splits."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ import numpy as np
 from tqdm import tqdm
 
 from pose_appliance.classify.keypoint_csv import KeypointSet, read_keypoint_csv
+from pose_appliance.classify.view_check import view_problem
+from pose_appliance.config import ClassifierConfig
 from pose_appliance.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
-MIN_KEYPOINT_SCORE = 0.1
 
 
 @dataclass
@@ -27,9 +28,10 @@ class LoadedSamples:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-def load_samples(path: Path, estimator: Callable[[], tuple[Any, str]]) -> LoadedSamples:
-    """Samples from a keypoint CSV (every row, as given) or an image folder (images without a confident
-    whole-body pose are skipped and listed). ``estimator()`` gives (estimator, model name)."""
+def load_samples(path: Path, estimator: Callable[[], tuple[Any, str]],
+                 classifier_config: ClassifierConfig | None = None) -> LoadedSamples:
+    """Samples from a keypoint CSV (every row, as given) or an image folder (images whose pose the appliance
+    would refuse are skipped and listed). ``estimator()`` gives (estimator, model name)."""
     if path.is_file():
         try:
             return LoadedSamples(read_keypoint_csv(path), f"CSV {path.name}", False)
@@ -37,7 +39,7 @@ def load_samples(path: Path, estimator: Callable[[], tuple[Any, str]]) -> Loaded
             raise UserError(str(exc)) from None
     images = find_images(path)
     model, name = estimator()
-    samples, skipped = extract_keypoints(path, images, model, name)
+    samples, skipped = extract_keypoints(path, images, model, name, classifier_config)
     return LoadedSamples(samples, name, True, skipped)
 
 
@@ -76,9 +78,11 @@ def _unreadable(path: Path) -> str:
     return f"{path}: cannot read this image (remove it or save it again as JPEG/PNG)"
 
 
-def extract_keypoints(root: Path, images: dict[str, list[Path]], estimator: Any, model_name: str
-                      ) -> tuple[KeypointSet, list[tuple[str, str]]]:
-    """Keypoints of every image (x, y, score pixels), with a progress bar on stderr."""
+def extract_keypoints(root: Path, images: dict[str, list[Path]], estimator: Any, model_name: str,
+                      classifier_config: ClassifierConfig | None = None) -> tuple[KeypointSet, list[tuple[str, str]]]:
+    """Keypoints of every image (x, y, score pixels), with a progress bar on stderr. An image is skipped when the
+    appliance would refuse its pose (the same view check, with the hint as the reason)."""
+    check = classifier_config or ClassifierConfig()
     from pose_appliance.camera.imageops import read_rgb
 
     classes = list(images)
@@ -95,8 +99,9 @@ def extract_keypoints(root: Path, images: dict[str, list[Path]], estimator: Any,
             pose = estimator.estimate_still(image)
             if pose is None:
                 skipped.append((relative, "no person found"))
-            elif pose.scores.min() < MIN_KEYPOINT_SCORE:
-                skipped.append((relative, "a keypoint scores below 0.1 (body not fully visible)"))
+            elif (hint := view_problem(pose, (image.shape[1], image.shape[0]), min_score=check.min_keypoint_score,
+                                       min_visible=check.min_visible_keypoints)) is not None:
+                skipped.append((relative, f"not enough of the body in view ({hint})"))
             else:
                 keypoints.append(np.asarray(pose.keypoints, np.float32))
                 targets.append(target)
@@ -105,7 +110,7 @@ def extract_keypoints(root: Path, images: dict[str, list[Path]], estimator: Any,
             progress.update()
     progress.close()
     if skipped:
-        print(f"skipped {len(skipped)} of {total} images without a confident whole-body pose:", file=sys.stderr)
+        print(f"skipped {len(skipped)} of {total} images whose pose the appliance would refuse:", file=sys.stderr)
         for relative, reason in skipped[:20]:
             print(f"  {relative}: {reason}", file=sys.stderr)
         if len(skipped) > 20:
@@ -114,26 +119,21 @@ def extract_keypoints(root: Path, images: dict[str, list[Path]], estimator: Any,
     return KeypointSet(classes, stacked, np.array(targets, np.int64), files), skipped
 
 
-def best_estimator(models_dir_setting: str) -> tuple[Any, str]:
-    """The most accurate single-pose MoveNet fetched: Thunder before Lightning, float before int8."""
+def appliance_estimator(models_dir_setting: str, model_name: str) -> tuple[Any, str]:
+    """The pose model the appliance runs (``model.name``), on the CPU, without tracking: training keypoints must
+    come from the model whose keypoints the classifier will see."""
     from pose_appliance import modelstore
     from pose_appliance.config import ModelConfig
     from pose_appliance.inference import create_estimator
 
     models_dir = modelstore.resolve_models_dir(models_dir_setting)
-    manifest = modelstore.load_manifest()
-    candidates = [entry for entry in modelstore.pose_models(manifest) if entry.family == "movenet_singlepose"]
-    # Thunder (256 px input) before Lightning (192), float before int8.
-    candidates.sort(key=lambda entry: (-entry.input_size, entry.precision == "int8", entry.name))
-    for name in (entry.name for entry in candidates):
-        try:
-            modelstore.model_file(name, models_dir, manifest=manifest)
-        except modelstore.ModelError:
-            continue
-        config = ModelConfig(name=name, delegate="cpu", tracking=False, smoothing=False)
-        return create_estimator(config, models_dir), name
-    raise UserError(f"{models_dir}: no MoveNet model fetched (run `pose-appliance models fetch "
-                    "movenet_lightning_int8`, or pass --models-dir)")
+    try:
+        modelstore.model_file(model_name, models_dir)
+    except modelstore.ModelError as exc:
+        raise UserError(f"{exc} (train-classifier uses the appliance's model.name; pass --model to choose "
+                        "another, or --models-dir)") from None
+    config = ModelConfig(name=model_name, delegate="cpu", tracking=False, smoothing=False)
+    return create_estimator(config, models_dir), model_name
 
 
 def check_usable(samples: KeypointSet, dataset: str, skipped: list[tuple[str, str]]) -> None:

@@ -24,13 +24,24 @@ PATIENCE = 20
 REPRESENTATIVE_SAMPLES = 300
 
 
+TENSORFLOW_MISSING = ("TensorFlow is not installed: pip install 'pose-appliance[train]' "
+                      "(tensorflow-cpu on x86_64)")
+
+
+def require_tensorflow() -> None:
+    """Fail at once, not after a minute of pose estimation, when TensorFlow is missing (no import: that is slow)."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None:
+        raise UserError(TENSORFLOW_MISSING)
+
+
 def import_tensorflow() -> Any:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         import tensorflow as tf
     except ImportError:
-        raise UserError("TensorFlow is not installed: pip install 'pose-appliance[train]' "
-                        "(tensorflow-cpu on x86_64)") from None
+        raise UserError(TENSORFLOW_MISSING) from None
     return tf
 
 
@@ -63,6 +74,9 @@ def train_model(tf: Any, train: KeypointSet, validation: KeypointSet, *, epochs:
         "best_val_accuracy": round(best.accuracy, 4),
         "best_val_loss": round(best.loss, 4),
         "val_accuracy_history": [round(float(v), 4) for v in history.history["val_accuracy"]],
+        "accuracy_history": [round(float(v), 4) for v in history.history["accuracy"]],
+        "loss_history": [round(float(v), 4) for v in history.history["loss"]],
+        "val_loss_history": [round(float(v), 4) for v in history.history["val_loss"]],
         "batch_size": BATCH_SIZE,
         "patience": PATIENCE,
     }

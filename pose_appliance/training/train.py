@@ -11,21 +11,31 @@ from pathlib import Path
 
 import numpy as np
 
-from pose_appliance.classify.features import normalized_landmarks
-from pose_appliance.classify.keypoint_csv import write_keypoint_csv
+from pose_appliance.classify import REFERENCE_FILE, SIDECAR_FILE
+from pose_appliance.classify.features import FEATURE_VERSION, normalized_landmarks
+from pose_appliance.classify.keypoint_csv import KeypointSet, write_keypoint_csv
+from pose_appliance.classify.reference import REFERENCE_VERSION, PoseReference
+from pose_appliance.config import Config
 from pose_appliance.errors import UserError
 from pose_appliance.training.dataset import (
-    best_estimator,
+    appliance_estimator,
     check_usable,
     load_samples,
     match_classes,
     stratified_split,
 )
-from pose_appliance.training.model import export_tflite, import_tensorflow, train_model
-from pose_appliance.training.report import evaluate, report_markdown, write_confusion_png
+from pose_appliance.training.model import export_tflite, import_tensorflow, require_tensorflow, train_model
+from pose_appliance.training.report import (
+    evaluate,
+    evaluate_open_set,
+    report_markdown,
+    write_confusion_png,
+    write_training_curve_png,
+)
 
 TEST_FRACTION = 0.2
 FLOAT_MODEL, INT8_MODEL, LABELS_FILE = "model.tflite", "model_int8.tflite", "labels.txt"
+APPLIANCE_CONFIG = "/etc/pose-appliance/config.toml"
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,22 @@ class TrainingOptions:
     keypoints_csv: str | None = None
     seed: int = 0
     force: bool = False
+    config: str = ""
+    model: str = ""
+
+
+def appliance_config(options: TrainingOptions) -> Config:
+    """The config whose pose model and view check training follows: --config, else the installed appliance's
+    config when there is one, else the built-in defaults."""
+    from pose_appliance.config import ConfigError, load_config
+
+    path = options.config or (APPLIANCE_CONFIG if Path(APPLIANCE_CONFIG).is_file() else "")
+    if not path:
+        return Config()
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
 
 
 def train_classifier(options: TrainingOptions) -> dict:
@@ -52,13 +78,17 @@ def train_classifier(options: TrainingOptions) -> dict:
     if (out / FLOAT_MODEL).exists() and not options.force:
         raise UserError(f"{out / FLOAT_MODEL} already exists (an appliance may be using it): choose another "
                         "--out, or pass --force to replace it")
+    require_tensorflow()  # before a minute of pose estimation, not after
+    config = appliance_config(options)
+    pose_model = options.model or config.model.name
+    models_dir = options.models_dir or config.service.models_dir
     times: dict[str, float] = {}
     # Loaded once, and only when a dataset is an image folder whose layout checked out.
-    estimator = functools.cache(lambda: best_estimator(options.models_dir))
+    estimator = functools.cache(lambda: appliance_estimator(models_dir, pose_model))
 
     started = time.perf_counter()
-    dataset = load_samples(Path(options.dataset), estimator)
-    test = load_samples(Path(options.test), estimator) if options.test else None
+    dataset = load_samples(Path(options.dataset), estimator, config.classifier)
+    test = load_samples(Path(options.test), estimator, config.classifier) if options.test else None
     times["keypoints_s"] = time.perf_counter() - started
     if options.keypoints_csv and dataset.from_images:
         write_keypoint_csv(options.keypoints_csv, dataset.samples)
@@ -89,23 +119,46 @@ def train_classifier(options: TrainingOptions) -> dict:
                                              representative=normalized_landmarks(train.keypoints))
     times["export_s"] = time.perf_counter() - started
 
+    reference = PoseReference.build(*_reference_samples(train, validation))
+    reference.save(out / REFERENCE_FILE)
+    write_sidecar(out, samples.classes, pose_model if dataset.from_images else None, dataset.source)
     evaluations = {name: evaluate(path, out / LABELS_FILE, test_samples) for name, path in exported.items()}
+    open_set = evaluate_open_set(out / FLOAT_MODEL, out / LABELS_FILE, reference, test_samples,
+                                 config.classifier)
     write_confusion_png(out / "confusion.png", evaluations[FLOAT_MODEL]["confusion"], samples.classes)
+    write_training_curve_png(out / "training.png", fit)
     report = {
         "dataset": str(options.dataset),
         "keypoints_from": dataset.source if test is None else f"{dataset.source}; test: {test.source}",
         "classes": samples.classes,
         "samples": {"train": train.counts(), "validation": validation.counts(), "test": test_samples.counts()},
         "test_set": test_source,
+        "pose_model": pose_model if dataset.from_images else None,
         "skipped": [{"file": f, "reason": r} for f, r in dataset.skipped + (test.skipped if test else [])],
         "training": fit,
         "seed": options.seed,
         "times_s": {key: round(value, 2) for key, value in times.items()},
         "models": {name: {"size_bytes": path.stat().st_size, **evaluations[name]}
                    for name, path in exported.items()},
+        "open_set": open_set,
     }
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(report_markdown(report), encoding="utf-8")
     return report
 
 
+
+
+def _reference_samples(train: KeypointSet, validation: KeypointSet) -> tuple:
+    """Every sample the model learnt from (train + validation, never the test set), for the pose reference."""
+    keypoints = np.concatenate([train.keypoints, validation.keypoints])
+    targets = np.concatenate([train.targets, validation.targets])
+    return keypoints, targets, list(train.classes), list(train.files) + list(validation.files)
+
+
+def write_sidecar(out: Path, classes: list[str], pose_model: str | None, keypoints_from: str) -> None:
+    """``model.json`` beside labels.txt: what the appliance must feed this classifier. It warns when its own
+    pose model or feature version differs."""
+    sidecar = {"pose_model": pose_model, "keypoints_from": keypoints_from, "feature_version": FEATURE_VERSION,
+               "reference": REFERENCE_FILE, "reference_version": REFERENCE_VERSION, "classes": classes}
+    (out / SIDECAR_FILE).write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")

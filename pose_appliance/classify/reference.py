@@ -1,0 +1,302 @@
+"""The poses a classifier's classes are made of, kept to tell a known pose from an unknown one (pure numpy).
+
+A classifier trained on five yoga poses gives every person one of the five names, with high confidence. A
+``PoseReference`` holds the training poses of each class and answers, for a new pose, how typical it is of each
+class: the **familiarity** of class *c* is the fraction of held-out training poses of *c* that are at least as
+far from the rest of *c* as this pose is (a conformal p-value: 0.3 = as typical as a median-ish training pose,
+0.001 = stranger than almost every real example).
+
+How it is built (``PoseReference.build``, from the training keypoints):
+
+1. **Features**: :func:`pose_landmarks` -- hip-centred, pose-size-normalised (x, y) per keypoint, with a
+   visibility mask; keypoints scoring below ``VISIBLE_SCORE`` are left out of the pose size and of every
+   distance, so an occluded far-side ankle neither stretches nor bends the pose.
+2. **Mirror images** of every pose are added (x -> -x, left <-> right): facing left or right is the same pose.
+3. **Editing** (Wilson's rule): a training pose whose ``EDIT_NEIGHBOURS`` nearest poses (of other sequences) are
+   mostly of other classes is dropped. Those are the frames between poses (standing up, lying down) that the
+   yoga data labels with the pose they lead into.
+4. **Distance** of a pose to a class: the mean over its ``NEIGHBOURS`` nearest reference poses of the class of
+   the **largest single-keypoint deviation** (not the mean: a tree differs from standing by one knee and one
+   ankle only, which a mean over 17 keypoints dilutes).
+5. **Calibration**: every kept training pose is measured against its class with its own sequence left out
+   (frames of one video are near-copies; a new person is what the appliance meets). The sorted distances per
+   class are stored as a quantile table.
+
+The decision the appliance takes (see :meth:`PoseReference.accepts`): name class *c* only if *c* is also the
+nearest class and the class the pose is most familiar with, and that familiarity is at least
+``classifier.min_familiarity``.
+Measured figures are in the issue note and ``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pose_appliance.types import KEYPOINT_NAMES
+
+REFERENCE_VERSION = 1
+VISIBLE_SCORE = 0.2
+NEIGHBOURS = 5
+EDIT_NEIGHBOURS = 7
+MIN_SHARED_KEYPOINTS = 6
+TORSO_SIZE_MULTIPLIER = 2.5
+QUANTILES = 201
+_STEPS = np.linspace(0.0, 1.0, QUANTILES)
+
+_LEFT_RIGHT = [KEYPOINT_NAMES.index(name.replace("left", "right") if "left" in name else
+                                    name.replace("right", "left")) for name in KEYPOINT_NAMES]
+_HIPS, _SHOULDERS = [11, 12], [5, 6]
+
+
+def pose_landmarks(keypoints: np.ndarray, *, visible_score: float = VISIBLE_SCORE) -> tuple[np.ndarray, np.ndarray]:
+    """``(..., 17, 3)`` (x, y, score) pixels -> (``(..., 17, 2)`` normalised (x, y), ``(..., 17)`` visible).
+
+    Centre: the hip mid-point. Size: ``max(2.5 x torso, largest distance of a visible keypoint from the
+    centre)``. Hips and shoulders are used whatever their score (MoveNet places them well even when unsure).
+    """
+    keypoints = np.asarray(keypoints, np.float32)
+    xy, visible = keypoints[..., :2], keypoints[..., 2] >= visible_score
+    hip_mid = xy[..., _HIPS, :].mean(axis=-2)
+    shoulder_mid = xy[..., _SHOULDERS, :].mean(axis=-2)
+    centred = xy - hip_mid[..., None, :]
+    torso = np.linalg.norm(shoulder_mid - hip_mid, axis=-1)
+    reach = np.where(visible, np.linalg.norm(centred, axis=-1), 0.0).max(axis=-1)
+    size = np.maximum(np.maximum(torso * TORSO_SIZE_MULTIPLIER, reach), 1e-6)
+    return (centred / size[..., None, None]).astype(np.float32), visible
+
+
+def mirrored(keypoints: np.ndarray) -> np.ndarray:
+    """The same pose seen in a mirror: x negated, left and right keypoints swapped."""
+    flipped = np.array(keypoints, np.float32)[..., _LEFT_RIGHT, :]
+    flipped[..., 0] = -flipped[..., 0]
+    return flipped
+
+
+def keypoint_major(features: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(N, 17, 2)``, ``(N, 17)`` -> ``(2, 17, N)``, ``(17, N)``: the layout :func:`largest_deviation` reads, so
+    its reductions run along the long axis (4x faster than over 17 keypoints per pose)."""
+    return np.ascontiguousarray(features.transpose(2, 1, 0)), np.ascontiguousarray(visible.T)
+
+
+def largest_deviation(features: np.ndarray, visible: np.ndarray, ref_features: np.ndarray,
+                      ref_visible: np.ndarray) -> np.ndarray:
+    """Largest keypoint distance between one pose (``(17, 2)``, ``(17,)``) and each of N reference poses (in the
+    :func:`keypoint_major` layout), over the keypoints visible in both; ``inf`` where fewer than
+    ``MIN_SHARED_KEYPOINTS`` are shared."""
+    shared = visible[:, None] & ref_visible
+    dx = ref_features[0] - features[:, 0, None]
+    dy = ref_features[1] - features[:, 1, None]
+    squared = np.where(shared, dx * dx + dy * dy, 0.0)
+    deviation = np.sqrt(squared.max(axis=0))
+    return np.where(np.count_nonzero(shared, axis=0) >= MIN_SHARED_KEYPOINTS, deviation, np.inf)
+
+
+def sequence_of(file_name: str) -> str:
+    """The sequence a training image belongs to: its name without folder, extension and trailing frame number
+    (``chair/girl1_chair070.jpg`` -> ``girl1_chair``)."""
+    stem = Path(file_name).stem
+    return re.sub(r"[\s_\-.]*\d+$", "", stem) or stem
+
+
+@dataclass
+class PoseReference:
+    """Reference poses per class and their calibration. Build with :meth:`build`, store with :meth:`save`."""
+
+    classes: list[str]
+    features: np.ndarray  # (M, 17, 2) float32, pose_landmarks of the kept (and mirrored) training poses
+    visible: np.ndarray  # (M, 17) bool
+    targets: np.ndarray  # (M,) class index
+    quantiles: np.ndarray  # (C, QUANTILES) held-out distance at quantile i / (QUANTILES - 1)
+    source_sha256: str = ""
+
+    def __post_init__(self) -> None:
+        self._keypoint_major = keypoint_major(self.features, self.visible)
+
+    # ------------------------------------------------------------------------------------------- building
+    @classmethod
+    def build(cls, keypoints: np.ndarray, targets: np.ndarray, classes: list[str], files: list[str],
+              *, source_sha256: str = "") -> PoseReference:
+        """From training keypoints ``(N, 17, 3)`` (x, y, score pixels), class indices and the image names
+        (used to keep the frames of one sequence out of their own calibration)."""
+        keypoints = np.asarray(keypoints, np.float32)
+        targets = np.asarray(targets, np.int64)
+        groups = _groups(targets, files)
+        all_keypoints = np.concatenate([keypoints, mirrored(keypoints)])
+        all_targets = np.concatenate([targets, targets])
+        all_groups = np.concatenate([groups, groups])
+        features, visible = pose_landmarks(all_keypoints)
+        keep = _edited(features, visible, all_targets, all_groups)
+        features, visible = features[keep], visible[keep]
+        all_targets, all_groups = all_targets[keep], all_groups[keep]
+        # Each kept pose against its class with its own sequence left out calibrates "familiar".
+        features_t, visible_t = keypoint_major(features, visible)
+        held_out = np.stack([_distances_to_classes(features[i], visible[i], features_t, visible_t, all_targets,
+                                                   len(classes), all_groups != all_groups[i])
+                             for i in range(len(all_targets))])
+        table = np.full((len(classes), QUANTILES), np.inf, np.float32)
+        for c in range(len(classes)):
+            own = held_out[all_targets == c, c]
+            if not (all_targets == c).any():
+                raise ValueError(f"class {classes[c]!r} has no reference pose left (too few samples, or all of "
+                                 "them look like other classes)")
+            if np.isfinite(own).any():
+                table[c] = np.quantile(own[np.isfinite(own)], _STEPS)
+        return cls(list(classes), features, visible, all_targets, table, source_sha256)
+
+    # ------------------------------------------------------------------------------------------- using
+    def distances(self, keypoints: np.ndarray) -> np.ndarray:
+        """Distance of one pose ``(17, 3)`` to each class (``inf`` for a class it shares too few keypoints with)."""
+        return self.examine(keypoints)[0]
+
+    def examine(self, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(:meth:`distances`, :meth:`impute`) of one pose, comparing it with the reference poses once."""
+        keypoints = np.array(keypoints, np.float32)
+        features, visible = pose_landmarks(keypoints)
+        deviations = largest_deviation(features, visible, *self._keypoint_major)
+        distances = np.array([_mean_of_nearest(deviations[self.targets == c]) for c in range(len(self.classes))],
+                             np.float32)
+        if not visible.all() and np.isfinite(deviations).any():
+            keypoints = self._filled(keypoints, features, visible, int(np.argmin(deviations)))
+        return distances, keypoints
+
+    def familiarity(self, keypoints: np.ndarray) -> np.ndarray:
+        """Per class, the fraction of held-out training poses of the class at least this far from it (0..1)."""
+        return self.familiarity_of(self.distances(keypoints))
+
+    def familiarity_of(self, distances: np.ndarray) -> np.ndarray:
+        """:meth:`familiarity` for class distances already computed."""
+        return np.array([1.0 - float(np.interp(d, table, _STEPS, left=0.0, right=1.0)) if np.isfinite(d) else 0.0
+                         for d, table in zip(distances, self.quantiles)], np.float32)
+
+    def accepts(self, class_index: int, distances: np.ndarray, min_familiarity: float) -> bool:
+        """True when the classifier's class is also the nearest class and the one the pose is most typical of,
+        with a familiarity of at least ``min_familiarity`` (0 = always true).
+
+        Both, because classes differ in spread: a class whose training poses vary a lot (cobra, seen from all
+        sides) finds almost any pose "typical", while the raw nearest class favours tight classes."""
+        if min_familiarity <= 0.0:
+            return True
+        familiarity = self.familiarity_of(distances)
+        return (int(np.argmin(distances)) == class_index and int(np.argmax(familiarity)) == class_index
+                and familiarity[class_index] >= min_familiarity)
+
+    def impute(self, keypoints: np.ndarray) -> np.ndarray:
+        """The pose with its not-visible keypoints replaced by those of the nearest reference pose (placed at
+        this pose's hips and size); visible keypoints and all scores are unchanged.
+
+        A far-side ankle MoveNet could not see is otherwise a random point the classifier takes at face
+        value."""
+        return self.examine(keypoints)[1]
+
+    def _filled(self, keypoints: np.ndarray, features: np.ndarray, visible: np.ndarray, nearest: int
+                ) -> np.ndarray:
+        xy = keypoints[:, :2]
+        hip_mid = xy[_HIPS].mean(axis=0)
+        visible_xy = xy[visible] - hip_mid
+        # The scale that maps normalised features back to pixels, from the visible keypoints.
+        scale = float(np.linalg.norm(visible_xy)) / max(float(np.linalg.norm(features[visible])), 1e-6)
+        filled = hip_mid + self.features[nearest] * scale
+        keypoints[~visible, :2] = filled[~visible]
+        return keypoints
+
+    # ------------------------------------------------------------------------------------------- files
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("wb") as handle:
+            np.savez_compressed(handle, version=np.int64(REFERENCE_VERSION), classes=np.array(self.classes),
+                                features=self.features.astype(np.float16), visible=self.visible,
+                                targets=self.targets.astype(np.int16), quantiles=self.quantiles,
+                                source_sha256=np.array(self.source_sha256))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> PoseReference:
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                version = int(data["version"])
+                if version != REFERENCE_VERSION:
+                    raise ValueError(f"{path}: reference version {version}, this pose-appliance reads "
+                                     f"{REFERENCE_VERSION} (build it again: pose-appliance models fetch, or "
+                                     "train-classifier)")
+                return cls([str(c) for c in data["classes"]], data["features"].astype(np.float32),
+                           data["visible"].astype(bool), data["targets"].astype(np.int64),
+                           data["quantiles"].astype(np.float32), str(data["source_sha256"]))
+        except (OSError, KeyError, ValueError, EOFError) as exc:
+            if isinstance(exc, ValueError) and str(exc).startswith(str(path)):
+                raise
+            raise ValueError(f"{path}: not a pose reference file ({exc})") from None
+
+
+def reference_from_csv(csv_path: str | Path, cache_dir: str | Path | None = None) -> PoseReference:
+    """The reference of a tutorial-format keypoint CSV, cached as ``<csv stem>.reference-v1.npz`` beside it (or
+    in ``cache_dir``) and rebuilt when the CSV's bytes change. An unwritable folder only costs the cache."""
+    from pose_appliance.classify.keypoint_csv import read_keypoint_csv
+
+    csv_path = Path(csv_path)
+    digest = hashlib.sha256(csv_path.read_bytes()).hexdigest()
+    cache = Path(cache_dir or csv_path.parent) / f"{csv_path.stem}.reference-v{REFERENCE_VERSION}.npz"
+    if cache.is_file():
+        try:
+            cached = PoseReference.load(cache)
+            if cached.source_sha256 == digest:
+                return cached
+        except ValueError:
+            pass
+    samples = read_keypoint_csv(csv_path)
+    reference = PoseReference.build(samples.keypoints, samples.targets, samples.classes, samples.files,
+                                    source_sha256=digest)
+    with contextlib.suppress(OSError):  # an unwritable folder only costs the cache
+        reference.save(cache)
+    return reference
+
+
+def _groups(targets: np.ndarray, files: list[str]) -> np.ndarray:
+    """Sequence ids; a class whose images all share one sequence name falls back to one group per image."""
+    names = np.array([sequence_of(f) for f in files], dtype=object)
+    for c in np.unique(targets):
+        members = targets == c
+        if len(set(names[members])) < 2:
+            names[members] = [f"{f}#{i}" for i, f in zip(np.flatnonzero(members), np.array(files)[members])]
+    _, ids = np.unique(names.astype(str), return_inverse=True)
+    return ids.astype(np.int64)
+
+
+def _distances_to_classes(features: np.ndarray, visible: np.ndarray, ref_features: np.ndarray,
+                          ref_visible: np.ndarray, ref_targets: np.ndarray, class_count: int,
+                          allowed: np.ndarray) -> np.ndarray:
+    deviations = largest_deviation(features, visible, ref_features[..., allowed], ref_visible[:, allowed])
+    targets = ref_targets[allowed]
+    return np.array([_mean_of_nearest(deviations[targets == c]) for c in range(class_count)], np.float32)
+
+
+def _mean_of_nearest(deviations: np.ndarray) -> float:
+    if len(deviations) == 0:
+        return float("inf")
+    count = min(NEIGHBOURS, len(deviations))
+    return float(np.partition(deviations, count - 1)[:count].mean())
+
+
+def _edited(features: np.ndarray, visible: np.ndarray, targets: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Wilson editing: keep a pose when most of its nearest poses from other sequences share its class."""
+    keep = np.ones(len(targets), bool)
+    features_t, visible_t = keypoint_major(features, visible)
+    for i in range(len(targets)):
+        others = groups != groups[i]
+        deviations = largest_deviation(features[i], visible[i], features_t[..., others], visible_t[:, others])
+        nearest = np.argsort(deviations, kind="stable")[:EDIT_NEIGHBOURS]
+        agree = (targets[others][nearest] == targets[i]).mean()
+        keep[i] = agree > 0.5
+    # A class that editing would empty keeps all its poses (its neighbours may simply be few).
+    for c in np.unique(targets):
+        if not keep[targets == c].any():
+            keep[targets == c] = True
+    return keep

@@ -1,0 +1,60 @@
+"""Is enough of the person in view to name a pose? If not, what should they do? (pure numpy)
+
+Replaces the TF sample's "every keypoint scores >= 0.1" rule, which refused lying and horizontal poses whose
+far-side ankle or knee is hidden behind the body. A pose is refused only when what the classification needs is
+missing:
+
+- the **torso**: a shoulder and a hip (the features are measured from the hips, scaled by the torso). MoveNet
+  places hips well even when it scores them low (a lying body hides them: 0.1-0.2 is common in cobra), so a
+  torso keypoint counts from half of ``min_score``;
+- **enough keypoints**: at least ``min_visible`` of 17 (a person half out of the picture);
+- a body **cut by the frame edge**: keypoints missing while the seen ones touch an edge, e.g. both ankles
+  unseen with the knees at the bottom of the picture ("step back: feet not in view"). Feet hidden by the body
+  itself (a far-side ankle in a lying pose) are not a reason to refuse.
+
+A keypoint is "seen" when its score is at least ``min_score``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pose_appliance.types import KEYPOINT_INDEX, Pose
+
+EDGE_MARGIN = 0.02  # of the frame's width/height: a keypoint this close to an edge touches it
+
+_SHOULDERS = [KEYPOINT_INDEX["left_shoulder"], KEYPOINT_INDEX["right_shoulder"]]
+_HIPS = [KEYPOINT_INDEX["left_hip"], KEYPOINT_INDEX["right_hip"]]
+_ANKLES = [KEYPOINT_INDEX["left_ankle"], KEYPOINT_INDEX["right_ankle"]]
+
+
+def view_problem(pose: Pose, frame_size: tuple[int, int] | None, *, min_score: float, min_visible: int
+                 ) -> str | None:
+    """None when the pose can be classified, else a short hint for the overlay saying what is missing."""
+    seen = pose.scores >= min_score
+    cut = _cut_edge(pose.keypoints, seen, frame_size) if not seen.all() else None
+    torso_seen = pose.scores >= min_score / 2
+    if not torso_seen[_SHOULDERS].any() or not torso_seen[_HIPS].any():
+        missing = "shoulders" if not torso_seen[_SHOULDERS].any() else "hips"
+        if cut:
+            return f"step back: body cut by the {cut} edge"
+        return f"turn to the camera: {missing} not visible"
+    if int(seen.sum()) < min_visible:
+        if cut:
+            return f"step back: body cut by the {cut} edge"
+        return f"step into view: only {int(seen.sum())} of 17 body points seen"
+    if not seen[_ANKLES].any() and cut == "bottom":
+        return "step back: feet not in view"
+    return None
+
+
+def _cut_edge(keypoints: np.ndarray, seen: np.ndarray, frame_size: tuple[int, int] | None) -> str | None:
+    """The frame edge the seen keypoints touch (where the missing ones presumably are), if any."""
+    if frame_size is None or not seen.any():
+        return None
+    width, height = frame_size
+    x, y = keypoints[seen, 0], keypoints[seen, 1]
+    margin_x, margin_y = EDGE_MARGIN * width, EDGE_MARGIN * height
+    touching = {"bottom": y.max() >= height - margin_y, "top": y.min() <= margin_y,
+                "left": x.min() <= margin_x, "right": x.max() >= width - margin_x}
+    return next((edge for edge, hit in touching.items() if hit), None)
