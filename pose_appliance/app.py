@@ -20,6 +20,7 @@ from pose_appliance.config import Config, ConfigError, load_config, replace
 
 if TYPE_CHECKING:
     from pose_appliance.camera import FrameSource
+    from pose_appliance.config import CameraConfig
     from pose_appliance.display import Display
     from pose_appliance.inference import Estimator
     from pose_appliance.pipeline import Pipeline, Stages
@@ -58,9 +59,16 @@ def build_stages(config: Config, *, load_delegate: Any = None) -> Stages:
                   renderer=OverlayRenderer(config.overlay), model_name=model_name)
 
 
+def source_config(config: Config) -> CameraConfig:
+    """The camera settings as they will run: a file source plays live and loops when the display is watched."""
+    from pose_appliance.camera import resolve_playback
+    from pose_appliance.display import LIVE_DISPLAYS
+    return resolve_playback(config.camera, live_display=config.display.type in LIVE_DISPLAYS)
+
+
 def build_source(config: Config, estimator: Estimator) -> FrameSource:
     from pose_appliance.camera import open_source
-    source = open_source(config.camera, models_dir=models_dir_of(config), lores_size=estimator.input_size)
+    source = open_source(source_config(config), models_dir=models_dir_of(config), lores_size=estimator.input_size)
     source.start()
     return source
 
@@ -192,7 +200,7 @@ class Appliance:
         if pipeline.capture_error is not None:
             log.error("frame source failed: %s", pipeline.capture_error)
             return 1
-        self._print_summary(pipeline, time.monotonic() - started)
+        self._print_summary(pipeline, started)
         self._note_stopped_recording(pipeline.display)
         if recorder is not None and recorder.stopped_reason:
             self.incomplete_recordings.append(f"keypoints: {recorder.stopped_reason}")
@@ -261,7 +269,8 @@ class Appliance:
             if (new.model, new.classifier, new.overlay, new.service.models_dir) != (
                     old.model, old.classifier, old.overlay, old.service.models_dir):
                 new_stages = build_stages(new, load_delegate=self.load_delegate)
-            if new.camera != old.camera:
+            camera_changed = source_config(new) != source_config(old)
+            if camera_changed:
                 self._restart_camera(pipeline, new, old, (new_stages or pipeline.stages).estimator)
         except Exception as exc:  # a model or camera that fails to load must not stop the appliance
             log.error("reload (%s) rejected, still running the previous config: %s", reason, exc)
@@ -286,7 +295,7 @@ class Appliance:
             pipeline.swap_stages(new_stages)
             self._log_stages(new_stages)
         # The DRM target is the camera's own preview: a restarted camera needs it attached again.
-        if new.display != old.display or (new.camera != old.camera and new.display.type == "drm"):
+        if new.display != old.display or (camera_changed and new.display.type == "drm"):
             old_display = pipeline.swap_display(build_display(new, lambda: pipeline.source))
             close_quietly(old_display.close, "closing the previous display")
             self._note_stopped_recording(old_display)
@@ -324,16 +333,29 @@ class Appliance:
         if status.get("label") and status.get("hold_s"):
             label += f" ({status['hold_s']:.0f} s)"
         reps = f", {status['exercise']} reps {status['reps']}" if status.get("exercise") else ""
-        return (f"{status['fps']:.1f} fps, model {status['model']} on {status['delegate']}, label {label}{reps}, "
-                f"frames {status['frames']}, dropped {status['dropped']}")
+        return (f"{_rate(status['fps'])} fps shown, model alone {_rate(status['model_fps'])} fps, model "
+                f"{status['model']} on {status['delegate']}, label {label}{reps}, frames {status['frames']}, "
+                f"dropped {status['dropped']}")
 
-    def _print_summary(self, pipeline: Pipeline, seconds: float) -> None:
+    def _print_summary(self, pipeline: Pipeline, started: float) -> None:
+        """One line in words: how long, how fast frames went through once started, how fast the model alone is."""
         stats = pipeline.stats
-        fps = stats.processed / seconds if seconds > 0 else 0.0
-        print(f"{stats.processed} frames in {seconds:.1f} s ({fps:.1f} fps overall, {stats.fps:.1f} fps "
-              f"pipeline), {pipeline.capture_dropped} dropped; display {self.config.display.type}"
-              + (f" -> {self._recorded_path(pipeline.display)}" if self.config.display.type == "record" else ""))
+        seconds = time.monotonic() - started
+        flowing = stats.last_processed_at - stats.first_processed_at
+        start = stats.first_processed_at - started if stats.processed else seconds
+        through = (f", then {(stats.processed - 1) / flowing:.1f} frames/s through camera, model, overlay and "
+                   f"display" if stats.processed > 1 and flowing > 0 else "")
+        display = self.config.display
+        print(f"{stats.processed} frames in {seconds:.1f} s ({start:.1f} s to start{through}; the model alone runs "
+              f"{_rate(stats.model_fps_overall)} frames/s); {pipeline.capture_dropped} camera frames skipped while the "
+              "pipeline was busy"
+              + (f"; overlay video in {self._recorded_path(pipeline.display)}" if display.type == "record"
+                 else f"; display {display.type}"))
 
     def _recorded_path(self, display: Display) -> str:
         """Where the recording went: the configured path, or the free name beside it that kept an old one."""
         return str(getattr(getattr(display, "wrapped", None), "path", None) or self.config.display.record.path)
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"

@@ -17,7 +17,7 @@ from pose_appliance.errors import UserError
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("pose_appliance.commands.run", "Run the appliance: camera -> pose -> label -> overlay -> display."),
     "estimate": ("pose_appliance.commands.estimate", "Keypoints of still images, as JSON."),
-    "check-config": ("pose_appliance.commands.check_config", "Validate a config file and explain every key."),
+    "check-config": ("pose_appliance.commands.check_config", "Validate a config, or print every key documented."),
     "models": ("pose_appliance.commands.models", "List or fetch the models of the manifest."),
     "train-classifier": ("pose_appliance.commands.train_classifier",
                          "Train a pose classifier from a folder of photos."),

@@ -1,7 +1,7 @@
 """The appliance's one config file: a strict, documented schema.
 
 Reading (TOML text -> dict) is separate from validation (dict -> frozen dataclasses). Every field carries its
-documentation in ``metadata["doc"]``; ``pose-appliance check-config --explain`` prints it. Unknown keys, wrong types
+documentation in ``metadata["doc"]``; ``pose-appliance check-config --example`` prints it. Unknown keys, wrong types
 and bad choices are rejected with the file, the key and a hint.
 
 Backends are picked by a ``type`` field and configured in a sub-table named after the type, so switching
@@ -51,23 +51,30 @@ def section(cls: type, text: str) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------------- camera
+# true, false, or "auto": on when someone watches the picture live (display web, window, drm or fbdev).
+AutoBool = bool | Literal["auto"]
+AUTO_PLAYBACK = ("Start again at the end instead of stopping the pipeline. \"auto\" = yes when the display is "
+                 "watched live (web, window, drm, fbdev), no when it records (record, null).")
 CameraType = Literal["video", "images", "opencv", "picamera2"]
 
 
 @dataclass(frozen=True)
 class VideoSourceConfig:
     path: str = doc("Video file to play. Empty = the demo video fetched with the models.", "")
-    loop: bool = doc("Start again at the end instead of stopping the pipeline.", False)
-    realtime: bool = doc("Play at the file's frame rate and drop frames a slow pipeline cannot take, like a "
-                         "camera (true), or hand every frame to the pipeline (false).", False)
+    loop: AutoBool = doc(AUTO_PLAYBACK, "auto")
+    realtime: AutoBool = doc("Play at the file's frame rate and drop frames a slow pipeline cannot take, like a "
+                             "camera (true), or hand every frame to the pipeline as fast as it goes (false). "
+                             "\"auto\" = true when the display is watched live, false when it records.", "auto")
 
 
 @dataclass(frozen=True)
 class ImageFolderSourceConfig:
     path: str = doc("Folder of .jpg/.jpeg/.png/.bmp images, read in name order.", "")
-    loop: bool = doc("Start again after the last image.", False)
+    loop: AutoBool = doc("Start again after the last image. \"auto\" = yes when the display is watched live "
+                         "(web, window, drm, fbdev), no when it records (record, null).", "auto")
     fps: float = doc("Frames per second when realtime is on.", 5.0, minimum=0.1, maximum=240)
-    realtime: bool = doc("Pace images at fps and drop what the pipeline cannot take.", False)
+    realtime: AutoBool = doc("Pace images at fps and drop what the pipeline cannot take. \"auto\" = true when "
+                             "the display is watched live, false when it records.", "auto")
 
 
 @dataclass(frozen=True)
@@ -351,7 +358,8 @@ def _read_regular_file(path: Path) -> str:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise ConfigError(str(path), "", "file not found",
-                          "copy config.example.toml there, or pass --config with an existing file") from None
+                          "check the path; `pose-appliance check-config --example > FILE` writes a config with "
+                          "every key documented") from None
     except IsADirectoryError:
         raise ConfigError(str(path), "", "is a directory", "name the config file itself") from None
     except (OSError, ValueError) as exc:
@@ -449,6 +457,13 @@ def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
 
 
 def _check_value(kind: Any, value: Any, meta: Any, source: str, key: str) -> Any:
+    if kind == AutoBool:
+        if value == "auto":
+            return value
+        if not isinstance(value, bool):
+            raise ConfigError(source, key, f"expected true, false or \"auto\", got {_describe(value)}",
+                              "write true or false without quotes, or \"auto\" with them")
+        return value
     choices: tuple = ()
     if typing.get_origin(kind) is Literal:
         choices = typing.get_args(kind)
@@ -459,9 +474,11 @@ def _check_value(kind: Any, value: Any, meta: Any, source: str, key: str) -> Any
         raise ConfigError(source, key, f"expected true or false, got {_describe(value)}",
                           "write true or false without quotes")
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ConfigError(source, key, f"expected a whole number, got {_describe(value)}", "write e.g. 4")
+        raise ConfigError(source, key, f"expected a whole number, got {_describe(value)}",
+                          _number_hint(value, int, "a whole number"))
     if kind is float and not isinstance(value, float):
-        raise ConfigError(source, key, f"expected a number, got {_describe(value)}", "write e.g. 0.5")
+        raise ConfigError(source, key, f"expected a number, got {_describe(value)}", _number_hint(value, float,
+                                                                                                 "a number"))
     if kind is float and not math.isfinite(value):
         raise ConfigError(source, key, f"expected a finite number, got {value!r}", "write e.g. 0.5")
     if kind is str and not isinstance(value, str):
@@ -475,6 +492,18 @@ def _check_value(kind: Any, value: Any, meta: Any, source: str, key: str) -> Any
     if high is not None and value > high:
         raise ConfigError(source, key, f"{value!r} is above the maximum {high}")
     return value
+
+
+def _number_hint(value: Any, kind: type, what: str) -> str:
+    """"write 8080 without quotes" for "8080"; what to write instead for anything else."""
+    if isinstance(value, str):
+        try:
+            number = kind(value.strip())
+        except ValueError:
+            number = None
+        if number is not None and math.isfinite(number):
+            return f"write {number} without quotes"
+    return f"write {what}, without quotes"
 
 
 def _key_text(name: str) -> str:
@@ -506,20 +535,6 @@ def _suggest(name: str, fields: dict, prefix: str) -> str:
     return hint or f"known keys in [{prefix or 'top level'}]: {', '.join(fields)}"
 
 
-def explain(cls: type = Config, prefix: str = "") -> list[str]:
-    """One line per key: dotted name, default, documentation. For --explain and the docs."""
-    lines = []
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        key = _join(prefix, f.name)
-        if dataclasses.is_dataclass(hints[f.name]):
-            lines.append(f"[{key}]  {f.metadata['doc']}")
-            lines.extend(explain(hints[f.name], key))
-        else:
-            lines.append(f"  {key} = {_toml_value(f.default)}  # {f.metadata['doc']}")
-    return lines
-
-
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -536,5 +551,5 @@ def backend_settings(section_config: Any) -> Any:
 __all__ = [
     "Config", "CameraConfig", "ModelConfig", "ClassifierConfig", "OverlayConfig", "DisplayConfig",
     "ServiceConfig", "CountingConfig", "EventsConfig", "ConfigError", "read_config_file", "validate_config",
-    "load_config", "replace", "explain", "backend_settings",
+    "load_config", "replace", "backend_settings",
 ]

@@ -140,14 +140,20 @@ def check_config(path: Path | None, host: Host) -> tuple[list[Check], Config]:
     if path is None:
         default = host.path(DEFAULT_CONFIG)
         if not default.is_file():
-            return [Check("WARN", f"config: no {DEFAULT_CONFIG}, checking the built-in defaults",
-                          f"copy {DEFAULT_CONFIG}.example there (deploy/install.sh does)")], Config()
+            if not default.parent.is_dir():  # no service installed here: run uses its built-in defaults
+                return [Check("OK", f"config: the built-in defaults (no {DEFAULT_CONFIG}: the service is not "
+                                     "installed here)", "--config FILE checks another file")], Config()
+            example = default.with_name(default.name + ".example")
+            fix = (f"sudo cp {DEFAULT_CONFIG}.example {DEFAULT_CONFIG}" if example.is_file() else
+                   f"pose-appliance check-config --example --preset pi | sudo tee {DEFAULT_CONFIG}")
+            return [Check("WARN", f"config: no {DEFAULT_CONFIG}, checking the built-in defaults", fix)], Config()
         path = default
     try:
         return [Check("OK", f"config {path}")], load_config(path)
     except ConfigError as exc:
-        return [Check("FAIL", f"config: {exc}", f"pose-appliance check-config {path} explains every key; "
-                                                "the rest of these checks use the defaults")], Config()
+        return [Check("FAIL", f"config: {exc}", "`pose-appliance check-config --example` shows every key with "
+                                                "its documentation; the rest of these checks use the defaults")], \
+            Config()
 
 
 def check_user(host: Host) -> list[Check]:
@@ -299,14 +305,19 @@ def _check_port(bind: str, port: int) -> Check:
     return Check("OK", f"display web on http://{bind}:{port}/ ({scope})")
 
 
-def check_edgetpu(config: Config, host: Host) -> list[Check]:
-    delegate = config.model.delegate
+def coral_devices(host: Host) -> tuple[list[tuple[Path, tuple[str, str]]], list[Path]]:
+    """(USB Accelerators as (sysfs device, ids), PCIe /dev/apex_N nodes) present on this machine."""
     usb = []
     for device in host.glob("/sys/bus/usb/devices/*"):
         ids = (host.read(device / "idVendor"), host.read(device / "idProduct"))
         if ids in EDGETPU_USB_IDS:
             usb.append((device, ids))
-    apex = host.glob("/dev/apex_*")
+    return usb, host.glob("/dev/apex_*")
+
+
+def check_edgetpu(config: Config, host: Host) -> list[Check]:
+    delegate = config.model.delegate
+    usb, apex = coral_devices(host)
     if not usb and not apex:
         if delegate == "edgetpu":
             return [Check("WARN", "edgetpu: no Coral device found; the model falls back to the CPU",
@@ -335,14 +346,16 @@ def check_edgetpu(config: Config, host: Host) -> list[Check]:
     return checks or [Check("OK", f"edgetpu: {'; '.join(found)}, libedgetpu loads")]
 
 
-def model_names(config: Config, manifest: Mapping[str, Any]) -> list[tuple[str, bool]]:
-    """(manifest name, required) of every fetched file this config reads; the Edge TPU build is optional
-    unless model.delegate = "edgetpu"."""
+def model_names(config: Config, manifest: Mapping[str, Any], *,
+                edgetpu_found: bool = True) -> list[tuple[str, bool]]:
+    """(manifest name, required) of every fetched file this config reads. The Edge TPU build counts only when
+    it may be used (model.delegate = "edgetpu", or "auto" with a device found) and is required only for "edgetpu"."""
     names = []
     if not config.model.path:
         names.append((config.model.name, True))
         entry = manifest.get(config.model.name)
-        if entry is not None and entry.edgetpu and config.model.delegate != "cpu":
+        wanted = config.model.delegate == "edgetpu" or (config.model.delegate == "auto" and edgetpu_found)
+        if entry is not None and entry.edgetpu and wanted:
             names.append((entry.edgetpu, config.model.delegate == "edgetpu"))
     if config.classifier.enabled and not config.classifier.path:
         names.append((config.classifier.name, True))
@@ -352,6 +365,31 @@ def model_names(config: Config, manifest: Mapping[str, Any]) -> list[tuple[str, 
     if config.camera.type == "video" and not config.camera.video.path:
         names.append(("demo_video", True))
     return names
+
+
+def manifest_name_errors(config: Config, manifest: Mapping[str, Any], source: str) -> list[ConfigError]:
+    """model.name and classifier.name must name a pose model and a classifier of the manifest (``run`` refuses
+    anything else, so the check before a start must too)."""
+    import difflib
+
+    from pose_appliance import modelstore
+
+    errors = []
+    named = [("model.name", config.model.name, "pose")]
+    if config.classifier.enabled:
+        named.append(("classifier.name", config.classifier.name, "classifier"))
+    for key, name, kind in named:
+        entry = manifest.get(name)
+        if entry is not None and entry.kind == kind:
+            continue
+        choices = ([e.name for e in modelstore.pose_models(dict(manifest))] if kind == "pose" else
+                   [n for n, e in manifest.items() if e.kind == kind])
+        close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+        problem = (f"{name!r} is not a {kind} model of the manifest" if entry is None
+                   else f"{name!r} is a {entry.kind} entry of the manifest, not a {kind} model")
+        errors.append(ConfigError(source, key, problem, (f"did you mean {close[0]!r}? " if close else "")
+                                  + f"choose one of {', '.join(choices)}; `pose-appliance models list` shows them"))
+    return errors
 
 
 def models_dir_for(config: Config, host: Host) -> Path:
@@ -380,7 +418,7 @@ def check_models(config: Config, host: Host) -> list[Check]:
                                 f"fix {key}, or leave it empty for the fetched file"))
     manifest = modelstore.load_manifest()
     models_dir = models_dir_for(config, host)
-    for name, required in model_names(config, manifest):
+    for name, required in model_names(config, manifest, edgetpu_found=any(coral_devices(host))):
         entry = manifest.get(name)
         if entry is None:
             checks.append(Check("FAIL", f"model {name}: not in the manifest", "pose-appliance models list"))

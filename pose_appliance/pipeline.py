@@ -19,6 +19,7 @@ the latency are those of a serial loop. Still frames (a folder of photos) run se
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import json
 import logging
@@ -83,9 +84,11 @@ class _InFlight:
 
 
 class _Invoker:
-    """One thread that only runs ``estimator.infer(prepared)``, one job at a time."""
+    """One thread that only runs ``estimator.infer(prepared)``, one job at a time; each run's duration in seconds
+    goes to ``record``."""
 
-    def __init__(self) -> None:
+    def __init__(self, record: Callable[[float], None]) -> None:
+        self._record = record
         self._jobs: queue.SimpleQueue[tuple[Estimator, PreparedInput] | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[list[np.ndarray] | BaseException] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="invoke", daemon=True)
@@ -108,26 +111,85 @@ class _Invoker:
     def _run(self) -> None:
         while (job := self._jobs.get()) is not None:
             try:
-                self._done.put(job[0].infer(job[1]))
+                started = time.perf_counter()
+                outputs = job[0].infer(job[1])
+                self._record(time.perf_counter() - started)
+                self._done.put(outputs)
             except BaseException as exc:  # handed to the inference thread, which counts and logs it
                 self._done.put(exc)
 
 
+class FrameRate:
+    """Events per second over the last ``window`` seconds: what a viewer counts, not an average since the start.
+
+    ``tick`` is called by one thread, ``rate`` by any: it reads a copy of the times."""
+
+    def __init__(self, window: float = 2.0):
+        self.window = window
+        self._times: collections.deque[float] = collections.deque()
+
+    def tick(self, now: float) -> None:
+        self._times.append(now)
+        while self._times[0] < now - self.window:
+            self._times.popleft()
+
+    def rate(self, now: float) -> float | None:
+        """None until two events were seen; 0 once none came for a whole window."""
+        times = list(self._times)
+        if len(times) < 2:
+            return None if not times or times[-1] >= now - self.window else 0.0
+        recent = [t for t in times if t >= now - self.window]
+        if len(recent) < 2:
+            return 0.0
+        return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-6)
+
+
 class PipelineStats:
-    """Counters the service reports and the benchmark reads. Written by the pipeline threads only."""
+    """Counters the service reports and the benchmark reads. Written by the pipeline threads only.
+
+    ``shown_rate`` counts frames the display showed (what a viewer sees); ``model_seconds`` holds the model's
+    own time per frame (the invoke alone), so ``model_fps`` is how fast the model could go by itself."""
 
     def __init__(self, latency_window: int = 1000):
         self.processed = 0
         self.shown = 0
         self.errors = 0
-        self.fps = 0.0
+        self.first_processed_at = 0.0
         self.last_processed_at = 0.0
         self.latencies: collections.deque[float] = collections.deque(maxlen=latency_window)
         self.inference_ms: collections.deque[float] = collections.deque(maxlen=latency_window)
+        self.shown_rate = FrameRate()
+        self.model_seconds: collections.deque[float] = collections.deque(maxlen=30)
+        self.model_runs = 0
+        self.model_seconds_total = 0.0
+
+    def record_model_run(self, seconds: float) -> None:
+        self.model_seconds.append(seconds)
+        self.model_runs += 1
+        self.model_seconds_total += seconds
+
+    @property
+    def fps(self) -> float | None:
+        """Frames shown per second over the last two seconds; None before the second frame."""
+        return self.shown_rate.rate(time.monotonic())
+
+    @property
+    def model_fps(self) -> float | None:
+        """1 / the model's mean time per frame over its last 30 runs; None before its first run."""
+        seconds = list(self.model_seconds)
+        return len(seconds) / sum(seconds) if seconds and sum(seconds) > 0 else None
+
+    @property
+    def model_fps_overall(self) -> float | None:
+        """1 / the model's mean time per frame over the whole run (the closing summary's figure)."""
+        return self.model_runs / self.model_seconds_total if self.model_seconds_total > 0 else None
 
     def as_dict(self, capture_dropped: int, display_dropped: int) -> dict:
+        fps, model_fps = self.fps, self.model_fps
         return {"frames": self.processed, "shown": self.shown, "errors": self.errors,
-                "dropped": capture_dropped, "display_dropped": display_dropped, "fps": round(self.fps, 1)}
+                "dropped": capture_dropped, "display_dropped": display_dropped,
+                "fps": None if fps is None else round(fps, 1),
+                "model_fps": None if model_fps is None else round(model_fps, 1)}
 
 
 class KeypointRecorder:
@@ -212,7 +274,6 @@ class Pipeline:
         self._results = LatestFrameMailbox(drop_when_full=source.live)
         self._dropped_by_old_sources = 0
         self._last_label: tuple[str | None, float] = (None, 0.0)
-        self._last_time: float | None = None
         self._logged_errors: set[str] = set()
         self._inference_thread = threading.Thread(target=self._inference_loop, name="inference", daemon=True)
         self._display_thread = threading.Thread(target=self._display_loop, name="display", daemon=True)
@@ -301,7 +362,7 @@ class Pipeline:
 
     # ---------------------------------------------------------------------------------------- threads
     def _inference_loop(self) -> None:
-        invoker = _Invoker()
+        invoker = _Invoker(self.stats.record_model_run)
         in_flight: collections.deque[_InFlight] = collections.deque()
         try:
             while not self._stopping.is_set() and not self._done_enough():
@@ -376,11 +437,8 @@ class Pipeline:
         if self._done_enough():
             return
         now = time.perf_counter()
-        if self._last_time is not None:
-            instant = 1.0 / max(now - self._last_time, 1e-6)
-            self.stats.fps = instant if self.stats.fps == 0 else 0.9 * self.stats.fps + 0.1 * instant
-        self._last_time = now
         activity = self.activity.update(pose, decision.label, frame.timestamp)
+        # fps: shown per second so far, for the event sinks; the display thread counts this frame in for its copy.
         result = FrameResult(frame=frame, pose=pose, decision=decision, fps=self.stats.fps,
                              inference_ms=(now - started) * 1000.0, activity=activity)
         self._last_label = (decision.label, decision.score)
@@ -391,6 +449,8 @@ class Pipeline:
         self.stats.inference_ms.append(result.inference_ms)
         self.stats.processed += 1
         self.stats.last_processed_at = time.monotonic()
+        if self.stats.processed == 1:
+            self.stats.first_processed_at = self.stats.last_processed_at
         self.first_result.set()
         self._results.put(result)
 
@@ -403,6 +463,10 @@ class Pipeline:
                         break
                     continue
                 stages, display = self._stages, self._display
+                now = time.monotonic()
+                self.stats.shown_rate.tick(now)
+                # A copy: the event sinks may still read the original on their own thread.
+                result = dataclasses.replace(result, fps=self.stats.shown_rate.rate(now))  # what the viewer gets
                 display.show(result, stages.renderer, self.status())
                 self.first_shown.set()
                 self.stats.shown += 1

@@ -108,11 +108,11 @@ class Activity:
 
 @dataclass(slots=True)
 class FrameResult:
-    """Everything drawn for one frame."""
+    """Everything drawn for one frame. ``fps``: frames shown per second up to this one (None before the second)."""
 
     frame: Frame
     pose: Pose | None
     decision: LabelDecision
-    fps: float = 0.0
+    fps: float | None = None
     inference_ms: float = 0.0
     activity: Activity = field(default_factory=Activity)

@@ -93,9 +93,11 @@ def test_demo_example_round_trips_to_the_defaults(tmp_path):
     assert cfg.load_config(write(tmp_path, example_config("demo"))) == cfg.Config()
 
 
-def test_check_config_command(tmp_path, capsys):
-    assert main(["check-config", str(write(tmp_path, '[display]\ntype = "web"\n'))]) == 0
-    assert "display web" in capsys.readouterr().out
+def test_check_config_command(tmp_path, capsys, models_dir):
+    service = f'[service]\nmodels_dir = "{models_dir}"\n'
+    assert main(["check-config", str(write(tmp_path, '[display]\ntype = "web"\n' + service))]) == 0
+    out = capsys.readouterr()
+    assert "display web" in out.out and out.err == ""
     assert main(["check-config", str(write(tmp_path, '[display]\ntype = "webb"\n'))]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "display.type" in err and "did you mean 'web'" in err
@@ -116,3 +118,40 @@ def test_replace_checks_the_value_like_the_file(dotted, value, words):
         cfg.replace(cfg.Config(), dotted, value)
     assert str(caught.value).startswith(words)
 
+
+
+def test_check_config_knows_the_manifest_and_what_is_fetched(tmp_path, capsys, models_dir):
+    """What run would refuse, check-config (the unit's ExecStartPre) refuses first, saying how to fix it."""
+    service = f'[service]\nmodels_dir = "{models_dir}"\n'
+    assert main(["check-config", str(write(tmp_path, '[model]\nname = "movenet_thunder"\n' + service))]) == 2
+    err = capsys.readouterr().err
+    assert "model.name: 'movenet_thunder' is not a pose model of the manifest (did you mean " \
+           "'movenet_thunder_int8'?" in err and "movenet_lightning_int8_edgetpu" not in err
+    assert main(["check-config", str(write(tmp_path, '[classifier]\nname = "yoga_labels"\n' + service))]) == 2
+    assert "classifier.name: 'yoga_labels' is a labels entry of the manifest, not a classifier model" in \
+        capsys.readouterr().err
+    # A known model not fetched yet: valid (the installer checks before it fetches), and said with the command.
+    assert main(["check-config", str(write(tmp_path, '[model]\nname = "movenet_thunder_int8"\n' + service))]) == 0
+    assert capsys.readouterr().err.strip().endswith(
+        f"not fetched into {models_dir} yet: movenet_thunder_int8; run will refuse to start until `pose-appliance "
+        f"models fetch --models-dir {models_dir} movenet_thunder_int8` fetched them")
+    # A model the config does not use is not asked for: no classifier, a video of one's own.
+    own = '[classifier]\nenabled = false\nname = "nothing"\n[camera.video]\npath = "x.mp4"\n'
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["check-config", str(write(tmp_path, own + f'[service]\nmodels_dir = "{empty}"\n'))]) == 0
+    assert f"yet: movenet_lightning_int8; run will refuse to start until `pose-appliance models fetch --models-dir " \
+           f"{empty} movenet_lightning_int8`" in capsys.readouterr().err
+
+
+def test_hints_say_what_to_write(tmp_path, capsys):
+    assert main(["check-config", "/nonexist.toml"]) == 2
+    err = capsys.readouterr().err
+    assert "--config" not in err and "config.example.toml" not in err
+    assert "check-config --example > FILE" in err
+    with pytest.raises(cfg.ConfigError, match=r"display.web.port: expected a whole number, got str '8081' "
+                                              r"\(write 8081 without quotes\)"):
+        cfg.validate_config({"display": {"web": {"port": "8081"}}})
+    with pytest.raises(cfg.ConfigError, match=r"expected a number, got str 'half' \(write a number, without "
+                                              r"quotes\)"):
+        cfg.validate_config({"classifier": {"min_label_score": "half"}})

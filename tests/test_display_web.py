@@ -25,7 +25,8 @@ from pose_appliance.display import DisplayError, open_display
 from pose_appliance.render import OverlayRenderer
 from pose_appliance.render.overlay_renderer import KEYPOINT_COLOR
 
-STATUS = {"fps": 29.7, "model": "movenet_lightning_int8", "delegate": "cpu", "label": "chair", "label_score": 0.89,
+STATUS = {"fps": 29.7, "model_fps": 312.5, "model": "movenet_lightning_int8", "delegate": "cpu", "label": "chair",
+          "label_score": 0.89,
           "frames": 1200, "dropped": 3}
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--hide-scrollbars")
@@ -87,10 +88,12 @@ def test_page_in_headless_chromium_shows_the_overlaid_stream(tmp_path, web, resu
     for name in ("left_hip", "right_knee", "left_wrist"):  # the stream is the page's top-left image, 1:1
         x, y = keypoint_xy(result, name)
         assert np.abs(rgb[y, x].astype(int) - KEYPOINT_COLOR).max() < 40, (name, rgb[y, x])
-    panel = rgb[40:70, 680:760]  # the label cell, written in red
+    panel = rgb[:150, 600:]  # the label cell beside the picture, written in red
     assert (np.abs(panel.astype(int) - (255, 48, 48)).max(axis=2) < 60).sum() > 20
     save_screenshot(rgb, "web")
     assert '<td id="label">chair</td>' in dom and '<td id="delegate">cpu</td>' in dom
+    assert f'serving <a href="{web.url}">{web.url}</a>' in dom
+    assert '<th>Shown fps</th><td id="fps">29.7</td>' in dom and '<td id="model_fps">312.5</td>' in dom
     assert 'src="stream.mjpg"' in dom and 'fetch("status.json")' in dom  # the panel refreshes itself
 
 

@@ -133,3 +133,51 @@ def test_no_x_server_is_a_clear_error_and_resilient_stays_headless(x_display, mo
     resilient = ResilientDisplay(window, DisplayConfig(type="window"))
     resilient.show(result, OverlayRenderer(OverlayConfig()), {})
     assert resilient.headless and "SDL cannot open a window" in resilient.last_error
+
+
+def test_without_a_driver_setting_a_desktop_session_gets_its_window(xvfb, monkeypatch, result):
+    """No display.window.driver and no SDL_VIDEODRIVER: the X session in $DISPLAY is found by itself."""
+    monkeypatch.setenv("DISPLAY", xvfb)
+    monkeypatch.delenv("SDL_VIDEODRIVER", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    display = open_display(DisplayConfig(type="window", window=WindowDisplayConfig(title="auto driver")))
+    display.open(result.frame.size)
+    try:
+        assert display._pygame.display.get_driver() == "x11"
+        display.show(result, OverlayRenderer(OverlayConfig()), {})
+        x, y = keypoint_xy(result, "left_hip")
+        shot = screenshot_until(xvfb, lambda s: tuple(s[y, x]) == KEYPOINT_COLOR,
+                                "-id", window_id(xvfb, "auto driver"))
+    finally:
+        display.close()
+    assert tuple(shot[y, x]) == KEYPOINT_COLOR
+    assert "SDL_VIDEODRIVER" not in os.environ  # only set while SDL started
+
+
+def test_no_screen_at_all_is_said_and_runs_headless(monkeypatch, result):
+    """No X, no Wayland, no KMS: SDL would settle on its invisible off-screen driver; we say there is no screen."""
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"):
+        monkeypatch.delenv(name, raising=False)
+    display = open_display(DisplayConfig(type="window"))
+    with pytest.raises(DisplayError, match=r"no screen to open a window on .*\$DISPLAY and \$WAYLAND_DISPLAY are "
+                                           r"unset.*display\.type = \"web\""):
+        display.open(result.frame.size)
+    resilient = ResilientDisplay(lambda: open_display(DisplayConfig(type="window")), DisplayConfig(type="window"))
+    resilient.show(result, OverlayRenderer(OverlayConfig()), {})
+    assert resilient.headless and "no screen to open a window on" in resilient.last_error
+
+
+def test_run_with_a_window_and_no_screen_says_so_on_the_real_stderr(tmp_path, models_dir):
+    """The whole command, as a user starts it over SSH: one clear warning, no libwayland noise, frames go on."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER", "XDG_RUNTIME_DIR")}
+    run = subprocess.run([sys.executable, "-m", "pose_appliance", "run", "--models-dir", str(models_dir),
+                          "--display", "window", "--frames", "20"], capture_output=True, text=True, env=env,
+                         cwd=tmp_path, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "no screen to open a window on" in run.stderr and "running headless" in run.stderr
+    assert "XDG_RUNTIME_DIR" not in run.stderr
+    assert run.stdout.startswith("20 frames")

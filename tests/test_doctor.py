@@ -254,13 +254,23 @@ def test_a_broken_config_fails_and_the_rest_still_runs(root, tmp_path):
     bad.write_text('[display]\ntyp = "drm"\n')
     checks = run_checks(bad, host(root), models=lambda config, host: [])
     assert checks[0].status == "FAIL" and "display.typ: unknown key" in checks[0].what
-    assert "check-config" in checks[0].fix
+    assert checks[0].fix.startswith("`pose-appliance check-config --example` shows every key")
     assert len(checks) > 3
 
 
-def test_missing_default_config_is_a_warning(root):
+def test_missing_default_config_is_a_warning_where_the_service_is_installed(root):
     checks = run_checks(None, host(root), models=lambda config, host: [])
-    assert checks[0].line().startswith("WARN  config: no /etc/pose-appliance/config.toml")
+    assert checks[0].line() == ("OK    config: the built-in defaults (no /etc/pose-appliance/config.toml: the service "
+                                "is not installed here)  -- --config FILE checks another file")
+    (root.path / "etc/pose-appliance").mkdir(parents=True, exist_ok=True)
+    checks = run_checks(None, host(root), models=lambda config, host: [])
+    assert checks[0].line() == ("WARN  config: no /etc/pose-appliance/config.toml, checking the built-in defaults  "
+                                "-- pose-appliance check-config --example --preset pi | sudo tee "
+                                "/etc/pose-appliance/config.toml")
+    root.file("etc/pose-appliance/config.toml.example", "# the example\n")
+    checks = run_checks(None, host(root), models=lambda config, host: [])
+    assert checks[0].line().endswith("-- sudo cp /etc/pose-appliance/config.toml.example "
+                                     "/etc/pose-appliance/config.toml")
     root.file("etc/pose-appliance/config.toml", '[display]\ntype = "null"\n')
     checks = run_checks(None, host(root), models=lambda config, host: [])
     assert checks[0].line() == f"OK    config {root.path}/etc/pose-appliance/config.toml"
@@ -307,6 +317,7 @@ def test_cli_prints_one_line_per_check_and_fails_on_fail(root, tmp_path, capsys,
 # ------------------------------------------------------------------------------------------------- models
 def test_models_fetched_from_the_mirror_verify(root, models_dir):
     config = replace(replace(Config(), "service.models_dir", str(models_dir)), "camera.type", "video")
+    root.device("dev/apex_0")  # with an Edge TPU present, its build of the model is checked too
     lines = [c.line() for c in doctor.check_models(config, host(root))]
     for name in ("movenet_lightning_int8", "movenet_lightning_int8_edgetpu", "yoga_classifier", "yoga_labels",
                  "demo_video"):
@@ -328,6 +339,9 @@ def test_a_damaged_model_fails_and_a_missing_edgetpu_build_only_warns(root, mode
     assert any(line.startswith("FAIL  model yoga_classifier: wrong sha256") and
                line.endswith(f"-- pose-appliance models fetch --models-dir {copy} --force yoga_classifier")
                for line in lines), lines
+    assert not any("edgetpu" in line for line in lines)  # no Edge TPU here: its build does not matter
+    root.device("dev/apex_0")
+    lines = [c.line() for c in doctor.check_models(config, host(root))]
     assert f"WARN  model movenet_lightning_int8_edgetpu: not fetched into {copy}  -- pose-appliance models " \
            f"fetch --models-dir {copy} movenet_lightning_int8_edgetpu" in lines
     config = replace(config, "model.delegate", "edgetpu")

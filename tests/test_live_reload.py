@@ -207,6 +207,38 @@ def test_pi_camera_restart_reattaches_the_drm_preview(tmp_path, models_dir, shar
     assert_no_gap(recs, limit=2.0)
 
 
+def test_a_file_plays_on_or_stops_as_the_display_is_watched_or_not(tmp_path, models_dir, shared, caplog):
+    """loop/realtime = "auto": looping live for the web page; switched to a null display, the file is read once
+    more from its start, unpaced, and the run ends at its end."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    caplog.set_level(logging.INFO)
+    video = shared / "data/tfjs_pose_detection/pose_1.mp4"
+    watched = (f'[camera.video]\npath = "{video}"\n[display]\ntype = "web"\n[display.web]\nport = {port}\n'
+               f'[service]\nmodels_dir = "{models_dir}"\n')
+    unwatched = watched.replace('type = "web"', 'type = "null"')
+    recs, appliance = run_with_edit(tmp_path, watched, unwatched, frames=100_000)
+    assert appliance.config.display.type == "null"
+    assert any(m == "camera restarted: video" for m in caplog.messages)
+    restart = next(i for i, r in enumerate(recs) if i and r["frame"] < recs[i - 1]["frame"])
+    assert restart >= 30 and [r["frame"] for r in recs[restart:]] == list(range(120))  # every frame, once
+
+
+def test_a_model_not_fetched_yet_is_refused_with_the_fetch_command(tmp_path, models_dir, shared, caplog):
+    """What the README tells a Pi owner: name another model before fetching it, and the journal says how."""
+    video = shared / "data/tfjs_pose_detection/pose_1.mp4"
+    caplog.set_level(logging.INFO)
+    thunder = base_config(video, models_dir).replace('name = "movenet_lightning_int8"', 'name = "movenet_thunder_int8"')
+    recs, _ = run_with_edit(tmp_path, base_config(video, models_dir), thunder, frames=90)
+    assert len(recs) == 90 and {r["model"] for r in recs} == {"movenet_lightning_int8"}
+    rejected = [m for m in caplog.messages if "rejected" in m]
+    assert rejected and "movenet_thunder_int8 is not fetched" in rejected[0]
+    assert f"run `pose-appliance models fetch --models-dir {models_dir} movenet_thunder_int8`" in rejected[0]
+
+
 # ------------------------------------------- nothing a reload reads can stop the running setup (deep nesting,
 # NaN/inf, a FIFO in place of the file): the appliance keeps its last good config and says why
 def run_with_replacement(tmp_path, config_text: str, replace, *, frames: int = 90):

@@ -364,11 +364,12 @@ def test_models_list_shows_present_missing_and_corrupt(tmp_path, mirrors, capsys
     assert lines[0] == f"models dir: {tmp_path}"
     rows = {line.split()[0]: line.split() for line in lines[2:]}
     assert set(rows) == set(manifest)
-    assert rows["yoga_classifier"][1:5] == ["classifier", "36960", "B", "present"]
-    assert rows["yoga_labels"][4] == "present"
-    assert rows["demo_video"][4] == "corrupt"
-    assert rows["movenet_lightning_int8"][1:5] == ["pose", "2.89", "MB", "missing"]
-    assert rows["movenet_thunder_fp16"][2:4] == ["?", "missing"]
+    assert rows["yoga_classifier"][1:5] == ["classifier", "37.0", "kB", "present"]
+    assert rows["yoga_labels"][1:5] == ["labels", "28", "B", "present"]
+    assert rows["demo_video"][1:5] == ["video", "96.1", "kB", "corrupt"]
+    assert rows["movenet_lightning_int8"][1:5] == ["pose", "2.9", "MB", "missing"]
+    assert rows["movenet_thunder_fp16"][2:4] == ["unknown", "missing"]  # no size published; known once fetched
+    assert "?" not in "".join(lines)
 
 
 def test_models_fetch_command_default_set_and_failures(tmp_path, mirrors, capsys, monkeypatch, shared):

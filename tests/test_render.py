@@ -85,3 +85,11 @@ def test_rgba_canvas_stays_transparent_where_nothing_is_drawn(result):
 def test_rejects_a_canvas_it_cannot_draw_on(result):
     with pytest.raises(ValueError, match="HxWx3"):
         OverlayRenderer(OverlayConfig()).draw(np.zeros((10, 10), np.uint8), result)
+
+
+def test_no_fps_box_before_a_rate_is_known(result):
+    """The first frame has no frame rate yet: no "0 fps", no box at all in the top-right corner."""
+    canvas = result.frame.image.copy()
+    first = FrameResult(frame=result.frame, pose=None, decision=LabelDecision(label=None), fps=None)
+    OverlayRenderer(OverlayConfig()).draw(canvas, first)
+    assert np.array_equal(canvas, result.frame.image)

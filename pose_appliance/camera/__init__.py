@@ -6,6 +6,7 @@ it lazily; the returned source is not started yet.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,10 +25,21 @@ _BACKENDS = {
 }
 
 
+def resolve_playback(camera: CameraConfig, *, live_display: bool) -> CameraConfig:
+    """The camera config with the files' ``loop``/``realtime`` = "auto" decided: a file is played like a camera,
+    in real time and over and over, when someone watches the display live; every frame once when it records."""
+    def decided(settings):
+        return dataclasses.replace(settings, **{name: live_display for name in ("loop", "realtime")
+                                                if getattr(settings, name) == "auto"})
+    return dataclasses.replace(camera, video=decided(camera.video), images=decided(camera.images))
+
+
 def open_source(camera: CameraConfig, *, models_dir: str | Path | None = None,
                 lores_size: tuple[int, int] | None = None) -> FrameSource:
     """The frame source ``camera.type`` names, configured but not started. ``lores_size`` (w, h) is the size
-    the model reads; only the picamera2 source uses it (its lores stream). Raises SourceError."""
+    the model reads; only the picamera2 source uses it (its lores stream). Raises SourceError. A file's
+    ``loop``/``realtime`` left at "auto" is off here: ``resolve_playback`` decides it from the display first."""
+    camera = resolve_playback(camera, live_display=False)
     if camera.type == "video":
         return _video_source(camera, models_dir)
     if camera.type == "images":
@@ -72,5 +84,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["FrameSource", "SourceError", "LatestFrameMailbox", "CaptureThread", "open_source",
+__all__ = ["FrameSource", "SourceError", "LatestFrameMailbox", "CaptureThread", "open_source", "resolve_playback",
            "VideoFileSource", "ImageFolderSource", "OpenCVCameraSource", "Picamera2Source"]

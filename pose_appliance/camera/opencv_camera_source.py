@@ -46,7 +46,15 @@ class OpenCVCameraSource(FrameSource):
         if self._capture is not None:
             return
         factory = self._video_capture or cv2.VideoCapture
-        capture = factory(self.device, cv2.CAP_V4L2)
+        # OpenCV warns on stderr about a device it cannot open ("[ WARN:0@...] global cap.cpp..."); the error
+        # below says it for the user, so only OpenCV's errors are let through while opening.
+        cv_log = cv2.utils.logging
+        level = cv_log.getLogLevel()
+        cv_log.setLogLevel(min(level, cv_log.LOG_LEVEL_ERROR))
+        try:
+            capture = factory(self.device, cv2.CAP_V4L2)
+        finally:
+            cv_log.setLogLevel(level)
         if capture is None or not capture.isOpened():
             if capture is not None:
                 capture.release()

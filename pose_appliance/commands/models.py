@@ -55,12 +55,22 @@ def _list(manifest: dict[str, ModelEntry], models_dir: Path, out=None) -> int:
     print(f"models dir: {models_dir}", file=out)
     rows = [("NAME", "KIND", "SIZE", "STATE", "DESCRIPTION")]
     for entry in manifest.values():
-        size = f"{entry.size / 1e6:.2f} MB" if entry.size >= 100_000 else (f"{entry.size} B" if entry.size else "?")
-        rows.append((entry.name, entry.kind, size, status(entry, models_dir), entry.description))
+        state = status(entry, models_dir)
+        size = entry.size or ((models_dir / entry.file).stat().st_size if state == "present" else 0)
+        rows.append((entry.name, entry.kind, human_size(size) if size else "unknown", state, entry.description))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4], file=out)
     return 0
+
+
+def human_size(size: int) -> str:
+    """Bytes in one style for every row: 28 B, 37.0 kB, 2.9 MB (SI units, like the download sites)."""
+    if size < 1000:
+        return f"{size} B"
+    if size < 1_000_000:
+        return f"{size / 1e3:.1f} kB"
+    return f"{size / 1e6:.1f} MB"
 
 
 def _fetch_command(names: list[str], manifest: dict[str, ModelEntry], models_dir: Path, mirrors: list[str],

@@ -24,6 +24,9 @@ BACKENDS: dict[str, tuple[str, str]] = {
     "web": ("pose_appliance.display.web_display", "WebDisplay"),
 }
 
+# Displays someone watches as it happens: a file source plays in real time and loops for them by default.
+LIVE_DISPLAYS: tuple[str, ...] = ("web", "window", "drm", "fbdev")
+
 
 def open_display(display_config: DisplayConfig, *, camera: Any = None) -> Display:
     """The display backend ``display.type`` names, not yet opened. ``camera`` is the running frame source
@@ -39,4 +42,4 @@ def open_display(display_config: DisplayConfig, *, camera: Any = None) -> Displa
 
 
 __all__ = ["Display", "DisplayError", "NullDisplay", "ResilientDisplay", "Compositor", "letterbox",
-           "open_display", "BACKENDS"]
+           "open_display", "BACKENDS", "LIVE_DISPLAYS"]

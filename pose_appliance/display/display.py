@@ -16,9 +16,9 @@ class Display(Protocol):
     """Shows each frame's result. ``open`` before the first ``show``; ``close`` releases the device.
 
     ``overlay_only`` displays (DRM) leave the picture to the camera's own preview and draw only the overlay.
-    ``status`` is the pipeline's dict: fps, model, delegate, label, label_score, hold_s, reps, exercise, frames,
-    dropped. Backends subclass it for the defaults below; wrappers (``ResilientDisplay``, the benchmark's timing
-    display) too.
+    ``status`` is the pipeline's dict: fps (shown per second), model_fps (the model alone), model, delegate,
+    label, label_score, hold_s, reps, exercise, frames, dropped. Backends subclass it for the defaults below;
+    wrappers (``ResilientDisplay``, the benchmark's timing display) too.
     """
 
     name: str = "display"

@@ -43,8 +43,9 @@ VIEWER_TIMEOUT = 30.0  # a viewer whose socket takes nothing for this long is dr
 EXTRA_CONNECTIONS = 8  # connections beyond the streams: page loads and status.json polls (they are short)
 REQUEST_TIMEOUT = 5.0  # a connection that has not sent its request by then is dropped
 STATUS_FIELDS = (("label", "Pose"), ("label_score", "Score"), ("hold_s", "Held (s)"), ("reps", "Repetitions"),
-                 ("fps", "FPS"), ("model", "Model"),
-                 ("delegate", "Delegate"), ("frames", "Frames"), ("dropped", "Dropped"))
+                 ("fps", "Shown fps"), ("model_fps", "Model fps"), ("model", "Model"), ("delegate", "Delegate"),
+                 ("frames", "Frames"), ("dropped", "Dropped"))
+RATE_FIELDS = ("fps", "model_fps")
 
 
 class LatestJpeg:
@@ -110,7 +111,9 @@ class WebDisplay(Display):
 
     @property
     def url(self) -> str:
-        return f"http://{self.bind}:{self.port}/"
+        """The address to type in a browser (this machine's name when listening on every address)."""
+        host = socket.gethostname() if self.bind in ("0.0.0.0", "::", "") else self.bind
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/"
 
     def open(self, frame_size: tuple[int, int]) -> None:
         handler = type("Handler", (_Handler,), {"display": self})
@@ -127,7 +130,10 @@ class WebDisplay(Display):
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="web-display", daemon=True)
         self._thread.start()
-        log.info("web display: status page %s, stream %sstream.mjpg", self.url, self.url)
+        # On stdout, the one line a user running it by hand needs (the journal gets it too under systemd); the
+        # token is not written out.
+        print(f"serving {self.url}" + (" (add ?token= and display.web.token)" if self.token else ""), flush=True)
+        log.debug("web display: status page %s, stream %sstream.mjpg", self.url, self.url)
         if not self.token and not _loopback(self.bind):
             log.warning("web display: %s is reachable from the network without a token; anyone there can watch "
                         "(set display.web.token, and use it only on a trusted network)", self.bind)
@@ -253,7 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.dumps(self.display.status_document(), default=str).encode()
             self._reply(body, "application/json")
         elif path in ("/", "/index.html"):
-            page = _page(self.display.status_document(), self.display.token)
+            page = _page(self.display.status_document(), self.display.url, self.display.token)
             self._reply(page.encode(), "text/html; charset=utf-8")
         else:
             self.send_error(HTTPStatus.NOT_FOUND, "try / or /stream.mjpg")
@@ -313,12 +319,12 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("web display %s: " + format, self.address_string(), *args)
 
 
-def _page(status: dict, token: str = "") -> str:
+def _page(status: dict, url: str, token: str = "") -> str:
     rows = "\n".join(f'<tr><th>{title}</th><td id="{key}">{html.escape(_format(key, status.get(key)))}</td></tr>'
                      for key, title in STATUS_FIELDS)
     query = "?" + urllib.parse.urlencode({"token": token}) if token else ""  # percent-encoded: safe in HTML and JS
-    return (_PAGE.replace("{rows}", rows).replace('"stream.mjpg"', f'"stream.mjpg{query}"')
-            .replace('"status.json"', f'"status.json{query}"'))
+    return (_PAGE.replace("{rows}", rows).replace("{url}", html.escape(url))
+            .replace('"stream.mjpg"', f'"stream.mjpg{query}"').replace('"status.json"', f'"status.json{query}"'))
 
 
 def _format(key: str, value: Any) -> str:
@@ -326,7 +332,7 @@ def _format(key: str, value: Any) -> str:
         return "-"
     if key == "label_score":
         return f"{float(value):.0%}"
-    if key == "fps":
+    if key in RATE_FIELDS:
         return f"{float(value):.1f}"
     return str(value)
 
@@ -342,14 +348,19 @@ aside { flex: 1 0 240px; padding: 12px 20px; }
 h1 { font-size: 18px; margin: 0 0 8px; }
 th { text-align: left; font-weight: normal; color: #999; padding: 2px 16px 2px 0; }
 td { font-weight: bold; overflow-wrap: anywhere; }
+.note { color: #999; font-size: 13px; max-width: 36em; }
+.address { margin: 0 0 10px; color: #999; } .address a { color: #8cf; }
 #label { color: #ff3030; font-size: 22px; }
 </style></head>
 <body><main>
 <img src="stream.mjpg" alt="camera with the pose overlay">
 <aside><h1>pose-appliance</h1>
+<p class="address">serving <a href="{url}">{url}</a></p>
 <table>
 {rows}
-</table></aside>
+</table>
+<p class="note">Shown fps: pictures this page gets per second (last 2 s).<br>Model fps: how fast the model alone
+runs (1 / its time per frame); the picture cannot go faster than this nor than the camera.</p></aside>
 </main>
 <script>
 function show(status) {
@@ -358,7 +369,7 @@ function show(status) {
     if (!cell) continue;
     let text = value === null || value === "" ? "-" : String(value);
     if (key === "label_score" && value !== null) text = Math.round(value * 100) + "%";
-    if (key === "fps" && value !== null) text = Number(value).toFixed(1);
+    if ((key === "fps" || key === "model_fps") && value !== null) text = Number(value).toFixed(1);
     cell.textContent = text;
   }
 }

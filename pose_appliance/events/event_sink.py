@@ -52,7 +52,7 @@ def state_document(result: FrameResult, model_name: str, delegate: str) -> dict:
         "hold_s": round(activity.hold_s, 1),
         "reps": activity.reps,
         "exercise": activity.exercise,
-        "fps": round(result.fps, 1),
+        "fps": None if result.fps is None else round(result.fps, 1),  # None before two frames were shown
         "model": model_name,
         "delegate": delegate,
     }

@@ -8,13 +8,16 @@ error (``ModelLoadError``). The Edge TPU is reached with the runtime's own
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pose_appliance.native_stderr import filtered_stderr
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,11 @@ RUNTIME_MODULES: tuple[tuple[str, str], ...] = (
     ("tflite_runtime", "tflite_runtime.interpreter"),
 )
 MAX_DEFAULT_THREADS = 4
+# Written by LiteRT's C++ code straight to the process's stderr when an interpreter first applies XNNPACK. Neither
+# runtime has a switch for it (no environment variable, no exported log-severity call in LiteRT 2.3), so it is
+# filtered out of fd 2 while interpreters are built (quiet_runtime_banner).
+RUNTIME_BANNERS: tuple[bytes, ...] = (b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",)
+_banner_seen = False
 
 InterpreterFactory = Callable[..., Any]
 
@@ -123,8 +131,9 @@ def load_model(path: str | os.PathLike, *, threads: int = 0, delegate: str = "cp
 
     def load_cpu() -> Any:
         try:
-            interpreter = factory(model_path=str(path), num_threads=num_threads)
-            interpreter.allocate_tensors()
+            with quiet_runtime_banner():
+                interpreter = factory(model_path=str(path), num_threads=num_threads)
+                interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelLoadError(f"{path}: not a usable TFLite model ({_first_line(exc)}); "
                                  f"{_fetch_hint(name, path)}") from None
@@ -152,6 +161,19 @@ def load_model(path: str | os.PathLike, *, threads: int = 0, delegate: str = "cp
     return LoadedModel(load_cpu(), path, "cpu", reason, runtime, load_cpu)
 
 
+@contextlib.contextmanager
+def quiet_runtime_banner() -> Iterator[None]:
+    """Interpreters built in this block do not print the runtime's INFO banner; every other line on stderr
+    passes. The banner comes once per process, so once it was seen this does nothing."""
+    global _banner_seen
+    if _banner_seen:
+        yield
+        return
+    with filtered_stderr(lambda line: line in RUNTIME_BANNERS) as dropped:
+        yield
+    _banner_seen = bool(dropped)
+
+
 def _load_edgetpu(model: Path, factory: InterpreterFactory, loader: Callable[..., Any], device_option: str,
                   num_threads: int, device: str | None) -> tuple[Any, str | None]:
     options = {"device": device_option} if device_option else {}
@@ -164,8 +186,9 @@ def _load_edgetpu(model: Path, factory: InterpreterFactory, loader: Callable[...
         return None, (f"{EDGETPU_LIBRARY} could not open the Edge TPU {device_option or device} "
                       f"({_first_line(exc)}); install libedgetpu1-std and check the device option")
     try:
-        interpreter = factory(model_path=str(model), experimental_delegates=[edgetpu], num_threads=num_threads)
-        interpreter.allocate_tensors()
+        with quiet_runtime_banner():
+            interpreter = factory(model_path=str(model), experimental_delegates=[edgetpu], num_threads=num_threads)
+            interpreter.allocate_tensors()
     except Exception as exc:
         return None, (f"{model.name} did not start on the Edge TPU ({_first_line(exc)}); libedgetpu probably "
                       "does not match the TFLite runtime version")

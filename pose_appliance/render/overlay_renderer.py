@@ -74,7 +74,7 @@ class OverlayRenderer:
         if result.activity.exercise is not None:
             _text(cv2, canvas, f"{result.activity.exercise} reps: {result.activity.reps}",
                   (picture[0] + margin, text_top), font_scale, rgba, align_right=False)
-        if config.fps:
+        if config.fps and result.fps is not None:
             _text(cv2, canvas, f"{result.fps:.0f} fps", (picture[2] - margin, picture[1] + margin),
                   font_scale * 0.8, rgba, align_right=True)
 

@@ -37,9 +37,13 @@ def require_tensorflow() -> None:
 
 
 def import_tensorflow() -> Any:
+    from pose_appliance.native_stderr import ABSL_INFO_OR_WARNING, filtered_stderr
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        import tensorflow as tf
+        # Its C++ INFO lines (oneDNN...) come while it loads, before it reads TF_CPP_MIN_LOG_LEVEL.
+        with filtered_stderr(lambda line: ABSL_INFO_OR_WARNING.match(line) is not None):
+            import tensorflow as tf
     except ImportError:
         raise UserError(TENSORFLOW_MISSING) from None
     return tf
