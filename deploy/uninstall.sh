@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Remove pose-appliance: stop and disable the service, remove the unit, the venv, the sysusers file and the
-# fetched models. /etc/pose-appliance (the owner's config) is kept unless --purge; --purge also removes
-# /var/lib/pose-appliance (models, recordings) and the pose-appliance account.
+# Remove pose-appliance: stop and disable the service, remove the unit, the venv, the sysusers file, the
+# /usr/local/bin/pose-appliance link and the fetched models. /etc/pose-appliance (the owner's config) is kept unless --purge; --purge also removes
+# /var/lib/pose-appliance (models, recordings) and the pose-appliance account and group.
 #
 #   sudo deploy/uninstall.sh [--purge] [--dry-run]
 #
@@ -41,16 +41,29 @@ if [ -n "$DESTDIR" ]; then
 else
     run systemctl disable --now "$SERVICE.service" || true  # not installed or already stopped: fine
 fi
+LINK=$DESTDIR/usr/local/bin/$SERVICE
+if [ -L "$LINK" ] && [ "$(readlink "$LINK")" = "$PREFIX/venv/bin/$SERVICE" ]; then
+    remove "$LINK"
+fi
 remove "$UNIT" "$UNIT.d" "$DESTDIR/etc/sysusers.d/$SERVICE.conf" "$DESTDIR$PREFIX" \
     "$DESTDIR/var/cache/$SERVICE" "$DESTDIR/var/lib/$SERVICE/models"
 if [ "$PURGE" = 1 ]; then
     remove "$DESTDIR/etc/$SERVICE" "$DESTDIR/var/lib/$SERVICE"
+    # The account and its group (userdel keeps a group that is not the user's private one, as sysusers makes it).
     if [ -n "$DESTDIR" ]; then
         if grep -q "^$SERVICE:" "$DESTDIR/etc/passwd" 2>/dev/null; then
             run userdel --root "$DESTDIR" "$SERVICE"
         fi
-    elif getent passwd "$SERVICE" >/dev/null; then
-        run userdel "$SERVICE"
+        if grep -q "^$SERVICE:" "$DESTDIR/etc/group" 2>/dev/null; then
+            run groupdel --root "$DESTDIR" "$SERVICE"
+        fi
+    else
+        if getent passwd "$SERVICE" >/dev/null; then
+            run userdel "$SERVICE"
+        fi
+        if getent group "$SERVICE" >/dev/null; then
+            run groupdel "$SERVICE"
+        fi
     fi
 else
     say "kept $DESTDIR/etc/$SERVICE (config), $DESTDIR/var/lib/$SERVICE and the $SERVICE account; --purge removes them"

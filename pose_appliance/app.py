@@ -190,8 +190,10 @@ class Appliance:
             cleanup.callback(notifier.stopping)
             pipeline.events.start()
             pipeline.start()
-            self._wait_first_result(pipeline, waker)
-            if pipeline.first_result.is_set():
+            # READY=1 once the first frame went through the model and reached the display, which opens on that
+            # frame (the web page is served from then on), or gave up on it and runs headless.
+            self._wait_first_shown(pipeline, waker)
+            if pipeline.first_shown.is_set():
                 log.info("first frame through after %.2f s", time.monotonic() - started)
                 notifier.ready()
             self._main_loop(pipeline, notifier, waker)
@@ -211,9 +213,9 @@ class Appliance:
         if reason:
             self.incomplete_recordings.append(f"display.record.path: {reason}")
 
-    def _wait_first_result(self, pipeline: Pipeline, waker: SignalWaker) -> None:
+    def _wait_first_shown(self, pipeline: Pipeline, waker: SignalWaker) -> None:
         deadline = time.monotonic() + FIRST_FRAME_TIMEOUT
-        while not pipeline.first_result.wait(0.05):
+        while not pipeline.first_shown.wait(0.05):
             if pipeline.finished.is_set() or waker.stop_requested or time.monotonic() > deadline:
                 return
 

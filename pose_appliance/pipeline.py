@@ -264,6 +264,7 @@ class Pipeline:
         self._max_frames = max_frames
         self.stats = PipelineStats()
         self.first_result = threading.Event()
+        self.first_shown = threading.Event()  # the first result went to the display (opened by that frame)
         self.finished = threading.Event()
         self._on_finished = on_finished  # called once on the display thread when the last result is shown
         self._stopping = threading.Event()
@@ -467,6 +468,7 @@ class Pipeline:
                 # A copy: the event sinks may still read the original on their own thread.
                 result = dataclasses.replace(result, fps=self.stats.shown_rate.rate(now))  # what the viewer gets
                 display.show(result, stages.renderer, self.status())
+                self.first_shown.set()
                 self.stats.shown += 1
                 self.stats.latencies.append(time.monotonic() - result.frame.timestamp)
         finally:

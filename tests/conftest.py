@@ -102,21 +102,27 @@ def result(shared) -> FrameResult:
     return real_result(shared)
 
 
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+# Tests never write into the repository: the screenshots for docs/screenshots are written only where asked,
+# e.g. `POSE_APPLIANCE_SCREENSHOTS=docs/screenshots pytest tests/test_display_*.py` to refresh the docs.
+SCREENSHOTS_ENV = "POSE_APPLIANCE_SCREENSHOTS"
 SCREENSHOT_MAX_BYTES = 150_000
 
 
-def save_screenshot(rgb: np.ndarray, target: str) -> Path:
-    """docs/screenshots/<target>.png, at most 480 px a side and 150 KB (colours quantized a little)."""
+def save_screenshot(rgb: np.ndarray, target: str) -> Path | None:
+    """<target>.png, at most 480 px a side and 150 KB (colours quantized a little), into $POSE_APPLIANCE_SCREENSHOTS
+    when set; otherwise only checked. Returns the path written, or None."""
     import cv2
 
     h, w = rgb.shape[:2]
     factor = min(1.0, 480 / max(h, w))
     if factor < 1:
         rgb = cv2.resize(rgb, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_AREA)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{target}.png"
     ok, data = cv2.imencode(".png", cv2.cvtColor(rgb & 0xF8, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
-    assert ok and len(data) < SCREENSHOT_MAX_BYTES, f"{path} would be {len(data)} bytes"
+    assert ok and len(data) < SCREENSHOT_MAX_BYTES, f"{target}.png would be {len(data)} bytes"
+    folder = os.environ.get(SCREENSHOTS_ENV)
+    if not folder:
+        return None
+    path = Path(folder) / f"{target}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data.tobytes())
     return path

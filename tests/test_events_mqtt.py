@@ -418,12 +418,12 @@ def test_events_and_counting_reload_live(broker, tmp_path, models_dir, shared):
 # ---------------------------------------------------------------------------------------- docs screenshot
 def save_mqtt_screenshot(tmp_path: Path, messages: list[tuple[str, bytes, bool]], state: dict) -> None:
     """The messages of a real run (as ``mosquitto_sub -v`` prints them) beside the dashboard values Home
-    Assistant's sensors take from the retained state, rendered by headless Chromium. Written to
-    docs/screenshots/mqtt.png when that is missing or POSE_APPLIANCE_SCREENSHOTS=1 (its times change every run)."""
+    Assistant's sensors take from the retained state, rendered by headless Chromium. Written as mqtt.png into
+    $POSE_APPLIANCE_SCREENSHOTS when set (e.g. docs/screenshots): tests never write into the repository."""
     import html
 
     import cv2
-    from conftest import SCREENSHOTS
+    from conftest import SCREENSHOTS_ENV
     from test_display_web import chromium
 
     shown, states = [], 0
@@ -460,9 +460,9 @@ b {{ color: #7fd3ff; font-weight: normal; }} mark {{ background: #3a3a10; color:
     assert card.mean() > 200
     ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
     assert ok and len(data) < 250_000
-    target = SCREENSHOTS / "mqtt.png"
-    if not target.exists() or os.environ.get("POSE_APPLIANCE_SCREENSHOTS") == "1":
-        target.write_bytes(data.tobytes())
+    folder = os.environ.get(SCREENSHOTS_ENV)
+    if folder:
+        (Path(folder) / "mqtt.png").write_bytes(data.tobytes())
 
 
 # -------------------------------------------------------------------------------------------------- bench

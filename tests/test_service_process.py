@@ -97,3 +97,30 @@ def test_notify_protocol_reload_and_stop(tmp_path, appliance_config):
     stderr = log.read_text()
     assert "SIGHUP received: reload" in stderr and "SIGTERM received: stop" in stderr
     assert "Traceback" not in stderr
+
+
+def test_ready_comes_after_the_web_display_listens(tmp_path, appliance_config):
+    """READY=1 means the appliance does its job: the web page must answer at once, with no retry."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = appliance_config.read_text().replace(
+        '[display]\ntype = "null"\n', f'[display]\ntype = "web"\n[display.web]\nport = {port}\n')
+    appliance_config.write_text(config)
+    listener = NotifyListener(tmp_path / "notify")
+    log = tmp_path / "stderr.log"
+    env = {**os.environ, "NOTIFY_SOCKET": str(listener.path), "PYTHONUNBUFFERED": "1"}
+    env.pop("JOURNAL_STREAM", None)
+    with open(log, "wb") as err:
+        process = subprocess.Popen([sys.executable, "-m", "pose_appliance", "run", "--config",
+                                    str(appliance_config)], cwd=tmp_path, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        listener.expect("READY=1", START_TIMEOUT, process, log)
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as client:
+            client.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            assert client.recv(64).startswith(b"HTTP/1.0 200")
+    finally:
+        process.terminate()
+        process.wait(10)
+        listener.close()

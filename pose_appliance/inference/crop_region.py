@@ -37,7 +37,10 @@ def padded_full_frame(width: int, height: int) -> Crop:
 def torso_visible(keypoints: np.ndarray, min_score: float = MIN_CROP_KEYPOINT_SCORE) -> bool:
     """A hip and a shoulder score above ``min_score``. ``keypoints`` rows are (x, y, score)."""
     scores = keypoints[:, 2]
-    return bool(scores[list(_HIPS)].max() > min_score and scores[list(_SHOULDERS)].max() > min_score)
+    # Compared in the scores' own precision: numpy 1.x would compare float32 scores in float64, where the
+    # float32 nearest to 0.2 is above 0.2, so a score of exactly the threshold would count on one numpy only.
+    threshold = scores.dtype.type(min_score)
+    return bool(scores[list(_HIPS)].max() > threshold and scores[list(_SHOULDERS)].max() > threshold)
 
 
 def next_crop_region(keypoints: np.ndarray, width: int, height: int,

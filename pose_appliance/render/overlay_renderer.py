@@ -96,6 +96,9 @@ def _text(cv2, canvas: np.ndarray, text: str, corner: tuple[int, int], font_scal
     box_alpha = TEXT_BOX_ALPHA if rgba else 255
     cv2.rectangle(canvas, (x0, y0), (x0 + width + 2 * pad, y0 + height + baseline + 2 * pad),
                   _color(TEXT_BOX_COLOR, rgba, box_alpha), cv2.FILLED)
+    # A 1-pixel anti-aliased stroke never reaches the text colour on OpenCV <= 4.11 (a grey smear); drawn
+    # without anti-aliasing it stays crisp on every version.
+    line_type = cv2.LINE_AA if thickness > 1 else cv2.LINE_8
     cv2.putText(canvas, text, (x0 + pad, y0 + pad + height), font, font_scale, _color(TEXT_COLOR, rgba),
-                thickness, cv2.LINE_AA)
+                thickness, line_type)
     return y0 + height + baseline + 2 * pad

@@ -177,7 +177,7 @@ class _Hardware:
     """What the fake camera system is: the switches a test sets through make_module()."""
 
     def __init__(self, platform, drm_master, overlay_planes, num_cameras, sensor_resolution, model, video,
-                 realtime):
+                 realtime, stall_while=None):
         self.platform = platform
         self.drm_master = drm_master
         self.overlay_planes = overlay_planes
@@ -186,6 +186,7 @@ class _Hardware:
         self.model = model
         self.video = Path(video) if video is not None else None
         self.realtime = realtime
+        self.stall_while = stall_while
         self.instances: list = []
         self._video_frames = None
 
@@ -568,6 +569,8 @@ class Picamera2:
     def capture_request(self, wait=None, signal_function=None, flush=None):
         if not self.started:
             raise RuntimeError("fake picamera2: capture_request() before start() would wait forever on a Pi")
+        while self._hw.stall_while is not None and self._hw.stall_while():
+            time.sleep(0.05)  # a camera that stopped delivering: libcamera's wait never returns
         with self._lock:
             if self.requests_outstanding >= self.camera_config["buffer_count"]:
                 raise RuntimeError(f"fake picamera2: the application holds all {self.requests_outstanding} "
@@ -687,18 +690,20 @@ class Picamera2:
 
 def make_module(*, platform: str | Platform = "vc4", drm_master: bool = True, overlay_planes: bool = True,
                 num_cameras: int = 1, sensor_resolution=(3280, 2464), model: str = "imx219",
-                video: str | Path | None = None, realtime: bool = False) -> types.ModuleType:
+                video: str | Path | None = None, realtime: bool = False, stall_while=None) -> types.ModuleType:
     """A fresh fake ``picamera2`` module.
 
     platform: "vc4" (Pi 4 and earlier) or "pisp" (Pi 5). drm_master: False makes start_preview(Preview.DRM)
     fail as with a desktop running. overlay_planes: False = a display without a spare plane. realtime: frames
     come at the FrameDurationLimits pace and frames nobody captured are skipped (metadata says which);
-    otherwise every capture_request returns the next frame at once.
+    otherwise every capture_request returns the next frame at once. stall_while: a callable; while it returns
+    True, capture_request blocks like a camera that stopped delivering.
     """
     if isinstance(platform, str):
         platform = {"vc4": Platform.VC4, "pi4": Platform.VC4, "pisp": Platform.PISP, "pi5": Platform.PISP}[
             platform.lower()]
-    hw = _Hardware(platform, drm_master, overlay_planes, num_cameras, sensor_resolution, model, video, realtime)
+    hw = _Hardware(platform, drm_master, overlay_planes, num_cameras, sensor_resolution, model, video, realtime,
+                   stall_while)
     camera_class = type("Picamera2", (Picamera2,), {"_hw": hw, "platform": platform})
 
     module = types.ModuleType("picamera2", "fake picamera2 (tests/fakes/picamera2.py)")

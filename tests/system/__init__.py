@@ -1,0 +1,1 @@
+"""The system stage (see conftest.py); a package so its conftest does not shadow tests/conftest.py."""
