@@ -3,13 +3,17 @@ the real overlaid frame the render and display tests draw (``result``, ``keypoin
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from pose_appliance.cli import main
 from pose_appliance.types import KEYPOINT_INDEX, KEYPOINT_NAMES, Frame, FrameResult, LabelDecision, Pose
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,3 +130,28 @@ def save_screenshot(rgb: np.ndarray, target: str) -> Path | None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data.tobytes())
     return path
+
+
+# ------------------------------------------------------------- helpers several test modules share
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--hide-scrollbars")
+
+
+def chromium(tmp_path, url, *args) -> subprocess.CompletedProcess:
+    binary = shutil.which("chromium")
+    assert binary, "headless Chromium is needed for this test: apt-get install -y chromium"
+    return subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}", *args, url],
+                          capture_output=True, text=True, timeout=90, cwd=tmp_path)
+
+
+def run_records(tmp_path: Path, models_dir: Path, source: Path, *extra: str) -> list[dict]:
+    out = tmp_path / f"{source.stem}.jsonl"
+    assert main(["run", "--models-dir", str(models_dir), "--source", str(source), "--display", "null",
+                 "--record-keypoints", str(out), *extra]) == 0
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def single_person_coco(shared: Path) -> list[Path]:
+    with (shared / "data/coco_mini/index.csv").open(newline="") as handle:
+        return [shared / "data/coco_mini" / row["path"] for row in csv.DictReader(handle)
+                if row["single_person_eval"] == "1"]

@@ -7,9 +7,7 @@ import contextlib
 import dataclasses
 import http.client
 import json
-import shutil
 import socket
-import subprocess
 import threading
 import time
 import urllib.error
@@ -18,7 +16,7 @@ import urllib.request
 import cv2
 import numpy as np
 import pytest
-from conftest import keypoint_xy, save_screenshot
+from conftest import chromium, keypoint_xy, save_screenshot
 
 from pose_appliance.config import DisplayConfig, OverlayConfig, WebDisplayConfig
 from pose_appliance.display import DisplayError, open_display
@@ -28,8 +26,6 @@ from pose_appliance.render.overlay_renderer import KEYPOINT_COLOR
 STATUS = {"fps": 29.7, "model_fps": 312.5, "model": "movenet_lightning_int8", "delegate": "cpu", "label": "chair",
           "label_score": 0.89,
           "frames": 1200, "dropped": 3}
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--hide-scrollbars")
 
 
 def free_port() -> int:
@@ -69,13 +65,6 @@ class Feeder:
     def __exit__(self, *exc):
         self.stop.set()
         self.thread.join(5)
-
-
-def chromium(tmp_path, url, *args) -> subprocess.CompletedProcess:
-    binary = shutil.which("chromium")
-    assert binary, "headless Chromium is needed for this test: apt-get install -y chromium"
-    return subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}", *args, url],
-                          capture_output=True, text=True, timeout=90, cwd=tmp_path)
 
 
 def test_page_in_headless_chromium_shows_the_overlaid_stream(tmp_path, web, result):

@@ -423,8 +423,7 @@ def save_mqtt_screenshot(tmp_path: Path, messages: list[tuple[str, bytes, bool]]
     import html
 
     import cv2
-    from conftest import SCREENSHOTS_ENV
-    from test_display_web import chromium
+    from conftest import SCREENSHOTS_ENV, chromium
 
     shown, states = [], 0
     for topic, payload, _ in messages:

@@ -7,27 +7,18 @@ tutorial's training CSV only (leave-one-sequence-out), never on these files.
 from __future__ import annotations
 
 import collections
-import csv
 import itertools
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_records, single_person_coco
 
 from pose_appliance.classify import Assessment, create_classifier
 from pose_appliance.classify.keypoint_csv import read_keypoint_csv
 from pose_appliance.classify.view_check import view_problem
-from pose_appliance.cli import main
 from pose_appliance.config import ClassifierConfig
 from pose_appliance.types import KEYPOINT_INDEX, Pose
-
-
-def run_records(tmp_path: Path, models_dir: Path, source: Path, *extra: str) -> list[dict]:
-    out = tmp_path / f"{source.stem}.jsonl"
-    assert main(["run", "--models-dir", str(models_dir), "--source", str(source), "--display", "null",
-                 "--record-keypoints", str(out), *extra]) == 0
-    return [json.loads(line) for line in out.read_text().splitlines()]
 
 
 def label_changes_per_minute(records: list[dict], video: Path) -> float:
@@ -38,12 +29,6 @@ def label_changes_per_minute(records: list[dict], video: Path) -> float:
     labels = [r["label"] for r in records]
     changes = sum(1 for a, b in itertools.pairwise(labels) if a != b)
     return changes / (len(records) / fps / 60.0)
-
-
-def single_person_coco(shared: Path) -> list[Path]:
-    with (shared / "data/coco_mini/index.csv").open(newline="") as handle:
-        return [shared / "data/coco_mini" / row["path"] for row in csv.DictReader(handle)
-                if row["single_person_eval"] == "1"]
 
 
 @pytest.fixture(scope="module")

@@ -245,7 +245,7 @@ def test_trained_on_the_tutorial_csv_it_holds_out_97_percent(tutorial_csv_model)
 def test_the_trained_model_passes_the_appliance_checks(tutorial_csv_model, tmp_path, models_dir, shared):
     """The yoga photos, the walking and squat videos and the COCO photos through `run` with the trained model
     and the reference train-classifier wrote beside it."""
-    from test_labels import run_records, single_person_coco
+    from conftest import run_records, single_person_coco
 
     config = tmp_path / "trained.toml"
     config.write_text(f'[classifier]\npath = "{tutorial_csv_model / "model.tflite"}"\n')
