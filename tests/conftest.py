@@ -27,6 +27,21 @@ def pytest_sessionstart(session):
             "(set POSE_APPLIANCE_SHARED to its path)")
 
 
+@pytest.fixture(autouse=True)
+def restore_root_logger():
+    """A test that runs the CLI in-process gets `setup_logging`'s handler on the stderr pytest captured for that
+    test; left in place it would write into a closed stream in every later test."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(level)
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     return SHARED
