@@ -252,7 +252,8 @@ def test_the_trained_model_passes_the_appliance_checks(tutorial_csv_model, tmp_p
     yoga = run_records(tmp_path, models_dir, shared / "data/yoga_cg_subset/test", "--config", str(config))
     truth = [r["file"].split("/")[0] for r in yoga]
     assert [(r["file"], r["label"]) for r, t in zip(yoga, truth) if r["label"] not in (None, t)] == []
-    assert sum(r["label"] == t for r, t in zip(yoga, truth)) >= 47  # issue 11 asks for 48; measured 47 (see test_labels)
+    # Issue 11 asks for 48; measured 47 (see test_labels).
+    assert sum(r["label"] == t for r, t in zip(yoga, truth)) >= 47
     for video in ("pose_1.mp4", "pose_squats.mp4"):
         records = run_records(tmp_path, models_dir, shared / "data/tfjs_pose_detection" / video, "--config",
                               str(config))
