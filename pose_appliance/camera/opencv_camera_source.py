@@ -48,9 +48,10 @@ class OpenCVCameraSource(FrameSource):
         factory = self._video_capture or cv2.VideoCapture
         # OpenCV warns on stderr about a device it cannot open ("[ WARN:0@...] global cap.cpp..."); the error
         # below says it for the user, so only OpenCV's errors are let through while opening.
-        cv_log = cv2.utils.logging
+        # OpenCV 5 has the level calls in cv2.utils.logging, 4.x (the Pi's Bookworm) on cv2; 2 = errors in both.
+        cv_log = getattr(cv2.utils, "logging", cv2)
         level = cv_log.getLogLevel()
-        cv_log.setLogLevel(min(level, cv_log.LOG_LEVEL_ERROR))
+        cv_log.setLogLevel(min(level, 2))
         try:
             capture = factory(self.device, cv2.CAP_V4L2)
         finally:
