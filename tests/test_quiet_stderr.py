@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 BANNER = "Created TensorFlow Lite XNNPACK delegate"
 
@@ -48,6 +51,8 @@ def test_a_missing_webcam_is_our_one_error_without_opencv_warnings(tmp_path, mod
     assert "camera.opencv.device: cannot open /dev/video63" in run.stderr
 
 
+@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
+                    reason="training needs TensorFlow (the train extra)")
 def test_training_prints_progress_not_tensorflows_cpp_lines(tmp_path, shared):
     csvs = shared / "data/yoga_poses_csv"
     run = pose_appliance("train-classifier", str(csvs / "yoga_train_data.csv"), "--out", str(tmp_path / "model"),
