@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,11 @@ from pose_appliance.types import KEYPOINT_INDEX, KEYPOINT_NAMES, Frame, FrameRes
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("POSE_APPLIANCE_SHARED", REPO.parent / "shared")).resolve()
+
+# Hypothesis keeps its example database and a cache of the code's constants in ./.hypothesis; tests never write
+# into the checkout, so it goes to the temp dir (read lazily, at the first @given test).
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY",
+                      os.path.join(tempfile.gettempdir(), f"pose-appliance-hypothesis-{os.getuid()}"))
 
 
 def pytest_sessionstart(session):
