@@ -1,5 +1,3 @@
-import sys
+from pose_appliance.cli import program
 
-from pose_appliance.cli import main
-
-sys.exit(main())
+program()

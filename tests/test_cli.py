@@ -40,3 +40,34 @@ def test_version_is_looked_up_when_asked(capsys):
         cli.main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out.strip()[:1].isdigit()
+
+
+def test_the_console_script_leaves_with_everything_written_and_its_status(tmp_path, models_dir, shared):
+    """`program` ends the process with os._exit after the command: the keypoint records, the recording and the
+    summary line must all be complete by then, and the status must be the command's."""
+    import json
+    import os
+
+    import cv2
+
+    records, video = tmp_path / "records.jsonl", tmp_path / "overlay.mp4"
+    # Buffered standard streams, as under systemd or a pipe (this machine sets PYTHONUNBUFFERED).
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    done = subprocess.run([sys.executable, "-m", "pose_appliance", "run", "--models-dir", str(models_dir),
+                           "--source", str(shared / "data/tfjs_pose_detection/pose_1.mp4"), "--frames", "12",
+                           "--output", str(video), "--record-keypoints", str(records)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "12 frames in" in done.stdout + done.stderr
+    assert [json.loads(line)["frame"] for line in records.read_text().splitlines()] == list(range(12))
+    capture = cv2.VideoCapture(str(video))
+    shown = 0
+    while capture.read()[0]:
+        shown += 1
+    assert shown == 12
+
+    missing = tmp_path / "missing.toml"
+    refused = subprocess.run([sys.executable, "-m", "pose_appliance", "run", "--config", str(missing)],
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2
+    assert str(missing) in refused.stderr
