@@ -41,7 +41,7 @@ def test_close_wakes_a_waiting_consumer_and_keeps_the_last_item():
 
 
 def test_blocking_mode_waits_for_the_consumer_and_close_releases_the_producer():
-    box = LatestFrameMailbox(drop_when_full=False)
+    box = LatestFrameMailbox(drop_when_full=False, depth=1)
     assert box.put(1)
     assert not box.put(2, timeout=0.05)  # full: the producer waits (here: times out)
     results = []
@@ -52,6 +52,20 @@ def test_blocking_mode_waits_for_the_consumer_and_close_releases_the_producer():
     box.close()
     producer.join(2)
     assert results == [False] and box.dropped == 0
+
+
+def test_a_file_source_may_read_a_few_frames_ahead_in_order_never_more():
+    box = LatestFrameMailbox(drop_when_full=False)
+    assert all(box.put(item, timeout=0) for item in range(box.depth))
+    assert not box.put("one too many", timeout=0.05)
+    assert box.get(timeout=0) == 0
+    assert box.put(box.depth, timeout=0)  # a place came free
+    box.close()
+    assert [box.get(timeout=0) for _ in range(box.depth + 1)] == [*range(1, box.depth + 1), None]
+    assert box.dropped == 0 and box.delivered == box.depth + 1
+
+    with pytest.raises(ValueError):
+        LatestFrameMailbox(drop_when_full=False, depth=0)
 
 
 class FastLiveSource(FrameSource):
