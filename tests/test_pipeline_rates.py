@@ -28,21 +28,22 @@ def test_frame_rate_counts_the_last_window_only():
 
 
 class SlowDisplay(NullDisplay):
-    """A screen that takes 1/20 s per frame, like a display slower than the model."""
+    """A screen that takes 1/8 s per frame, far slower than the model even on a loaded 2-core host (where the
+    model alone was measured at 37 fps)."""
 
     def show(self, result, renderer, status):
         self.fps_drawn = result.fps
-        time.sleep(0.05)
+        time.sleep(0.125)
 
 
 def test_status_reports_shown_rate_and_model_rate_apart(models_dir):
-    """An unpaced file through a 20 fps display: the viewer sees ~20 fps, the model alone runs far faster."""
+    """An unpaced file through an 8 fps display: the viewer sees ~8 fps, the model alone runs far faster."""
     config = replace(Config(), "service.models_dir", str(models_dir))
     stages = build_stages(config)
     source = open_source(config.camera, models_dir=models_dir, lores_size=stages.estimator.input_size)
     source.start()
     display = SlowDisplay()
-    pipeline = Pipeline(source, stages, display, max_frames=40)
+    pipeline = Pipeline(source, stages, display, max_frames=24)
     pipeline.start()
     try:
         assert pipeline.finished.wait(30)
@@ -50,7 +51,7 @@ def test_status_reports_shown_rate_and_model_rate_apart(models_dir):
     finally:
         pipeline.stop()
         source.stop()
-    assert 15 <= status["fps"] <= 21 and 15 <= display.fps_drawn <= 21
+    assert 6 <= status["fps"] <= 8.5 and 6 <= display.fps_drawn <= 8.5
     assert status["model_fps"] > 2 * status["fps"]  # the model is not what limits this picture
 
 
