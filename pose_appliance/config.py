@@ -138,8 +138,9 @@ class ClassifierConfig:
     reference: str = doc("Pose reference of the classifier's classes (.npz from train-classifier, or a keypoint "
                          "CSV): the open-set check. Empty = reference.npz beside classifier.path, or the "
                          "manifest's training keypoints of the named classifier.", "")
-    min_familiarity: float = doc("Open-set check: a pose is named only when it is most typical of the class the "
-                                 "classifier picks, and at least this fraction of held-out training poses of "
+    min_familiarity: float = doc("Open-set check: a pose is named only when the class the classifier picks is also "
+                                 "its nearest class, no other class finds it more than twice as typical, and at "
+                                 "least this fraction of held-out training poses of "
                                  "that class are as far from it (0.02 = stranger than 98 % of real examples "
                                  "is refused). Raise it to name fewer non-yoga poses, lower it to name more "
                                  "unusual yoga poses; 0 = off (every person gets a label).", 0.02,
