@@ -217,3 +217,48 @@ def test_models_fetched_before_the_reference_existed_still_run_and_say_how_to_fi
     assert classifier is not None and classifier.reference is None
     text = caplog.text
     assert "models fetch" in text and "yoga_train_keypoints" in text and "no open-set check" in text
+
+
+# ------------------------------------------------------------------------------------------- scripts/evaluate-labels
+def test_evaluate_labels_counts_what_run_names(tmp_path, models_dir, shared):
+    """The script's figures are those of `run` itself, for folders and for a clone of the tutorial's image set."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    repo_root = Path(__file__).resolve().parents[1]
+    subset = shared / "data/yoga_cg_subset/test"
+    clone = tmp_path / "MoveNet_Yoga"
+    for split in ("test", "train"):  # the clone's layout, with a few of the shared images
+        for pose in ("chair", "tree"):
+            (clone / "yoga_cg" / split / pose).mkdir(parents=True)
+            for image in sorted((subset / pose).iterdir())[:2]:
+                shutil.copy(image, clone / "yoga_cg" / split / pose / image.name)
+    git = ["git", "-C", str(clone), "-c", "user.name=t", "-c", "user.email=t@t"]
+    for step in (["init", "-q"], ["add", "."], ["commit", "-qm", "images"]):
+        subprocess.run(git + step, check=True)
+    coco = tmp_path / "coco"
+    coco.mkdir()
+    for photo in single_person_coco(shared)[:3]:
+        shutil.copy(photo, coco / photo.name)
+    report = tmp_path / "report.json"
+    finished = subprocess.run(
+        [sys.executable, str(repo_root / "scripts/evaluate_labels.py"), "--models-dir", str(models_dir),
+         "--json", str(report), f"yoga:{subset}", f"none:{coco}", f"yoga-git:{clone}"],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert finished.returncode == 0, finished.stderr
+    results = json.loads(report.read_text())
+    assert [r["set"] for r in results] == [f"yoga:{subset}", f"none:{coco}", f"yoga-git:{clone}:yoga_cg/test"
+                                           .replace("yoga-git:", "yoga:"), f"yoga:{clone}:yoga_cg/train"]
+    records = run_records(tmp_path, models_dir, subset)
+    truth = [r["file"].split("/")[0] for r in records]
+    assert results[0]["right"] == sum(r["label"] == t for r, t in zip(records, truth))
+    assert results[0]["wrong_count"] == sum(r["label"] not in (None, t) for r, t in zip(records, truth))
+    assert results[0]["records"] == 50 and f"yoga:{subset}: {results[0]['right']}/50 named right" in finished.stdout
+    assert results[1]["records"] == 3 and results[1]["wrong_count"] == 0
+    for split in results[2:]:
+        assert split["records"] == 4 and split["right"] + split["unnamed"] + split["wrong_count"] == 4
+        assert {v["item"].split("/")[0] for v in split["verdicts"]} == {"chair", "tree"}
+    status = subprocess.run(git + ["status", "--porcelain", "--ignored"], capture_output=True, text=True, check=True)
+    assert status.stdout == ""  # the clone is read with git archive, nothing is written into it

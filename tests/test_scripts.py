@@ -31,6 +31,7 @@ def test_pa_runs_the_venvs_command_from_any_folder(tmp_path):
 def test_the_demo_scripts_pass_shellcheck():
     shellcheck = shutil.which("shellcheck")
     assert shellcheck, "shellcheck is missing: apt-get install shellcheck (scripts/test installs it)"
-    result = subprocess.run([shellcheck, "--external-sources", "--severity=style", "pa", "demo"],
+    result = subprocess.run([shellcheck, "--external-sources", "--severity=style", "pa", "demo",
+                             "evaluate-labels", "compare-tf-sample"],
                             capture_output=True, text=True, cwd=REPO / "scripts", check=False)
     assert result.returncode == 0, result.stdout
