@@ -31,3 +31,25 @@ def test_the_end_of_the_work_wakes_the_main_loop(models_dir, shared):
     finally:
         waker.close()
         source.stop()
+
+
+def test_opencv_runs_each_call_on_the_pipeline_thread_that_makes_it(models_dir, shared):
+    """OpenCV's own pool of threads competes with the model's for the cores (docs/performance.md): a started
+    pipeline turns it off for the process."""
+    import cv2
+
+    from pose_appliance.app import build_stages
+
+    cv2.setNumThreads(4)
+    assert cv2.getNumThreads() == 4
+    stages = build_stages(replace(Config(), "service.models_dir", str(models_dir)))
+    source = VideoFileSource(shared / "data/tfjs_pose_detection/pose_1.mp4")
+    source.start()
+    try:
+        pipeline = Pipeline(source, stages, NullDisplay(), max_frames=3)
+        pipeline.start()
+        assert pipeline.finished.wait(60.0)
+        assert cv2.getNumThreads() == 1
+        pipeline.stop()
+    finally:
+        source.stop()
