@@ -17,6 +17,11 @@ import sys
 import threading
 from typing import NoReturn
 
+# numpy's OpenBLAS starts a thread per core when numpy loads, and they spin for about 0.1 s of CPU before they
+# sleep: 13 % of the CPU of a 120-frame run on 2 cores, competing with the start-up. Nothing here needs parallel
+# BLAS (the largest matrix is 17 x 2). Set before numpy loads; a user's own setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 from pose_appliance.errors import UserError
 
 COMMANDS: dict[str, tuple[str, str]] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -71,3 +72,24 @@ def test_the_console_script_leaves_with_everything_written_and_its_status(tmp_pa
                              capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2
     assert str(missing) in refused.stderr
+
+
+THREADS_AFTER_NUMPY = """
+import os, sys
+import pose_appliance.cli
+import numpy
+print(os.environ.get("OPENBLAS_NUM_THREADS"), len(os.listdir("/proc/self/task")))
+"""
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "1"), ("2", "2")])
+def test_numpy_starts_no_blas_threads_under_the_command_line(given, expected):
+    """numpy's OpenBLAS would start a spinning thread per core (docs/performance.md); a user's setting wins."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given:
+        env["OPENBLAS_NUM_THREADS"] = given
+    out = subprocess.run([sys.executable, "-c", THREADS_AFTER_NUMPY], capture_output=True, text=True, env=env,
+                         check=True).stdout.split()
+    assert out[0] == expected
+    if given is None:
+        assert out[1] == "1"  # the main thread alone
