@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -45,14 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="evaluate-labels-"))
     try:
         sets = [expanded for spec in args.sets for expanded in _expand(spec, scratch, parser)]
-        results = [evaluate(appliance, kind, path, args, scratch) for kind, path, _ in sets]
+        results = [evaluate(appliance, kind, path, args, scratch / f"records-{i}.jsonl")
+                   for i, (kind, path, _) in enumerate(sets)]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     for (_, _, name), result in zip(sets, results):
         result["set"] = name
         print(format_line(result))
-        for file, label in result["wrong"]:
-            print(f"    wrong: {file} named {label}")
+        for verdict in result["verdicts"]:
+            if verdict["verdict"] == "wrong":
+                print(f"    wrong: {verdict['item']} named {verdict['label']}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         print(f"written to {args.json}")
@@ -79,9 +80,8 @@ def _expand(spec: str, scratch: Path, parser: argparse.ArgumentParser) -> list[t
     return [("yoga", export / folder, f"yoga:{path}:{folder}") for folder in YOGA_GIT_FOLDERS]
 
 
-def evaluate(appliance: str, kind: str, path: Path, args: argparse.Namespace, scratch: Path) -> dict:
-    """Run the appliance over one set and count its records."""
-    out = scratch / f"records-{os.getpid()}-{len(list(scratch.glob('records-*')))}.jsonl"
+def evaluate(appliance: str, kind: str, path: Path, args: argparse.Namespace, out: Path) -> dict:
+    """Run the appliance over one set, its records going to ``out``, and count them."""
     command = [appliance, "run", "--source", str(path), "--display", "null", "--record-keypoints", str(out),
                "--log-level", "warning"]
     if args.models_dir:
@@ -97,7 +97,7 @@ def evaluate(appliance: str, kind: str, path: Path, args: argparse.Namespace, sc
 
 def count(kind: str, records: list[dict]) -> dict:
     """Verdicts of one set's records: right / wrong / unnamed (yoga), named / unnamed (none)."""
-    verdicts, wrong = [], []
+    verdicts = []
     for record in records:
         item, label = record.get("file") or f"frame {record['frame']}", record["label"]
         if kind == "yoga":
@@ -105,13 +105,11 @@ def count(kind: str, records: list[dict]) -> dict:
             verdict = "unnamed" if label is None else ("right" if label == truth else "wrong")
         else:
             verdict = "unnamed" if label is None else "wrong"
-        if verdict == "wrong":
-            wrong.append((item, label))
         verdicts.append({"item": item, "label": label, "verdict": verdict})
     tally = collections.Counter(v["verdict"] for v in verdicts)
     labels = collections.Counter(v["label"] for v in verdicts if v["label"] is not None)
     return {"kind": kind, "records": len(verdicts), "right": tally["right"], "wrong_count": tally["wrong"],
-            "unnamed": tally["unnamed"], "labels": dict(labels), "wrong": wrong, "verdicts": verdicts}
+            "unnamed": tally["unnamed"], "labels": dict(labels), "verdicts": verdicts}
 
 
 def format_line(result: dict) -> str:

@@ -129,7 +129,6 @@ def test_an_unseen_far_side_ankle_neither_refuses_nor_misleads_the_classifier(yo
     assert imputed >= 0.9 and imputed > raw + 0.1, (raw, imputed)
 
 
-
 # MoveNet Lightning's keypoints (x, y, score) on yoga_cg/test/chair/guy3_chair143.jpg of the tutorial's yoga image set
 # (not in ../shared: one of the 495 test images the note's figures come from).
 CHAIR_SEEN_FROM_ABOVE = [
@@ -152,6 +151,7 @@ def test_a_pose_close_to_its_class_is_named_though_a_wide_class_scores_a_little_
     distances = classifier.reference.distances(np.array(CHAIR_SEEN_FROM_ABOVE, np.float32))
     chair = classifier.labels.index("chair")
     assert not classifier.reference.accepts(chair, distances, min_familiarity=0.5)  # the config's floor still holds
+
 
 # ------------------------------------------------------------------------------------------- view check
 def standing(score: float = 0.9) -> Pose:
@@ -249,8 +249,8 @@ def test_evaluate_labels_counts_what_run_names(tmp_path, models_dir, shared):
         capture_output=True, text=True, timeout=300, check=False)
     assert finished.returncode == 0, finished.stderr
     results = json.loads(report.read_text())
-    assert [r["set"] for r in results] == [f"yoga:{subset}", f"none:{coco}", f"yoga-git:{clone}:yoga_cg/test"
-                                           .replace("yoga-git:", "yoga:"), f"yoga:{clone}:yoga_cg/train"]
+    assert [r["set"] for r in results] == [f"yoga:{subset}", f"none:{coco}", f"yoga:{clone}:yoga_cg/test",
+                                           f"yoga:{clone}:yoga_cg/train"]
     records = run_records(tmp_path, models_dir, subset)
     truth = [r["file"].split("/")[0] for r in records]
     assert results[0]["right"] == sum(r["label"] == t for r, t in zip(records, truth))
