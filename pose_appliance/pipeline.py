@@ -482,9 +482,10 @@ def keep_opencv_on_the_calling_thread() -> None:
     """Make OpenCV run each call (colour conversion, resize, drawing) on the thread that makes it.
 
     By default OpenCV splits large calls across its own pool of one thread per core. The pipeline already runs
-    capture, inference and display beside the model's threads, and that pool only adds wake-ups and migrations. Measured with a BGR->RGB conversion per frame on the capture thread (2 cores, 24
-    interleaved blocks each, scripts/compare-tf-sample's in-process loop): 0.75 of bare invoke() with the pool,
-    0.91 without it, and a tenth of the CPU migrations. The setting is per process.
+    capture, inference and display beside the model's threads, and that pool only adds wake-ups and migrations.
+    Measured with a BGR->RGB conversion per frame on the capture thread (2 cores, 24 interleaved blocks each,
+    scripts/compare-tf-sample's in-process loop): 0.75 of bare invoke() with the pool, 0.91 without it, and a
+    tenth of the CPU migrations. The setting is per process.
     """
     import cv2
 
