@@ -14,38 +14,53 @@ log = logging.getLogger(__name__)
 class PieceFile:
     """``write`` bytes, ``mark_whole`` after each complete piece. Once a write failed, the file is cut back to the
     last mark and takes no more bytes (a muxer's trailer must not land after a gap). ``replace=False`` refuses a
-    file that exists (a recording is never overwritten). Also a file object for PyAV (``seek``/``tell``)."""
+    file that exists (a recording is never overwritten). Also a file object for PyAV (``seek``/``tell``).
+
+    The bytes of a piece are held until ``mark_whole`` (or a ``seek``, ``tell``, ``sync``, ``close``) and then
+    written in one system call: a SIGKILL lands between pieces, not in the middle of a video fragment that a muxer
+    hands over in several writes. A failed write raises ``OSError`` from the call that wrote."""
 
     def __init__(self, path: Path, *, replace: bool):
         flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_TRUNC if replace else os.O_EXCL)
         self._fd = os.open(path, flags, 0o644)
         self._whole = 0
+        self._pending = bytearray()
         self.failed = False
 
     def write(self, data: Any) -> int:
         if self.failed:
             raise OSError("the recording already failed")
-        view = memoryview(data)
+        before = len(self._pending)
+        self._pending += data
+        return len(self._pending) - before
+
+    def _flush(self) -> None:
+        if not self._pending or self._fd < 0:
+            return
+        view, self._pending = memoryview(self._pending), bytearray()
         try:
             while view:
                 view = view[os.write(self._fd, view):]
         except OSError:
             self.fail()
             raise
-        return len(data)
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        self._flush()
         return os.lseek(self._fd, offset, whence)
 
     def tell(self) -> int:
+        self._flush()
         return os.lseek(self._fd, 0, os.SEEK_CUR)
 
     def mark_whole(self) -> None:
         """Everything written so far is whole pieces."""
+        self._flush()
         self._whole = max(self._whole, os.fstat(self._fd).st_size)
 
     def sync(self) -> None:
         if self._fd >= 0 and not self.failed:
+            self._flush()
             os.fsync(self._fd)
 
     def fail(self) -> None:
@@ -53,6 +68,7 @@ class PieceFile:
         if self.failed or self._fd < 0:
             return
         self.failed = True
+        self._pending = bytearray()
         try:
             os.ftruncate(self._fd, self._whole)
             os.fsync(self._fd)
@@ -61,5 +77,9 @@ class PieceFile:
 
     def close(self) -> None:
         if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+            try:
+                if not self.failed:
+                    self._flush()
+            finally:
+                os.close(self._fd)
+                self._fd = -1

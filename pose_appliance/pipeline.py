@@ -228,10 +228,10 @@ class KeypointRecorder:
         }
         try:
             self._file.write((json.dumps(record) + "\n").encode())
+            self._file.mark_whole()
         except OSError as exc:  # the file is cut back to its last whole line
             self._stop(exc)
             return
-        self._file.mark_whole()
         self.written += 1
 
     def _stop(self, exc: OSError) -> None:

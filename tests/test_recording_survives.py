@@ -86,9 +86,37 @@ def test_sigkill_leaves_a_playable_recording(tmp_path, models_dir, shared, suffi
         child.stderr.close()
     frames = decoded_frames(video)
     # What was processed was shown (an unpaced file waits for the display); what can be missing is the last
-    # fragment that was still being filled, plus the frames between the display and the inference thread.
-    assert processed - FRAGMENT_SECONDS * FPS - 4 <= frames, (frames, processed)
+    # fragment that was still being filled (it goes out when the next frame arrives), plus the frames between the
+    # inference thread's record and the display's encoder: up to 6 measured in 8 runs of .avi, which has no
+    # fragments, on an idle 2-core host; 8 allowed.
+    assert processed - (FRAGMENT_SECONDS * FPS + 1) - 8 <= frames, (frames, processed)
     assert opencv_reads(video) == (576, 576)
+
+
+def test_a_piece_reaches_the_file_whole_or_not_at_all(tmp_path, tiny_disk):
+    """A muxer hands a fragment over in several writes; the file gets it in one, when the piece is whole, so a
+    SIGKILL between two of the muxer's writes leaves no half fragment. A piece the disk cannot take is cut off."""
+    from pose_appliance.piece_file import PieceFile
+
+    path = tmp_path / "pieces.bin"
+    pieces = PieceFile(path, replace=False)
+    pieces.write(b"moof")
+    pieces.write(b"mdat" * 100)
+    assert path.stat().st_size == 0
+    pieces.mark_whole()
+    assert path.read_bytes() == b"moof" + b"mdat" * 100
+    pieces.write(b"tail")
+    pieces.close()
+    assert path.read_bytes().endswith(b"mdattail")
+
+    full = PieceFile(tiny_disk / "full.bin", replace=False)
+    full.write(b"x" * 1000)
+    full.mark_whole()
+    full.write(b"y" * (2 << 20))
+    with pytest.raises(OSError):
+        full.mark_whole()
+    full.close()
+    assert (tiny_disk / "full.bin").read_bytes() == b"x" * 1000
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".avi"])
