@@ -142,12 +142,15 @@ class ClassifierConfig:
                                  "its nearest class, no other class finds it more than twice as typical, and at "
                                  "least this fraction of held-out training poses of "
                                  "that class are as far from it (0.02 = stranger than 98 % of real examples "
-                                 "is refused). Raise it to name fewer non-yoga poses, lower it to name more "
-                                 "unusual yoga poses; 0 = off (every person gets a label).", 0.02,
+                                 "is refused). When the classifier's class fails, the nearest class is named if "
+                                 "the pose is twice as near to it as to any other and it passes the same test. "
+                                 "Raise it to name fewer non-yoga poses, lower it to name more "
+                                 "unusual yoga poses; 0 = off (every person gets the classifier's label).", 0.02,
                                  minimum=0.0, maximum=1.0)
     min_keypoint_score: float = doc("A keypoint scoring below this counts as not seen. The pose is refused (and "
                                     "the overlay says what is missing) without a shoulder and a hip, without "
-                                    "the feet, or with fewer than min_visible_keypoints seen; unseen keypoints "
+                                    "the feet, when the frame's edge cuts the body, or with fewer than "
+                                    "min_visible_keypoints seen; unseen keypoints "
                                     "are filled in from the nearest reference pose for the classifier.", 0.2,
                                     minimum=0.0, maximum=1.0)
     min_visible_keypoints: int = doc("Fewest keypoints (of 17) that must be seen to name a pose.", 8,

@@ -45,10 +45,9 @@ def test_yoga_photos_are_named_right_and_never_wrong(tmp_path, models_dir, share
     right = sum(r["label"] == t for r, t in zip(records, truth))
     wrong = [(r["file"], r["label"]) for r, t in zip(records, truth) if r["label"] not in (None, t)]
     assert wrong == []
-    # Issue 11 asks for 48. Measured 47: two cobras seen head-on (hips scored < 0.2) and a Warrior III whose legs
-    # Lightning misplaces get no label. With OpenCV's warpAffine crop (input bytes within 1 level of this one) the
-    # same three came out right: they sit on the edge of the open-set decision, see the issue note.
-    assert right >= 47, [(r["file"], r["label"]) for r in records if r["label"] is None]
+    # Issue 11 asks for 48. Unnamed: a cobra seen head-on (hips scored < 0.2) and a Warrior III whose legs
+    # Lightning misplaces; they sit on the edge of the open-set decision, see the issue note.
+    assert right >= 48, [(r["file"], r["label"]) for r in records if r["label"] is None]
 
 
 @pytest.mark.parametrize("video", ["pose_1.mp4", "pose_squats.mp4"])
@@ -153,6 +152,37 @@ def test_a_pose_close_to_its_class_is_named_though_a_wide_class_scores_a_little_
     assert not classifier.reference.accepts(chair, distances, min_familiarity=0.5)  # the config's floor still holds
 
 
+# MoveNet Lightning on images/warrior4.jpg of github.com/nntruong1907/MoveNet_Yoga (600x400, a real photo of a
+# Warrior III; not in ../shared), and on ../shared's COCO skier train2017/000000183872.jpg (640x426).
+WARRIOR_III_PHOTO = [
+    [417.88, 121.23, 0.64], [420.34, 113.86, 0.7], [417.88, 111.4, 0.57], [403.13, 104.02, 0.75],
+    [395.76, 101.57, 0.84], [361.34, 116.31, 0.8], [373.63, 118.77, 0.8], [437.54, 148.27, 0.8],
+    [432.63, 148.27, 0.43], [501.45, 143.35, 0.64], [501.45, 143.35, 0.3], [228.6, 135.98, 0.94],
+    [223.69, 150.73, 0.91], [113.07, 148.27, 0.75], [238.44, 278.55, 0.75], [24.58, 148.27, 0.64],
+    [258.1, 381.79, 0.57]]
+SKIER = [
+    [472.0, 43.67, 0.64], [478.24, 42.28, 0.57], [471.3, 40.2, 0.64], [482.41, 41.58, 0.5], [468.53, 40.2, 0.5],
+    [491.43, 58.93, 0.57], [457.43, 49.22, 0.5], [500.45, 73.5, 0.3], [439.38, 55.46, 0.7], [502.53, 71.42, 0.2],
+    [421.34, 61.01, 0.57], [467.84, 94.32, 0.64], [451.18, 88.77, 0.7], [449.1, 117.92, 0.36],
+    [428.28, 103.34, 0.64], [441.47, 151.22, 0.36], [433.14, 140.12, 0.16]]
+
+
+def test_the_reference_overrules_the_classifier_only_for_a_pose_twice_as_near_to_one_class(
+        yoga_classifier_with_reference):
+    """The published classifier calls a real Warrior III photo cobra; its training poses put it 2.7x nearer to
+    warrior than to any other class, so warrior is named. The skier is nearest to cobra too (the classifier says
+    warrior), but only 1.5x nearer than to warrior: no name, as before."""
+    classifier = yoga_classifier_with_reference
+    warrior = np.array(WARRIOR_III_PHOTO, np.float32)
+    assert classifier.labels[int(np.argmax(classifier.classify(classifier.reference.impute(warrior))))] == "cobra"
+    assessment = classifier.assess(Pose(warrior), (600, 400))
+    assert assessment.scores is not None and classifier.labels[int(np.argmax(assessment.scores))] == "warrior"
+    skier = np.array(SKIER, np.float32)
+    distances = np.sort(classifier.reference.distances(skier))
+    assert 1.0 < distances[1] / distances[0] < 2.0
+    assert classifier.assess(Pose(skier), (640, 426)).scores is None
+
+
 # ------------------------------------------------------------------------------------------- view check
 def standing(score: float = 0.9) -> Pose:
     """A person standing in the middle of a 640x480 frame, every keypoint seen."""
@@ -193,6 +223,29 @@ def test_view_check_says_what_is_missing():
     at_side = hide(standing(), *[n for n in KEYPOINT_INDEX if "right" in n], "left_wrist", "left_elbow")
     at_side.keypoints[:, 0] -= at_side.keypoints[at_side.scores > 0.5, 0].min() - 2  # seen ones at the left edge
     assert check(at_side) == "step back: body cut by the left edge"
+
+
+def test_view_check_takes_unseen_keypoints_beyond_the_edge_for_a_body_cut_by_it():
+    """MoveNet places a keypoint it cannot see outside the picture when the body goes on there, and inside it
+    when the body hides it. A person cut at the waist is refused; hidden feet inside the picture are not."""
+    waist_up = hide(standing(), "left_knee", "right_knee", "left_ankle", "right_ankle")
+    waist_up.keypoints[:, 1] += 200  # hips at y = 450, knees and ankles placed below the frame's bottom edge
+    assert check(waist_up) == "step back: feet not in view"
+    legs_behind_the_body = hide(standing(), "left_knee", "right_knee", "left_ankle", "right_ankle")
+    legs_behind_the_body.keypoints[:, 1] += 200
+    legs_behind_the_body.keypoints[13:17, 1] = 460  # the same unseen keypoints, inside the frame
+    assert check(legs_behind_the_body) is None
+    # MoveNet Lightning on tests/data/mhp/10112.jpg of open-mmlab/mmpose (215x180, two people cut at the waist;
+    # not in ../shared): named "cobra" before this rule.
+    mhp = Pose(np.array(TWO_PEOPLE_CUT_AT_THE_WAIST, np.float32))
+    assert view_problem(mhp, (215, 180), min_score=0.2, min_visible=8) == "step back: feet not in view"
+
+
+TWO_PEOPLE_CUT_AT_THE_WAIST = [
+    [153.26, 60.89, 0.57], [163.83, 51.2, 0.8], [147.1, 50.32, 0.75], [174.4, 53.85, 0.7], [138.29, 52.97, 0.7],
+    [195.54, 96.13, 0.84], [2.64, 86.44, 0.3], [195.54, 161.31, 0.75], [93.37, 149.86, 0.2], [147.98, 147.21, 0.7],
+    [117.15, 146.33, 0.16], [168.24, 185.97, 0.16], [101.29, 187.73, 0.2], [191.14, 172.76, 0.25],
+    [27.31, 169.23, 0.12], [147.1, 151.62, 0.06], [145.34, 152.5, 0.09]]
 
 
 def test_view_hint_reaches_the_overlay_decision(yoga_classifier_with_reference):

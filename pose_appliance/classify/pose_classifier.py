@@ -86,7 +86,8 @@ class PoseClassifier:
 
     def assess(self, pose: Pose, frame_size: tuple[int, int] | None = None) -> Assessment:
         """View check, then the classifier on the pose (its unseen keypoints filled in from the nearest reference
-        pose), then the open-set check: the scores are kept only for a pose familiar to the classifier's class."""
+        pose), then the open-set check (:meth:`PoseReference.choose`): the scores are kept for a pose familiar to
+        the classifier's class; all the weight goes to the reference's class when it overrules the classifier."""
         hint = view_problem(pose, frame_size, min_score=self.min_keypoint_score,
                             min_visible=self.min_visible_keypoints)
         if hint is not None:
@@ -96,8 +97,11 @@ class PoseClassifier:
         distances, filled = self.reference.examine(pose.keypoints)
         scores = self.classify(filled)
         familiarity = self.reference.familiarity_of(distances)
-        if not self.reference.accepts(int(np.argmax(scores)), distances, self.min_familiarity):
+        chosen = self.reference.choose(int(np.argmax(scores)), distances, self.min_familiarity)
+        if chosen is None:
             return Assessment(None, familiarity=familiarity)
+        if chosen != int(np.argmax(scores)):
+            scores = np.eye(len(self.labels), dtype=np.float32)[chosen]
         return Assessment(scores, familiarity=familiarity)
 
     def classify(self, pose: Pose | np.ndarray) -> np.ndarray:

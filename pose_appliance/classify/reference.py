@@ -22,9 +22,10 @@ How it is built (``PoseReference.build``, from the training keypoints):
    (frames of one video are near-copies; a new person is what the appliance meets). The sorted distances per
    class are stored as a quantile table.
 
-The decision the appliance takes (see :meth:`PoseReference.accepts`): name class *c* only if *c* is also the
-nearest class, its familiarity is at least ``classifier.min_familiarity``, and at least half that of the class the
-pose is most familiar with.
+The decision the appliance takes (see :meth:`PoseReference.accepts` and :meth:`PoseReference.choose`): name class
+*c* only if *c* is also the nearest class, its familiarity is at least ``classifier.min_familiarity``, and at least
+half that of the class the pose is most familiar with. *c* is the classifier's class, or, when the classifier's class
+fails that test, the nearest class if the pose is at least twice as near to it as to any other class.
 Measured figures are in the issue note and ``docs/architecture.md``.
 """
 
@@ -49,6 +50,7 @@ MIN_SHARED_KEYPOINTS = 6
 TORSO_SIZE_MULTIPLIER = 2.5
 QUANTILES = 201
 RIVAL_RATIO = 0.5  # a class at most this much less familiar than the most familiar one may be named
+DISTINCT_RATIO = 2.0  # the reference names its nearest class over the classifier's only when this much nearer
 _STEPS = np.linspace(0.0, 1.0, QUANTILES)
 
 _LEFT_RIGHT = [KEYPOINT_NAMES.index(name.replace("left", "right") if "left" in name else
@@ -192,6 +194,22 @@ class PoseReference:
         own = familiarity[class_index]
         return (int(np.argmin(distances)) == class_index and own >= min_familiarity
                 and own >= RIVAL_RATIO * float(familiarity.max()))
+
+    def choose(self, class_index: int, distances: np.ndarray, min_familiarity: float) -> int | None:
+        """The class to name for a pose the classifier calls ``class_index``, or None for no name.
+
+        The classifier's class when :meth:`accepts` takes it. Otherwise the nearest class, when the pose is at
+        least ``DISTINCT_RATIO`` times nearer to it than to any other class and :meth:`accepts` takes it: the
+        classifier has met a pose unlike its training data (a Warrior III photo it calls cobra, a tree it calls
+        chair) while the training poses leave no doubt. Without the ratio the wide classes (cobra, seen from every
+        side) would claim sitting and lying people the classifier rightly put elsewhere."""
+        if self.accepts(class_index, distances, min_familiarity):
+            return class_index
+        nearest = int(np.argmin(distances))
+        runner_up = float(np.partition(distances, 1)[1]) if len(distances) > 1 else float("inf")
+        if distances[nearest] * DISTINCT_RATIO <= runner_up and self.accepts(nearest, distances, min_familiarity):
+            return nearest
+        return None
 
     def impute(self, keypoints: np.ndarray) -> np.ndarray:
         """The pose with its not-visible keypoints replaced by those of the nearest reference pose (placed at

@@ -8,9 +8,10 @@ missing:
   places hips well even when it scores them low (a lying body hides them: 0.1-0.2 is common in cobra), so a
   torso keypoint counts from half of ``min_score``;
 - **enough keypoints**: at least ``min_visible`` of 17 (a person half out of the picture);
-- a body **cut by the frame edge**: keypoints missing while the seen ones touch an edge, e.g. both ankles
-  unseen with the knees at the bottom of the picture ("step back: feet not in view"). Feet hidden by the body
-  itself (a far-side ankle in a lying pose) are not a reason to refuse.
+- a body **cut by the frame edge**: keypoints missing while the seen ones touch an edge, or while unseen ones
+  lie beyond it, e.g. both ankles unseen with the knees at the bottom of the picture, or a person cut at the
+  waist whose hips and legs MoveNet places below it ("step back: feet not in view"). Feet hidden by the body
+  itself (a far-side ankle in a lying pose, placed inside the picture) are not a reason to refuse.
 
 A keypoint is "seen" when its score is at least ``min_score``.
 """
@@ -49,12 +50,15 @@ def view_problem(pose: Pose, frame_size: tuple[int, int] | None, *, min_score: f
 
 
 def _cut_edge(keypoints: np.ndarray, seen: np.ndarray, frame_size: tuple[int, int] | None) -> str | None:
-    """The frame edge the seen keypoints touch (where the missing ones presumably are), if any."""
-    if frame_size is None or not seen.any():
+    """The frame edge that cuts the body, if any: seen keypoints touch it, or unseen ones lie beyond it (MoveNet
+    places a keypoint it cannot see outside the picture when the body goes on there; one hidden behind the body
+    stays inside)."""
+    if frame_size is None:
         return None
     width, height = frame_size
-    x, y = keypoints[seen, 0], keypoints[seen, 1]
+    x, y = keypoints[:, 0], keypoints[:, 1]
     margin_x, margin_y = EDGE_MARGIN * width, EDGE_MARGIN * height
-    touching = {"bottom": y.max() >= height - margin_y, "top": y.min() <= margin_y,
-                "left": x.min() <= margin_x, "right": x.max() >= width - margin_x}
-    return next((edge for edge, hit in touching.items() if hit), None)
+    near = {"bottom": y >= height - margin_y, "top": y <= margin_y,
+            "left": x <= margin_x, "right": x >= width - margin_x}
+    beyond = {"bottom": y > height, "top": y < 0, "left": x < 0, "right": x > width}
+    return next((edge for edge in near if (near[edge] & seen).any() or (beyond[edge] & ~seen).any()), None)
