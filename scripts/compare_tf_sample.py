@@ -41,6 +41,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from git_export import export_head
+
 SAMPLE_SUBDIR = Path("lite/examples/pose_estimation/raspberry_pi")
 POSE_MODEL = "movenet_lightning_int8"
 CLASSIFIER = "yoga_classifier"
@@ -310,10 +312,10 @@ class Comparison:
 def _sample_dir(checkout: Path, scratch: Path) -> Path:
     if (checkout / "HEAD").is_file() and (checkout / "objects").is_dir():  # a bare clone: export the sample only
         export = scratch / "tensorflow-examples"
-        export.mkdir()
-        archive = subprocess.run(["git", "--git-dir", str(checkout), "archive", "HEAD", str(SAMPLE_SUBDIR)],
-                                 check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(export)], input=archive, check=True)
+        try:
+            export_head(checkout, [str(SAMPLE_SUBDIR)], export)
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from None
         checkout = export
     for candidate in (checkout / SAMPLE_SUBDIR, checkout):
         if (candidate / "pose_estimation.py").is_file() and (candidate / "ml" / "movenet.py").is_file():

@@ -26,6 +26,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from git_export import export_head, git_dir_of
+
 YOGA_GIT_FOLDERS = ("yoga_cg/test", "yoga_cg/train")
 
 
@@ -68,15 +70,11 @@ def _expand(spec: str, scratch: Path, parser: argparse.ArgumentParser) -> list[t
         if not Path(path).exists():
             parser.error(f"{spec}: {path} does not exist")
         return [(kind, Path(path), spec)]
-    git_dir = Path(path) / ".git" if (Path(path) / ".git").exists() else Path(path)
     export = scratch / "yoga-git"
-    export.mkdir(exist_ok=True)
-    archive = subprocess.run(["git", "--git-dir", str(git_dir), "archive", "HEAD", *YOGA_GIT_FOLDERS],
-                             capture_output=True, check=False)
-    if archive.returncode != 0:
-        parser.error(f"{spec}: git archive of {', '.join(YOGA_GIT_FOLDERS)} failed: "
-                     f"{archive.stderr.decode(errors='replace').strip()}")
-    subprocess.run(["tar", "-x", "-C", str(export)], input=archive.stdout, check=True)
+    try:
+        export_head(git_dir_of(Path(path)), YOGA_GIT_FOLDERS, export)
+    except ValueError as exc:
+        parser.error(f"{spec}: {exc}")
     return [("yoga", export / folder, f"yoga:{path}:{folder}") for folder in YOGA_GIT_FOLDERS]
 
 
