@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pose_appliance.camera import VideoFileSource
 from pose_appliance.config import Config, replace
 from pose_appliance.display import NullDisplay
@@ -9,13 +11,21 @@ from pose_appliance.pipeline import Pipeline
 from pose_appliance.service import SignalWaker
 
 
-def test_the_end_of_the_work_wakes_the_main_loop(models_dir, shared):
+@pytest.fixture
+def stages_and_video(models_dir, shared):
+    """The default stages on the real model and a started source playing pose_1.mp4 (stopped afterwards)."""
     from pose_appliance.app import build_stages
 
-    config = replace(Config(), "service.models_dir", str(models_dir))
-    stages = build_stages(config)
+    stages = build_stages(replace(Config(), "service.models_dir", str(models_dir)))
     source = VideoFileSource(shared / "data/tfjs_pose_detection/pose_1.mp4")
     source.start()
+    yield stages, source
+    source.stop()
+    stages.estimator.close()
+
+
+def test_the_end_of_the_work_wakes_the_main_loop(stages_and_video):
+    stages, source = stages_and_video
     calls: list[tuple[bool, int]] = []
     waker = SignalWaker()
     try:
@@ -30,26 +40,18 @@ def test_the_end_of_the_work_wakes_the_main_loop(models_dir, shared):
         pipeline.stop()
     finally:
         waker.close()
-        source.stop()
 
 
-def test_opencv_runs_each_call_on_the_pipeline_thread_that_makes_it(models_dir, shared):
+def test_opencv_runs_each_call_on_the_pipeline_thread_that_makes_it(stages_and_video):
     """OpenCV's own pool of threads competes with the model's for the cores (docs/performance.md): a started
     pipeline turns it off for the process."""
     import cv2
 
-    from pose_appliance.app import build_stages
-
+    stages, source = stages_and_video
     cv2.setNumThreads(4)
     assert cv2.getNumThreads() == 4
-    stages = build_stages(replace(Config(), "service.models_dir", str(models_dir)))
-    source = VideoFileSource(shared / "data/tfjs_pose_detection/pose_1.mp4")
-    source.start()
-    try:
-        pipeline = Pipeline(source, stages, NullDisplay(), max_frames=3)
-        pipeline.start()
-        assert pipeline.finished.wait(60.0)
-        assert cv2.getNumThreads() == 1
-        pipeline.stop()
-    finally:
-        source.stop()
+    pipeline = Pipeline(source, stages, NullDisplay(), max_frames=3)
+    pipeline.start()
+    assert pipeline.finished.wait(60.0)
+    assert cv2.getNumThreads() == 1
+    pipeline.stop()
