@@ -183,6 +183,28 @@ def test_the_reference_overrules_the_classifier_only_for_a_pose_twice_as_near_to
     assert classifier.assess(Pose(skier), (640, 426)).scores is None
 
 
+# MoveNet Lightning on images/tree1.jpg of github.com/nntruong1907/MoveNet_Yoga (564x402, a real photo of a tree).
+TREE_PHOTO = [
+    [262.45, 40.25, 0.7], [271.62, 34.75, 0.91], [255.11, 32.92, 0.8], [288.13, 43.92, 0.75], [249.6, 42.09, 0.75],
+    [295.47, 78.78, 0.75], [234.93, 82.45, 0.88], [300.97, 133.82, 0.93], [201.91, 139.32, 0.88],
+    [251.44, 102.63, 0.57], [242.27, 106.3, 0.5], [282.63, 190.69, 0.91], [242.27, 198.03, 0.84],
+    [352.34, 251.23, 0.57], [260.61, 287.92, 0.7], [277.12, 234.72, 0.5], [260.61, 247.56, 0.3]]
+
+
+def test_a_pose_twice_as_near_to_one_class_needs_no_rival_check(yoga_classifier_with_reference):
+    """Cobra's training poses are seen from every side, so cobra finds almost any pose a little familiar: this
+    tree is more familiar to cobra than to tree, and the rival check alone refuses it. It is also 2.5x nearer to
+    tree than to any other class, and that names it."""
+    classifier = yoga_classifier_with_reference
+    tree = np.array(TREE_PHOTO, np.float32)
+    distances = classifier.reference.distances(tree)
+    familiarity = dict(zip(classifier.labels, classifier.reference.familiarity_of(distances)))
+    assert familiarity["cobra"] > 2 * familiarity["tree"] > 0.02, familiarity
+    assert not classifier.reference.accepts(classifier.labels.index("tree"), distances, 0.02)
+    assessment = classifier.assess(Pose(tree), (564, 402))
+    assert assessment.scores is not None and classifier.labels[int(np.argmax(assessment.scores))] == "tree"
+
+
 # ------------------------------------------------------------------------------------------- view check
 def standing(score: float = 0.9) -> Pose:
     """A person standing in the middle of a 640x480 frame, every keypoint seen."""

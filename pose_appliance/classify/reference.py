@@ -25,7 +25,8 @@ How it is built (``PoseReference.build``, from the training keypoints):
 The decision the appliance takes (see :meth:`PoseReference.accepts` and :meth:`PoseReference.choose`): name class
 *c* only if *c* is also the nearest class, its familiarity is at least ``classifier.min_familiarity``, and at least
 half that of the class the pose is most familiar with. *c* is the classifier's class, or, when the classifier's class
-fails that test, the nearest class if the pose is at least twice as near to it as to any other class.
+fails that test, the nearest class if the pose is at least twice as near to it as to any other class and its
+familiarity is at least ``classifier.min_familiarity``.
 Measured figures are in the issue note and ``docs/architecture.md``.
 """
 
@@ -50,7 +51,7 @@ MIN_SHARED_KEYPOINTS = 6
 TORSO_SIZE_MULTIPLIER = 2.5
 QUANTILES = 201
 RIVAL_RATIO = 0.5  # a class at most this much less familiar than the most familiar one may be named
-DISTINCT_RATIO = 2.0  # the reference names its nearest class over the classifier's only when this much nearer
+DISTINCT_RATIO = 2.0  # this much nearer to one class than to any other: named without the rival check
 _STEPS = np.linspace(0.0, 1.0, QUANTILES)
 
 _LEFT_RIGHT = [KEYPOINT_NAMES.index(name.replace("left", "right") if "left" in name else
@@ -208,15 +209,18 @@ class PoseReference:
         """The class to name for a pose the classifier calls ``class_index``, or None for no name.
 
         The classifier's class when :meth:`accepts` takes it. Otherwise the nearest class, when the pose is at
-        least ``DISTINCT_RATIO`` times nearer to it than to any other class and :meth:`accepts` takes it: the
-        classifier has met a pose unlike its training data (a Warrior III photo it calls cobra, a tree it calls
-        chair) while the training poses leave no doubt. Without the ratio the wide classes (cobra, seen from every
-        side) would claim sitting and lying people the classifier rightly put elsewhere."""
+        least ``DISTINCT_RATIO`` times nearer to it than to any other class and its familiarity is at least
+        ``min_familiarity``. A pose that distinct needs no rival check: cobra's training poses (seen from every
+        side) make cobra a little familiar with almost anything, which refused a real tree photo 0.18 from tree
+        and 0.45 from cobra. And the classifier is overruled: it calls real Warrior III photos cobra and a real tree
+        chair, whose training poses put them 2.5-4x nearer to warrior / tree. Without the ratio the wide classes
+        would claim sitting and lying people the classifier rightly put elsewhere."""
         if self.accepts(class_index, distances, min_familiarity):
             return class_index
         nearest = int(np.argmin(distances))
         runner_up = float(np.partition(distances, 1)[1]) if len(distances) > 1 else float("inf")
-        if distances[nearest] * DISTINCT_RATIO <= runner_up and self.accepts(nearest, distances, min_familiarity):
+        if (distances[nearest] * DISTINCT_RATIO <= runner_up
+                and self.familiarity_of(distances)[nearest] >= min_familiarity):
             return nearest
         return None
 
