@@ -16,7 +16,8 @@ from pose_appliance.types import LabelDecision, Pose
 class Assessment:
     """One frame's evidence for the label smoother.
 
-    ``scores``: the classifier's scores per label, or None when there is nothing to name: ``hint`` says why when
+    ``scores``: the classifier's scores per label (all the weight on one class when the pose reference overrules
+    the classifier, see ``PoseReference.choose``), or None when there is nothing to name: ``hint`` says why when
     the person is not (fully) in view; otherwise the pose is unlike every class (``familiarity`` tells how
     typical it is of each class; None without a pose reference)."""
 
