@@ -97,10 +97,11 @@ class PoseClassifier:
         distances, filled = self.reference.examine(pose.keypoints)
         scores = self.classify(filled)
         familiarity = self.reference.familiarity_of(distances)
-        chosen = self.reference.choose(int(np.argmax(scores)), distances, self.min_familiarity)
+        predicted = int(np.argmax(scores))
+        chosen = self.reference.choose(predicted, distances, self.min_familiarity, familiarity=familiarity)
         if chosen is None:
             return Assessment(None, familiarity=familiarity)
-        if chosen != int(np.argmax(scores)):
+        if chosen != predicted:
             scores = np.eye(len(self.labels), dtype=np.float32)[chosen]
         return Assessment(scores, familiarity=familiarity)
 

@@ -188,10 +188,12 @@ class PoseReference:
         return np.array([1.0 - float(np.interp(d, table, _STEPS, left=0.0, right=1.0)) if np.isfinite(d) else 0.0
                          for d, table in zip(distances, self.quantiles)], np.float32)
 
-    def accepts(self, class_index: int, distances: np.ndarray, min_familiarity: float) -> bool:
+    def accepts(self, class_index: int, distances: np.ndarray, min_familiarity: float, *,
+                familiarity: np.ndarray | None = None) -> bool:
         """True when the classifier's class is also the nearest class, its familiarity is at least
         ``min_familiarity`` (0 = always true), and no other class finds the pose more than
-        ``1 / RIVAL_RATIO`` times as typical.
+        ``1 / RIVAL_RATIO`` times as typical. ``familiarity``: :meth:`familiarity_of` the distances, when the
+        caller has it already.
 
         Nearest and familiar both, because classes differ in spread: a class whose training poses vary a lot (cobra,
         seen from all sides) finds almost any pose "typical", while the raw nearest class favours tight classes.
@@ -200,13 +202,16 @@ class PoseReference:
         familiar" rule refused chairs 0.12 from chair (familiarity 0.18) for that plateau."""
         if min_familiarity <= 0.0:
             return True
-        familiarity = self.familiarity_of(distances)
+        if familiarity is None:
+            familiarity = self.familiarity_of(distances)
         own = familiarity[class_index]
         return (int(np.argmin(distances)) == class_index and own >= min_familiarity
                 and own >= RIVAL_RATIO * float(familiarity.max()))
 
-    def choose(self, class_index: int, distances: np.ndarray, min_familiarity: float) -> int | None:
-        """The class to name for a pose the classifier calls ``class_index``, or None for no name.
+    def choose(self, class_index: int, distances: np.ndarray, min_familiarity: float, *,
+               familiarity: np.ndarray | None = None) -> int | None:
+        """The class to name for a pose the classifier calls ``class_index``, or None for no name (``familiarity``
+        as for :meth:`accepts`).
 
         The classifier's class when :meth:`accepts` takes it. Otherwise the nearest class, when the pose is at
         least ``DISTINCT_RATIO`` times nearer to it than to any other class and its familiarity is at least
@@ -215,12 +220,13 @@ class PoseReference:
         and 0.45 from cobra. And the classifier is overruled: it calls real Warrior III photos cobra and a real tree
         chair, whose training poses put them 2.5-4x nearer to warrior / tree. Without the ratio the wide classes
         would claim sitting and lying people the classifier rightly put elsewhere."""
-        if self.accepts(class_index, distances, min_familiarity):
+        if familiarity is None:
+            familiarity = self.familiarity_of(distances)
+        if self.accepts(class_index, distances, min_familiarity, familiarity=familiarity):
             return class_index
         nearest = int(np.argmin(distances))
         runner_up = float(np.partition(distances, 1)[1]) if len(distances) > 1 else float("inf")
-        if (distances[nearest] * DISTINCT_RATIO <= runner_up
-                and self.familiarity_of(distances)[nearest] >= min_familiarity):
+        if distances[nearest] * DISTINCT_RATIO <= runner_up and familiarity[nearest] >= min_familiarity:
             return nearest
         return None
 
