@@ -3,6 +3,7 @@ back to the end of the last whole piece, so what was recorded stays readable to 
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from pathlib import Path
@@ -30,12 +31,14 @@ class PieceFile:
     def write(self, data: Any) -> int:
         if self.failed:
             raise OSError("the recording already failed")
+        if self._fd < 0:  # as os.write on the closed descriptor did before the bytes were held
+            raise OSError(errno.EBADF, "the recording is closed")
         before = len(self._pending)
         self._pending += data
         return len(self._pending) - before
 
     def _flush(self) -> None:
-        if not self._pending or self._fd < 0:
+        if not self._pending:
             return
         view, self._pending = memoryview(self._pending), bytearray()
         try:

@@ -108,6 +108,8 @@ def test_a_piece_reaches_the_file_whole_or_not_at_all(tmp_path, tiny_disk):
     pieces.write(b"tail")
     pieces.close()
     assert path.read_bytes().endswith(b"mdattail")
+    with pytest.raises(OSError):
+        pieces.write(b"late")
 
     full = PieceFile(tiny_disk / "full.bin", replace=False)
     full.write(b"x" * 1000)
