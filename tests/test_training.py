@@ -268,6 +268,68 @@ def test_the_trained_model_passes_the_appliance_checks(tutorial_csv_model, tmp_p
     assert sum(r["label"] is not None for r in coco) <= 1
 
 
+@needs_tensorflow
+def test_an_other_class_is_learnt_and_never_shown(tmp_path, models_dir, shared):
+    """The tutorial's CSV plus an ``other`` class of everyday poses: the squat video's frames and the shared COCO
+    photos outside the single-person seven. The walking video and the seven are held out."""
+    from conftest import run_records, single_person_coco
+
+    from pose_appliance.classify.keypoint_csv import KeypointSet, write_keypoint_csv
+
+    tutorial = read_keypoint_csv(shared / "data/yoga_poses_csv/yoga_train_data.csv")
+    held_out = {p.name for p in single_person_coco(shared)}
+    coco = tmp_path / "coco_other"
+    coco.mkdir()
+    for photo in sorted((shared / "data/coco_mini/train2017").glob("*.jpg")):
+        if photo.name not in held_out:
+            (coco / photo.name).symlink_to(photo)
+    other = [(f"other/squats_{r['frame']:03d}.jpg", r["keypoints"])
+             for r in run_records(tmp_path, models_dir, shared / "data/tfjs_pose_detection/pose_squats.mp4")]
+    other += [(f"other/{r['file']}", r["keypoints"]) for r in run_records(tmp_path, models_dir, coco)]
+    other = [(name, keypoints) for name, keypoints in other if keypoints]
+    classes = tutorial.classes + ["other"]
+    dataset = KeypointSet(classes, np.concatenate([tutorial.keypoints, np.array([k for _, k in other], np.float32)]),
+                          np.concatenate([tutorial.targets, np.full(len(other), len(tutorial.classes))]),
+                          tutorial.files + [name for name, _ in other])
+    write_keypoint_csv(tmp_path / "with_other.csv", dataset)
+    out = tmp_path / "model"
+    train_command(tmp_path / "with_other.csv", "--out", out, "--models-dir", models_dir)
+
+    assert (out / "labels.txt").read_text().split() == classes
+    report = json.loads((out / "report.json").read_text())
+    open_set = report["open_set"]
+    assert open_set["other_samples"] == report["samples"]["test"]["other"] > 10
+    assert open_set["other_unnamed"] == open_set["other_samples"]  # held-out "other" poses get no label
+    assert "samples of the class *other* (never shown by the appliance)" in (out / "report.md").read_text()
+
+    config = tmp_path / "with_other.toml"
+    config.write_text(f'[classifier]\npath = "{out / "model.tflite"}"\n')
+    # The classifier calls most squat frames (trained on) "other"; the appliance shows no label for them.
+    classifier = create_classifier(ClassifierConfig(path=str(out / "model.tflite")), models_dir)
+    squats = run_records(tmp_path, models_dir, shared / "data/tfjs_pose_detection/pose_squats.mp4", "--config",
+                         str(config))
+    raw = [classifier.labels[int(np.argmax(classifier.classify(np.array(r["keypoints"], np.float32))))]
+           for r in squats if r["keypoints"]]
+    assert raw.count("other") > 0.8 * len(raw)
+    assert [r["label"] for r in squats] == [None] * len(squats)
+    tree = tutorial.keypoints[tutorial.targets == tutorial.classes.index("tree")][0]
+    assessment = classifier.assess(Pose(tree))
+    assert classifier.classify(tree)[-1] > 0.0 and assessment.scores is not None
+    assert assessment.scores[-1] == 0.0  # the smoother's average can never add up to "other"
+    walking = run_records(tmp_path, models_dir, shared / "data/tfjs_pose_detection/pose_1.mp4", "--config",
+                          str(config))
+    assert sum(r["label"] is not None for r in walking) <= 0.10 * len(walking)
+    folder = tmp_path / "coco7"
+    folder.mkdir()
+    for photo in single_person_coco(shared):
+        (folder / photo.name).symlink_to(photo)
+    assert [r["label"] for r in run_records(tmp_path, models_dir, folder, "--config", str(config))] == [None] * 7
+    yoga = run_records(tmp_path, models_dir, shared / "data/yoga_cg_subset/test", "--config", str(config))
+    truth = [r["file"].split("/")[0] for r in yoga]
+    assert [(r["file"], r["label"]) for r, t in zip(yoga, truth) if r["label"] not in (None, t)] == []
+    assert sum(r["label"] == t for r, t in zip(yoga, truth)) >= 45
+
+
 def test_tensorflow_is_checked_before_any_pose_estimation(tmp_path, monkeypatch, shared):
     import importlib.util
 

@@ -11,6 +11,10 @@ import numpy as np
 
 from pose_appliance.types import LabelDecision, Pose
 
+# A class of this name holds the poses that are none of the others (train-classifier takes it from a folder or CSV
+# class of that name): the classifier and the pose reference learn it like any class; the appliance never shows it.
+OTHER_LABEL = "other"
+
 
 @dataclass
 class Assessment:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pose_appliance.classify.classifier import Assessment
+from pose_appliance.classify.classifier import OTHER_LABEL, Assessment
 from pose_appliance.classify.features import FEATURE_SIZE, YOGA_INPUT_SIZE, normalized_landmarks, yoga_classifier_input
 from pose_appliance.classify.reference import PoseReference
 from pose_appliance.classify.view_check import view_problem
@@ -75,6 +75,7 @@ class PoseClassifier:
             raise ClassifierError(f"{self.model_path}: input shape {shape} is neither "
                                   f"[1, {YOGA_INPUT_SIZE}] (y, x, score pixels) nor [1, {FEATURE_SIZE}] "
                                   "(normalized landmarks from train-classifier)")
+        self._other = self.labels.index(OTHER_LABEL) if OTHER_LABEL in self.labels else -1
         outputs = int(np.prod(self._output["shape"]))
         if outputs != len(self.labels):
             raise ClassifierError(f"{Path(labels_path)}: {len(self.labels)} labels but {self.model_path.name} has "
@@ -87,23 +88,32 @@ class PoseClassifier:
     def assess(self, pose: Pose, frame_size: tuple[int, int] | None = None) -> Assessment:
         """View check, then the classifier on the pose (its unseen keypoints filled in from the nearest reference
         pose), then the open-set check (:meth:`PoseReference.choose`): the scores are kept for a pose familiar to
-        the classifier's class; all the weight goes to the reference's class when it overrules the classifier."""
+        the classifier's class; all the weight goes to the reference's class when it overrules the classifier.
+        A pose whose class comes out as ``OTHER_LABEL`` gets no name, like one the open-set check refuses."""
         hint = view_problem(pose, frame_size, min_score=self.min_keypoint_score,
                             min_visible=self.min_visible_keypoints)
         if hint is not None:
             return Assessment(None, hint=hint)
         if self.reference is None:
-            return Assessment(self.classify(pose))
+            scores = self.classify(pose)
+            return Assessment(None if int(np.argmax(scores)) == self._other else self._without_other(scores))
         distances, filled = self.reference.examine(pose.keypoints)
         scores = self.classify(filled)
         familiarity = self.reference.familiarity_of(distances)
         predicted = int(np.argmax(scores))
         chosen = self.reference.choose(predicted, distances, self.min_familiarity, familiarity=familiarity)
-        if chosen is None:
+        if chosen is None or chosen == self._other:
             return Assessment(None, familiarity=familiarity)
         if chosen != predicted:
             scores = np.eye(len(self.labels), dtype=np.float32)[chosen]
-        return Assessment(scores, familiarity=familiarity)
+        return Assessment(self._without_other(scores), familiarity=familiarity)
+
+    def _without_other(self, scores: np.ndarray) -> np.ndarray:
+        """The label smoother averages scores over frames: an ``other`` score left in could add up to a shown
+        "other"."""
+        if self._other >= 0:
+            scores[self._other] = 0.0
+        return scores
 
     def classify(self, pose: Pose | np.ndarray) -> np.ndarray:
         """Scores per label (softmax), float32 of shape ``(len(labels),)``."""

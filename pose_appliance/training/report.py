@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pose_appliance.classify.classifier import OTHER_LABEL
 from pose_appliance.classify.keypoint_csv import KeypointSet
 from pose_appliance.config import ClassifierConfig
 
@@ -62,7 +63,8 @@ def evaluate(model_path: Path, labels_path: Path, samples: KeypointSet) -> dict:
 def evaluate_open_set(model_path: Path, labels_path: Path, reference, samples: KeypointSet,
                       classifier_config: ClassifierConfig) -> dict:
     """The held-out samples through the appliance's whole decision (view check, filled-in keypoints, open-set
-    check with ``reference``): how many get a label, and how many of those are right."""
+    check with ``reference``): how many get a label, and how many of those are right. Samples of the ``other``
+    class are right when they get no label (``other_unnamed``), wrong when they get one."""
     from pose_appliance.classify.pose_classifier import PoseClassifier
     from pose_appliance.types import Pose
 
@@ -70,18 +72,22 @@ def evaluate_open_set(model_path: Path, labels_path: Path, reference, samples: K
                                 min_keypoint_score=classifier_config.min_keypoint_score,
                                 min_visible_keypoints=classifier_config.min_visible_keypoints,
                                 min_familiarity=classifier_config.min_familiarity)
-    named = right = refused_view = 0
+    other = samples.classes.index(OTHER_LABEL) if OTHER_LABEL in samples.classes else -1
+    named = right = refused_view = other_unnamed = 0
     for keypoints, target in zip(samples.keypoints, samples.targets):
         assessment = classifier.assess(Pose(np.asarray(keypoints, np.float32)))
         if assessment.scores is not None:
             named += 1
             right += int(np.argmax(assessment.scores)) == int(target)
+        elif target == other:
+            other_unnamed += 1
         elif assessment.hint is not None:
             refused_view += 1
     total = len(samples)
     return {"samples": total, "named": named, "named_right": right, "named_wrong": named - right,
             "refused_view": refused_view, "min_familiarity": classifier_config.min_familiarity,
-            "named_right_fraction": round(right / max(total, 1), 4)}
+            "named_right_fraction": round(right / max(total, 1), 4),
+            "other_samples": int((samples.targets == other).sum()), "other_unnamed": other_unnamed}
 
 
 def write_confusion_png(path: Path, confusion: list[list[int]], classes: list[str]) -> None:
@@ -141,7 +147,11 @@ def report_markdown(report: dict) -> str:
               f"With the pose reference (reference.npz, classifier.min_familiarity = {open_set['min_familiarity']}) "
               f"and the view check, {open_set['named']} of {open_set['samples']} held-out samples get a label: "
               f"{open_set['named_right']} right, {open_set['named_wrong']} wrong; {open_set['refused_view']} are "
-              "refused by the view check, the rest as unlike their class.", ""]
+              "refused by the view check, the rest as unlike their class."]
+    if open_set.get("other_samples"):
+        lines += [f"Of the {open_set['other_samples']} samples of the class *{OTHER_LABEL}* (never shown by the "
+                  f"appliance), {open_set['other_unnamed']} get no label, as they should."]
+    lines.append("")
     lines += ["| confusion matrix of model.tflite (rows true, columns predicted) | training curve |", "|---|---|",
               "| ![confusion](confusion.png) | ![training](training.png) |", ""]
     if report["skipped"]:
@@ -150,8 +160,6 @@ def report_markdown(report: dict) -> str:
             reasons[item["reason"]] = reasons.get(item["reason"], 0) + 1
         lines += [f"## Skipped ({len(report['skipped'])})", ""]
         lines += [f"- {count} x {reason}" for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1])]
-        lines.append("")
-        lines += [f"- {item['file']}: {item['reason']}" for item in report["skipped"]]
         lines.append("")
         lines += [f"- {item['file']}: {item['reason']}" for item in report["skipped"]]
         lines.append("")
