@@ -31,6 +31,10 @@ log = logging.getLogger("pose_appliance")
 
 FIRST_FRAME_TIMEOUT = 60.0
 EXIT_RECORDING_INCOMPLETE = 3  # the run ended normally, but a recording stopped early (disk full)
+MAIN_LOOP_TICK_S = 0.5  # the longest the main loop sleeps: how soon a config file change is seen
+# A changed config file is read once it has held still this long: an editor or a copy that truncates the file and
+# then writes it could otherwise be read half-written, and a half config can be valid (the rest defaults).
+CONFIG_SETTLE_S = 0.25
 
 
 # ------------------------------------------------------------------------------------------- building blocks
@@ -221,18 +225,27 @@ class Appliance:
 
     def _main_loop(self, pipeline: Pipeline, notifier: SystemdNotifier, waker: SignalWaker) -> None:
         watchdog_every = notifier.watchdog_interval
-        tick = 1.0 if watchdog_every is None else min(1.0, watchdog_every / 3)
+        tick = MAIN_LOOP_TICK_S if watchdog_every is None else min(MAIN_LOOP_TICK_S, watchdog_every / 3)
         last_ping_frames, last_status, last_stats = -1, 0.0, time.monotonic()
+        changed_stamp = None  # the config file's stamp once seen changed, until it holds still CONFIG_SETTLE_S
         while True:
-            events = waker.wait(tick)
+            events = waker.wait(tick if changed_stamp is None else CONFIG_SETTLE_S)
             if waker.stop_requested or pipeline.finished.is_set():
                 return
             if "reset" in events:
                 pipeline.activity.request_reset()
             if "reload" in events:
+                changed_stamp = None
                 self.reload(pipeline, notifier, reason="SIGHUP")
-            elif self.config.service.watch_config and self._stamp() != self._config_stamp:
-                self.reload(pipeline, notifier, reason="config file changed")
+            elif self.config.service.watch_config:
+                stamp = self._stamp()
+                if stamp == self._config_stamp:
+                    changed_stamp = None
+                elif stamp == changed_stamp:
+                    changed_stamp = None
+                    self.reload(pipeline, notifier, reason="config file changed")
+                else:
+                    changed_stamp = stamp
             processed = pipeline.stats.processed
             if processed != last_ping_frames:  # a stalled pipeline stops the pings and systemd restarts us
                 notifier.watchdog()

@@ -320,7 +320,8 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 class ServiceConfig:
     models_dir: str = doc("Where fetched models live. Empty = $POSE_APPLIANCE_MODELS, else "
                           f"{USER_MODELS_DIR}.", "")
-    watch_config: bool = doc("Reload when this file changes on disk (SIGHUP always reloads).", True)
+    watch_config: bool = doc("Reload when this file changes on disk, once it has held still for a quarter of a "
+                             "second (SIGHUP always reloads).", True)
     stats_interval: float = doc("Seconds between the periodic stats log lines.", 60.0, minimum=1.0)
     log_level: LogLevel = doc("Least important log level written.", "info")
 

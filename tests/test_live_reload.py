@@ -239,6 +239,39 @@ def test_a_model_not_fetched_yet_is_refused_with_the_fetch_command(tmp_path, mod
     assert f"run `pose-appliance models fetch --models-dir {models_dir} movenet_thunder_int8`" in rejected[0]
 
 
+def test_a_config_written_in_two_steps_is_read_once_whole(tmp_path, models_dir, shared, caplog, monkeypatch):
+    """An editor or copy truncates the file and writes it; caught in between, the first half is a valid config
+    (its models_dir missing: the default folder, where nothing is fetched). The appliance waits until the file
+    holds still. The main loop looks every 0.05 s here, so a half-written file 0.15 s long is surely seen."""
+    from pose_appliance import app
+
+    monkeypatch.setattr(app, "MAIN_LOOP_TICK_S", 0.05)
+    monkeypatch.setattr(app, "CONFIG_SETTLE_S", 0.3)
+    caplog.set_level(logging.INFO)
+    video = shared / "data/tfjs_pose_detection/pose_1.mp4"
+    config = tmp_path / "config.toml"
+    config.write_text(base_config(video, models_dir))
+    new_text = base_config(video, models_dir) + "[overlay]\nline_width = 5\n"
+    keypoints = tmp_path / "keypoints.jsonl"
+    appliance = Appliance(config, Overrides([]), max_frames=90, keypoints_path=keypoints)
+
+    def editor():
+        if wait_for(lambda: len(records(keypoints)) >= 30):
+            with config.open("w") as handle:
+                handle.write(new_text[:new_text.index("[service]")])
+                handle.flush()
+                time.sleep(0.15)
+                handle.write(new_text[new_text.index("[service]"):])
+
+    thread = threading.Thread(target=editor, daemon=True)
+    thread.start()
+    assert appliance.run() == 0
+    thread.join(1)
+    assert [m for m in caplog.messages if "reload" in m and "rejected" in m] == []
+    assert [m for m in caplog.messages if m.startswith("reloaded (config file changed)")] != []
+    assert appliance.config.overlay.line_width == 5
+
+
 # ------------------------------------------- nothing a reload reads can stop the running setup (deep nesting,
 # NaN/inf, a FIFO in place of the file): the appliance keeps its last good config and says why
 def run_with_replacement(tmp_path, config_text: str, replace, *, frames: int = 90):
