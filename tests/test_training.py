@@ -293,13 +293,14 @@ def test_an_other_class_is_learnt_and_never_shown(tmp_path, models_dir, shared):
                           tutorial.files + [name for name, _ in other])
     write_keypoint_csv(tmp_path / "with_other.csv", dataset)
     out = tmp_path / "model"
-    train_command(tmp_path / "with_other.csv", "--out", out, "--models-dir", models_dir)
+    done = train_command(tmp_path / "with_other.csv", "--out", out, "--models-dir", models_dir)
 
     assert (out / "labels.txt").read_text().split() == classes
     report = json.loads((out / "report.json").read_text())
     open_set = report["open_set"]
     assert open_set["other_samples"] == report["samples"]["test"]["other"] > 10
     assert open_set["other_unnamed"] == open_set["other_samples"]  # held-out "other" poses get no label
+    assert f'"other" (never shown): {open_set["other_unnamed"]} get no label' in done.stdout
     assert "samples of the class *other* (never shown by the appliance)" in (out / "report.md").read_text()
 
     config = tmp_path / "with_other.toml"

@@ -51,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
     open_set = report["open_set"]
     print(f"as the appliance decides (view check + pose reference): {open_set['named']} of {open_set['samples']} "
           f"named, {open_set['named_right']} right, {open_set['named_wrong']} wrong")
+    if open_set["other_samples"]:
+        print(f"  {open_set['other_samples']} of the {open_set['samples']} are \"other\" (never shown): "
+              f"{open_set['other_unnamed']} get no label, as they should")
     if report["skipped"]:
         print(f"{len(report['skipped'])} images skipped (reasons in {out / 'report.md'})")
     print(f"report: {out / 'report.md'}; use it with classifier.path = \"{(out / FLOAT_MODEL).resolve()}\"")
