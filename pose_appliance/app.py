@@ -35,6 +35,7 @@ MAIN_LOOP_TICK_S = 0.5  # the longest the main loop sleeps: how soon a config fi
 # A changed config file is read once it has held still this long: an editor or a copy that truncates the file and
 # then writes it could otherwise be read half-written, and a half config can be valid (the rest defaults).
 CONFIG_SETTLE_S = 0.25
+_NOTHING_CHANGED = object()
 
 
 # ------------------------------------------------------------------------------------------- building blocks
@@ -227,22 +228,23 @@ class Appliance:
         watchdog_every = notifier.watchdog_interval
         tick = MAIN_LOOP_TICK_S if watchdog_every is None else min(MAIN_LOOP_TICK_S, watchdog_every / 3)
         last_ping_frames, last_status, last_stats = -1, 0.0, time.monotonic()
-        changed_stamp = None  # the config file's stamp once seen changed, until it holds still CONFIG_SETTLE_S
+        # The config file's stamp once seen changed, until it has held still CONFIG_SETTLE_S (None: file gone).
+        changed_stamp: object = _NOTHING_CHANGED
         while True:
-            events = waker.wait(tick if changed_stamp is None else CONFIG_SETTLE_S)
+            events = waker.wait(tick if changed_stamp is _NOTHING_CHANGED else CONFIG_SETTLE_S)
             if waker.stop_requested or pipeline.finished.is_set():
                 return
             if "reset" in events:
                 pipeline.activity.request_reset()
             if "reload" in events:
-                changed_stamp = None
+                changed_stamp = _NOTHING_CHANGED
                 self.reload(pipeline, notifier, reason="SIGHUP")
             elif self.config.service.watch_config:
                 stamp = self._stamp()
                 if stamp == self._config_stamp:
-                    changed_stamp = None
+                    changed_stamp = _NOTHING_CHANGED
                 elif stamp == changed_stamp:
-                    changed_stamp = None
+                    changed_stamp = _NOTHING_CHANGED
                     self.reload(pipeline, notifier, reason="config file changed")
                 else:
                     changed_stamp = stamp
