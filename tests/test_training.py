@@ -108,7 +108,8 @@ def test_the_best_epoch_weights_are_the_ones_kept(shared):
         validation.targets = rng.permutation(validation.targets)
         tf = training.import_tensorflow()
         model, fit = training.train_model(tf, train, validation, epochs=30, seed=0)
-        _, accuracy = model.evaluate(normalized_landmarks(validation.keypoints), validation.targets, verbose=0)
+        one_hot = np.eye(len(samples.classes), dtype=np.float32)[validation.targets]
+        _, accuracy = model.evaluate(normalized_landmarks(validation.keypoints), one_hot, verbose=0)
         print(json.dumps({{"fit": fit, "restored_accuracy": accuracy}}))
     """)
     history = result["fit"]["val_accuracy_history"]
@@ -263,9 +264,10 @@ def test_the_trained_model_passes_the_appliance_checks(tutorial_csv_model, tmp_p
     for photo in single_person_coco(shared):
         (folder / photo.name).symlink_to(photo)
     coco = run_records(tmp_path, models_dir, folder, "--config", str(config))
-    # One of the seven (a skier in mid-air, body level) is as close to cobra as real cobras are (the published
-    # classifier too finds cobra nearest and most familiar, but scores it 0.66, under min_label_score): see the note.
-    assert sum(r["label"] is not None for r in coco) <= 1
+    # One of the seven (a skier in mid-air, body level) is as close to cobra as real cobras are. Trained on hard
+    # targets, the classifier scored it cobra 0.87; with smoothed targets it stays under min_label_score, as the
+    # published classifier's 0.66 does.
+    assert [r["label"] for r in coco] == [None] * 7
 
 
 @needs_tensorflow
@@ -328,7 +330,7 @@ def test_an_other_class_is_learnt_and_never_shown(tmp_path, models_dir, shared):
     yoga = run_records(tmp_path, models_dir, shared / "data/yoga_cg_subset/test", "--config", str(config))
     truth = [r["file"].split("/")[0] for r in yoga]
     assert [(r["file"], r["label"]) for r, t in zip(yoga, truth) if r["label"] not in (None, t)] == []
-    assert sum(r["label"] == t for r, t in zip(yoga, truth)) >= 45
+    assert sum(r["label"] == t for r, t in zip(yoga, truth)) >= 43  # 45 measured: "other" costs some yoga names
 
 
 def test_tensorflow_is_checked_before_any_pose_estimation(tmp_path, monkeypatch, shared):

@@ -127,7 +127,8 @@ def report_markdown(report: dict) -> str:
              f" ({report['test_set']})",
              f"- Training: {report['training']['epochs_run']} of {report['training']['max_epochs']} epochs, "
              f"best epoch {report['training']['best_epoch']} (validation accuracy "
-             f"{report['training']['best_val_accuracy']:.3f}), whose weights were exported",
+             f"{report['training']['best_val_accuracy']:.3f}), whose weights were exported; label smoothing "
+             f"{report['training'].get('label_smoothing', 0)}",
              "- Times (s): " + ", ".join(f"{k[:-2]} {v}" for k, v in report["times_s"].items()),
              f"- Seed: {report['seed']}", ""]
     for name, model in report["models"].items():
