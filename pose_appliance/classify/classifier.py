@@ -16,6 +16,11 @@ from pose_appliance.types import LabelDecision, Pose
 OTHER_LABEL = "other"
 
 
+def other_index(labels: list[str]) -> int:
+    """The index of ``OTHER_LABEL`` in ``labels``, or -1 when the classifier has no such class."""
+    return labels.index(OTHER_LABEL) if OTHER_LABEL in labels else -1
+
+
 @dataclass
 class Assessment:
     """One frame's evidence for the label smoother.

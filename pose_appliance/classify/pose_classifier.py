@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pose_appliance.classify.classifier import OTHER_LABEL, Assessment
+from pose_appliance.classify.classifier import Assessment, other_index
 from pose_appliance.classify.features import FEATURE_SIZE, YOGA_INPUT_SIZE, normalized_landmarks, yoga_classifier_input
 from pose_appliance.classify.reference import PoseReference
 from pose_appliance.classify.view_check import view_problem
@@ -75,7 +75,7 @@ class PoseClassifier:
             raise ClassifierError(f"{self.model_path}: input shape {shape} is neither "
                                   f"[1, {YOGA_INPUT_SIZE}] (y, x, score pixels) nor [1, {FEATURE_SIZE}] "
                                   "(normalized landmarks from train-classifier)")
-        self._other = self.labels.index(OTHER_LABEL) if OTHER_LABEL in self.labels else -1
+        self._other = other_index(self.labels)
         outputs = int(np.prod(self._output["shape"]))
         if outputs != len(self.labels):
             raise ClassifierError(f"{Path(labels_path)}: {len(self.labels)} labels but {self.model_path.name} has "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pose_appliance.classify.classifier import OTHER_LABEL
+from pose_appliance.classify.classifier import OTHER_LABEL, other_index
 from pose_appliance.classify.keypoint_csv import KeypointSet
 from pose_appliance.config import ClassifierConfig
 
@@ -72,7 +72,7 @@ def evaluate_open_set(model_path: Path, labels_path: Path, reference, samples: K
                                 min_keypoint_score=classifier_config.min_keypoint_score,
                                 min_visible_keypoints=classifier_config.min_visible_keypoints,
                                 min_familiarity=classifier_config.min_familiarity)
-    other = samples.classes.index(OTHER_LABEL) if OTHER_LABEL in samples.classes else -1
+    other = other_index(samples.classes)
     named = right = refused_view = other_unnamed = 0
     for keypoints, target in zip(samples.keypoints, samples.targets):
         assessment = classifier.assess(Pose(np.asarray(keypoints, np.float32)))
@@ -128,7 +128,7 @@ def report_markdown(report: dict) -> str:
              f"- Training: {report['training']['epochs_run']} of {report['training']['max_epochs']} epochs, "
              f"best epoch {report['training']['best_epoch']} (validation accuracy "
              f"{report['training']['best_val_accuracy']:.3f}), whose weights were exported; label smoothing "
-             f"{report['training'].get('label_smoothing', 0)}",
+             f"{report['training']['label_smoothing']}",
              "- Times (s): " + ", ".join(f"{k[:-2]} {v}" for k, v in report["times_s"].items()),
              f"- Seed: {report['seed']}", ""]
     for name, model in report["models"].items():
