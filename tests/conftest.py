@@ -176,3 +176,19 @@ def single_person_coco(shared: Path) -> list[Path]:
     with (shared / "data/coco_mini/index.csv").open(newline="") as handle:
         return [shared / "data/coco_mini" / row["path"] for row in csv.DictReader(handle)
                 if row["single_person_eval"] == "1"]
+
+
+def single_person_coco_folder(tmp_path: Path, shared: Path) -> Path:
+    """The seven single-person COCO photos linked into one folder, for ``run --source``."""
+    folder = tmp_path / "coco"
+    folder.mkdir()
+    for photo in single_person_coco(shared):
+        (folder / photo.name).symlink_to(photo)
+    return folder
+
+
+def yoga_verdicts(records: list[dict]) -> tuple[int, list[tuple[str, str]]]:
+    """(named right, [(file, label) named wrong]) for the records of a folder with one sub-folder per pose."""
+    truth = [r["file"].split("/")[0] for r in records]
+    right = sum(r["label"] == t for r, t in zip(records, truth))
+    return right, [(r["file"], r["label"]) for r, t in zip(records, truth) if r["label"] not in (None, t)]
