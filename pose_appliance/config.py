@@ -163,6 +163,10 @@ class ClassifierConfig:
                             "flicker).", 0.1, minimum=0.0, maximum=1.0)
     smoothing: float = doc("Weight of the newest frame in the per-class moving average of scores (1 = no "
                            "smoothing).", 0.3, minimum=0.01, maximum=1.0)
+    label_grace_seconds: float = doc("A shown label stays through a lost pose (no label) for as long as it "
+                                     "had been shown, at most this long, so a held pose refused for a few "
+                                     "frames does not blink; another label replaces it at once. 0 = off.",
+                                     0.5, minimum=0.0, maximum=10.0)
     top_k: int = doc("How many classes the overlay and status list.", 3, minimum=1, maximum=20)
 
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from pose_appliance.activity import ActivityStage, ActivityTracker
 from pose_appliance.camera import CaptureThread, FrameSource, LatestFrameMailbox
-from pose_appliance.classify.classifier import Classifier, Smoother
+from pose_appliance.classify.classifier import Assessment, Classifier, Smoother
 from pose_appliance.display.display import Display
 from pose_appliance.events import EventSink, NullEventSink
 from pose_appliance.inference.estimator import Estimator, PreparedInput
@@ -64,13 +64,14 @@ class Stages:
             pose = self.estimator.estimate_still(frame.model_image, output_size=frame.size)
         else:
             pose = self.estimator.estimate(frame.model_image, timestamp=frame.timestamp, output_size=frame.size)
-        return pose, self.decide(pose, frame.size, still=frame.still)
+        return pose, self.decide(pose, frame)
 
-    def decide(self, pose: Pose | None, frame_size: tuple[int, int], *, still: bool = False) -> LabelDecision:
-        """The label for a pose: the classifier's assessment through the label smoother."""
-        if pose is None or self.classifier is None or self.smoother is None:
+    def decide(self, pose: Pose | None, frame: Frame) -> LabelDecision:
+        """The label for a pose in a frame: the classifier's assessment through the label smoother."""
+        if self.classifier is None or self.smoother is None:
             return LabelDecision(label=None)
-        return self.smoother.update(self.classifier.assess(pose, frame_size), still=still)
+        assessment = Assessment(None) if pose is None else self.classifier.assess(pose, frame.size)
+        return self.smoother.update(assessment, still=frame.still, timestamp=frame.timestamp)
 
 
 @dataclass
@@ -419,7 +420,7 @@ class Pipeline:
         frame, stages = in_flight.frame, in_flight.stages
         pose = stages.estimator.finish(in_flight.prepared, outputs, timestamp=frame.timestamp,
                                        output_size=frame.size)
-        self._publish(frame, stages, in_flight.started, pose, stages.decide(pose, frame.size))
+        self._publish(frame, stages, in_flight.started, pose, stages.decide(pose, frame))
 
     def _guarded(self, frame: Frame, step: Callable[[], Any], default: Any = None) -> Any:
         """Run one step of a frame; a failure is counted and logged once per kind, and the frame is dropped."""

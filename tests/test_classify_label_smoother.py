@@ -111,3 +111,46 @@ def test_a_still_image_is_labelled_on_its_own_scores():
     assert (decision.label, round(decision.score, 3)) == ("tree", 0.8)
     assert smoother.update(Assessment(np.array([0.2, 0.7, 0.1])), still=True).label == "cobra"
     assert smoother.update(NOTHING, still=True).label is None
+
+
+def timed(smoother: LabelSmoother, frames: list[Assessment], start: float = 0.0, fps: float = 30.0
+          ) -> list[str | None]:
+    return [smoother.update(frame, timestamp=start + i / fps).label for i, frame in enumerate(frames)]
+
+
+def test_a_held_label_stays_through_a_short_lost_pose():
+    """A held pose that the open-set check refuses for 0.3 s (its view changing) keeps its label; without
+    timestamps, or with the grace off, the label blinks."""
+    frames = [scores(tree=0.95)] * 30 + [NOTHING] * 9 + [scores(tree=0.95)] * 10
+    assert timed(LabelSmoother(LABELS, ClassifierConfig()), frames)[20:] == ["tree"] * 29
+    for smoother, stamps in ((LabelSmoother(LABELS, ClassifierConfig()), False),
+                             (LabelSmoother(LABELS, ClassifierConfig(label_grace_seconds=0.0)), True)):
+        labels = timed(smoother, frames) if stamps else [smoother.update(frame).label for frame in frames]
+        assert None in labels[30:39] and labels[-1] == "tree"
+
+
+def test_a_lost_label_stays_no_longer_than_the_grace_nor_than_it_was_shown():
+    grace = ClassifierConfig().label_grace_seconds
+    held = timed(LabelSmoother(LABELS, ClassifierConfig()), [scores(tree=0.95)] * 60 + [NOTHING] * 60)
+    last = max(i for i, label in enumerate(held) if label == "tree")
+    assert held[last + 1:] == [None] * (len(held) - last - 1)
+    assert 60 + grace * 30 - 1 <= last <= 60 + grace * 30 + 2  # kept at frame 60 by the hysteresis, then grace
+    # A label shown on 2 frames only (a false name flashing up) is kept for at most 2 more.
+    flash = [NOTHING] * 5 + [scores(cobra=1.0)] * 4 + [NOTHING] * 20
+    labels = timed(LabelSmoother(LABELS, ClassifierConfig()), flash)
+    assert labels.count("cobra") <= 2 + 2 + 1 and labels[-10:] == [None] * 10
+
+
+def test_another_pose_replaces_a_label_in_its_grace_at_once():
+    smoother = LabelSmoother(LABELS, ClassifierConfig())
+    labels = timed(smoother, [scores(tree=0.95)] * 30 + [NOTHING] * 3 + [scores(warrior=0.95)] * 10)
+    without_grace = timed(LabelSmoother(LABELS, ClassifierConfig(label_grace_seconds=0.0)),
+                          [scores(tree=0.95)] * 30 + [NOTHING] * 3 + [scores(warrior=0.95)] * 10)
+    first = labels.index("warrior")
+    assert first == without_grace.index("warrior") and set(labels[30:first]) == {"tree"}
+
+
+def test_a_still_image_has_no_grace():
+    smoother = LabelSmoother(LABELS, ClassifierConfig())
+    timed(smoother, [scores(tree=0.95)] * 30)
+    assert smoother.update(NOTHING, still=True, timestamp=1.01).label is None

@@ -8,6 +8,8 @@ from pose_appliance.classify.classifier import Assessment
 from pose_appliance.config import ClassifierConfig
 from pose_appliance.types import LabelDecision
 
+_SAME_TIME = 1e-3  # seconds: frame timestamps are floats
+
 
 class LabelSmoother:
     """The label the overlay shows, from a stream of per-frame :class:`Assessment` values.
@@ -23,6 +25,11 @@ class LabelSmoother:
     4. **Hysteresis.** The shown candidate stays while its average is at least ``min_label_score - hysteresis``.
        Another replaces it only when it has reached ``min_label_score`` and beats the shown one's average by at
        least ``hysteresis``. So a label neither appears nor disappears on one odd frame.
+    5. **Grace.** A shown label that would give way to "no label" stays after the last frame that kept it by the
+       rules above for as long as it had been shown until then, at most ``label_grace_seconds`` (frame
+       timestamps). So a held pose that the open-set check refuses for a few frames, as its view changes, does
+       not blink, and a label that flashed up on a frame or two does not linger. Another class replaces it at
+       once.
 
     ``message`` is the view hint of the newest frame while no label is shown. ``top`` lists the ``top_k``
     classes by average score; ``score`` is the shown label's average (0 if none).
@@ -38,12 +45,17 @@ class LabelSmoother:
         self._none = len(self.labels)
         self._average = np.zeros(len(self.labels) + 1, np.float32)
         self._shown: int | None = None
+        self._kept_at: float | None = None
+        self._since: float | None = None
 
     def reset(self) -> None:
         self._average[:] = 0.0
         self._shown = None
+        self._kept_at = self._since = None
 
-    def update(self, assessment: Assessment, *, still: bool = False) -> LabelDecision:
+    def update(self, assessment: Assessment, *, still: bool = False, timestamp: float | None = None
+               ) -> LabelDecision:
+        """``timestamp`` (seconds, the frame's) times the grace; without it there is none."""
         evidence = np.zeros(len(self.labels) + 1, np.float32)
         if assessment.scores is None:
             evidence[self._none] = 1.0
@@ -56,13 +68,30 @@ class LabelSmoother:
             self.reset()
         alpha = 1.0 if still else self.config.smoothing
         self._average = (1.0 - alpha) * self._average + alpha * evidence
-        self._shown = self._choose(self._average)
+        self._shown = self._with_grace(self._choose(self._average), None if still else timestamp)
         classes = self._average[:-1]
         order = np.argsort(-classes, kind="stable")[: self.config.top_k]
         top = [(self.labels[i], float(classes[i])) for i in order if classes[i] > 0.0]
         if self._shown is None or self._shown == self._none:
             return LabelDecision(label=None, score=0.0, top=top, message=assessment.hint)
         return LabelDecision(label=self.labels[self._shown], score=float(self._average[self._shown]), top=top)
+
+    def _with_grace(self, chosen: int | None, timestamp: float | None) -> int | None:
+        """``chosen`` by the rules, or the shown class in its grace: a lost label stays as long as it had been
+        shown before, and at most ``label_grace_seconds``, so a label that flashed up for a frame does not."""
+        shown = self._shown
+        if chosen is not None and chosen != self._none:
+            if chosen != shown:
+                self._since = timestamp
+            self._kept_at = timestamp
+            return chosen
+        if (shown is not None and shown != self._none and timestamp is not None
+                and self._kept_at is not None and self._since is not None):
+            grace = min(self.config.label_grace_seconds, self._kept_at - self._since)
+            if timestamp - self._kept_at <= grace + _SAME_TIME:
+                return shown
+        self._kept_at = self._since = None
+        return chosen
 
     def _choose(self, average: np.ndarray) -> int | None:
         threshold, margin = self.config.min_label_score, self.config.hysteresis
