@@ -150,6 +150,18 @@ def test_another_pose_replaces_a_label_in_its_grace_at_once():
     assert first == without_grace.index("warrior") and set(labels[30:first]) == {"tree"}
 
 
+def test_a_clock_that_goes_back_neither_sticks_the_label_nor_loses_the_grace():
+    # e.g. a video opened again: its media time starts over from the clock
+    smoother = LabelSmoother(LABELS, ClassifierConfig())
+    timed(smoother, [scores(tree=0.95)] * 30, start=100.0)
+    assert timed(smoother, [NOTHING] * 3, start=101.0) == ["tree"] * 3  # in its grace
+    assert timed(smoother, [NOTHING] * 30, start=50.0)[-1] is None
+    smoother = LabelSmoother(LABELS, ClassifierConfig())
+    timed(smoother, [scores(tree=0.95)] * 30, start=100.0)
+    timed(smoother, [scores(tree=0.95)] * 30, start=50.0)
+    assert timed(smoother, [NOTHING] * 9, start=51.0) == ["tree"] * 9
+
+
 def test_a_still_image_has_no_grace():
     smoother = LabelSmoother(LABELS, ClassifierConfig())
     timed(smoother, [scores(tree=0.95)] * 30)

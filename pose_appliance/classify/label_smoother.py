@@ -80,8 +80,10 @@ class LabelSmoother:
         """``chosen`` by the rules, or the shown class in its grace: a lost label stays as long as it had been
         shown before, and at most ``label_grace_seconds``, so a label that flashed up for a frame does not."""
         shown = self._shown
+        if timestamp is not None and self._kept_at is not None and timestamp < self._kept_at:
+            self._kept_at = self._since = None  # the clock went back (a video opened again): start over
         if chosen is not None and chosen != self._none:
-            if chosen != shown:
+            if chosen != shown or self._since is None:
                 self._since = timestamp
             self._kept_at = timestamp
             return chosen
