@@ -11,7 +11,8 @@ counted:
   holds it: its ``yoga_cg/test`` and ``yoga_cg/train`` folders are exported with ``git archive`` to a scratch
   folder and counted as two ``yoga:`` sets. None of its files are kept.
 
-Prints one line per set (and the files behind every wrong label), ``--json`` writes every record's verdict.
+Prints one line per set (and the files behind every wrong label; for a video, how often the label shown changed,
+per minute of the video's own time), ``--json`` writes every record's verdict.
 Exit status 0 whatever the figures: this measures, it does not judge.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import itertools
 import json
 import shutil
 import subprocess
@@ -106,19 +108,32 @@ def count(kind: str, records: list[dict]) -> dict:
         verdicts.append({"item": item, "label": label, "verdict": verdict})
     tally = collections.Counter(v["verdict"] for v in verdicts)
     labels = collections.Counter(v["label"] for v in verdicts if v["label"] is not None)
-    return {"kind": kind, "records": len(verdicts), "right": tally["right"], "wrong_count": tally["wrong"],
-            "unnamed": tally["unnamed"], "labels": dict(labels), "verdicts": verdicts}
+    result = {"kind": kind, "records": len(verdicts), "right": tally["right"], "wrong_count": tally["wrong"],
+              "unnamed": tally["unnamed"], "labels": dict(labels), "verdicts": verdicts}
+    if len(records) > 1 and "file" not in records[0]:  # a video: how often the label shown changes
+        shown = [r["label"] for r in records]
+        # an unpaced run stamps frames with the video's own time, so this is per minute of the video
+        minutes = (records[-1]["t"] - records[0]["t"]) * len(records) / (len(records) - 1) / 60.0
+        result["label_changes"] = sum(1 for a, b in itertools.pairwise(shown) if a != b)
+        result["label_changes_per_minute"] = result["label_changes"] / minutes if minutes > 0 else None
+    return result
 
 
 def format_line(result: dict) -> str:
     total = max(result["records"], 1)
     if result["kind"] == "yoga":
-        return (f"{result['set']}: {result['right']}/{result['records']} named right "
+        line = (f"{result['set']}: {result['right']}/{result['records']} named right "
                 f"({100 * result['right'] / total:.1f} %), {result['wrong_count']} wrong, "
                 f"{result['unnamed']} unnamed")
-    named = ", ".join(f"{label} {n}" for label, n in sorted(result["labels"].items())) or "none"
-    return (f"{result['set']}: a label on {result['wrong_count']}/{result['records']} "
-            f"({100 * result['wrong_count'] / total:.1f} %; {named})")
+    else:
+        named = ", ".join(f"{label} {n}" for label, n in sorted(result["labels"].items())) or "none"
+        line = (f"{result['set']}: a label on {result['wrong_count']}/{result['records']} "
+                f"({100 * result['wrong_count'] / total:.1f} %; {named})")
+    if "label_changes" in result:
+        rate = result["label_changes_per_minute"]
+        line += f"; the label changed {result['label_changes']} times"
+        line += "" if rate is None else f" ({rate:.0f} per minute of video)"
+    return line
 
 
 if __name__ == "__main__":

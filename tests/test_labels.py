@@ -356,22 +356,29 @@ def test_evaluate_labels_counts_what_run_names(tmp_path, models_dir, shared):
     coco.mkdir()
     for photo in single_person_coco(shared)[:3]:
         shutil.copy(photo, coco / photo.name)
+    video = noisy_slideshow(tmp_path / "chair_then_tree.avi",
+                            sorted((subset / "chair").iterdir())[:3] + sorted((subset / "tree").iterdir())[:3], 8)
     report = tmp_path / "report.json"
     finished = subprocess.run(
         [sys.executable, str(repo_root / "scripts/evaluate_labels.py"), "--models-dir", str(models_dir),
-         "--json", str(report), f"yoga:{subset}", f"none:{coco}", f"yoga-git:{clone}"],
+         "--json", str(report), f"yoga:{subset}", f"none:{coco}", f"yoga-git:{clone}", f"none:{video}"],
         capture_output=True, text=True, timeout=300, check=False)
     assert finished.returncode == 0, finished.stderr
     results = json.loads(report.read_text())
     assert [r["set"] for r in results] == [f"yoga:{subset}", f"none:{coco}", f"yoga:{clone}:yoga_cg/test",
-                                           f"yoga:{clone}:yoga_cg/train"]
+                                           f"yoga:{clone}:yoga_cg/train", f"none:{video}"]
     records = run_records(tmp_path, models_dir, subset)
     truth = [r["file"].split("/")[0] for r in records]
     assert results[0]["right"] == sum(r["label"] == t for r, t in zip(records, truth))
     assert results[0]["wrong_count"] == sum(r["label"] not in (None, t) for r, t in zip(records, truth))
     assert results[0]["records"] == 50 and f"yoga:{subset}: {results[0]['right']}/50 named right" in finished.stdout
     assert results[1]["records"] == 3 and results[1]["wrong_count"] == 0
-    for split in results[2:]:
+    shown = [r["label"] for r in run_records(tmp_path, models_dir, video)]
+    changes = sum(1 for a, b in itertools.pairwise(shown) if a != b)
+    assert results[4]["records"] == 48 and results[4]["label_changes"] == changes >= 2  # appears, chair -> tree
+    assert results[4]["label_changes_per_minute"] == pytest.approx(changes / (48 / 30 / 60))
+    assert f"the label changed {changes} times" in finished.stdout and "label_changes" not in results[0]
+    for split in results[2:4]:
         assert split["records"] == 4 and split["right"] + split["unnamed"] + split["wrong_count"] == 4
         assert {v["item"].split("/")[0] for v in split["verdicts"]} == {"chair", "tree"}
     status = subprocess.run(git + ["status", "--porcelain", "--ignored"], capture_output=True, text=True, check=True)
