@@ -21,14 +21,16 @@ from pose_appliance.config import ClassifierConfig
 from pose_appliance.types import KEYPOINT_INDEX, Pose
 
 
+def label_changes(labels: list[str | None]) -> int:
+    return sum(1 for a, b in itertools.pairwise(labels) if a != b)
+
+
 def label_changes_per_minute(records: list[dict], video: Path) -> float:
     """Label changes per minute of the video's own time (an unpaced run is faster than the video)."""
     import cv2
 
     fps = cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FPS)
-    labels = [r["label"] for r in records]
-    changes = sum(1 for a, b in itertools.pairwise(labels) if a != b)
-    return changes / (len(records) / fps / 60.0)
+    return label_changes([r["label"] for r in records]) / (len(records) / fps / 60.0)
 
 
 @pytest.fixture(scope="module")
@@ -66,24 +68,6 @@ def test_single_person_coco_photos_get_no_yoga_label(tmp_path, models_dir, share
     assert [r["label"] for r in records] == [None] * 7
 
 
-def test_a_held_yoga_pose_on_video_keeps_its_label(tmp_path, models_dir, shared):
-    """The open-set check and the hysteresis must not starve a real pose: a tree held for 2 s (one photo with
-    fresh sensor-like noise in every frame) is named after a few frames and stays named."""
-    import cv2
-
-    image = cv2.imread(str(shared / "data/yoga_cg_subset/test/tree/guy3_tree133.jpg"))
-    path = tmp_path / "held_tree.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (image.shape[1], image.shape[0]))
-    rng = np.random.default_rng(0)
-    for _ in range(60):
-        noisy = np.clip(image.astype(np.int16) + rng.normal(0, 4, image.shape).round(), 0, 255).astype(np.uint8)
-        writer.write(noisy)
-    writer.release()
-    labels = [r["label"] for r in run_records(tmp_path, models_dir, path)]
-    first = next(i for i, label in enumerate(labels) if label is not None)
-    assert first <= 5 and set(labels[first:]) == {"tree"}
-
-
 def noisy_slideshow(path: Path, images: list[Path], hold: int) -> Path:
     """``images`` in turn, each held ``hold`` frames at 30 fps with fresh sensor-like noise in every frame."""
     import cv2
@@ -97,6 +81,16 @@ def noisy_slideshow(path: Path, images: list[Path], hold: int) -> Path:
                          .astype(np.uint8))
     writer.release()
     return path
+
+
+def test_a_held_yoga_pose_on_video_keeps_its_label(tmp_path, models_dir, shared):
+    """The open-set check and the hysteresis must not starve a real pose: a tree held for 2 s (one photo with
+    fresh sensor-like noise in every frame) is named after a few frames and stays named."""
+    path = noisy_slideshow(tmp_path / "held_tree.avi", [shared / "data/yoga_cg_subset/test/tree/guy3_tree133.jpg"],
+                           hold=60)
+    labels = [r["label"] for r in run_records(tmp_path, models_dir, path)]
+    first = next(i for i, label in enumerate(labels) if label is not None)
+    assert first <= 5 and set(labels[first:]) == {"tree"}
 
 
 def test_a_yoga_session_on_video_names_each_pose_without_blinking(tmp_path, models_dir, shared):
@@ -116,7 +110,7 @@ def test_a_yoga_session_on_video_names_each_pose_without_blinking(tmp_path, mode
         assert len(labels) == len(truth)
         right = sum(label == t for label, t in zip(labels, truth))
         wrong = [i for i, (label, t) in enumerate(zip(labels, truth)) if label not in (None, t)]
-        return right, wrong, sum(1 for a, b in itertools.pairwise(labels) if a != b)
+        return right, wrong, label_changes(labels)
 
     right, wrong, changes = outcome()
     cuts = [i for i in range(1, len(truth)) if truth[i] != truth[i - 1]]
@@ -374,7 +368,7 @@ def test_evaluate_labels_counts_what_run_names(tmp_path, models_dir, shared):
     assert results[0]["records"] == 50 and f"yoga:{subset}: {results[0]['right']}/50 named right" in finished.stdout
     assert results[1]["records"] == 3 and results[1]["wrong_count"] == 0
     shown = [r["label"] for r in run_records(tmp_path, models_dir, video)]
-    changes = sum(1 for a, b in itertools.pairwise(shown) if a != b)
+    changes = label_changes(shown)
     assert results[4]["records"] == 48 and results[4]["label_changes"] == changes >= 2  # appears, chair -> tree
     assert results[4]["label_changes_per_minute"] == pytest.approx(changes / (48 / 30 / 60))
     assert f"the label changed {changes} times" in finished.stdout and "label_changes" not in results[0]
