@@ -360,10 +360,11 @@ class Appliance:
         start = stats.first_processed_at - started if stats.processed else seconds
         through = (f", then {(stats.processed - 1) / flowing:.1f} frames/s through camera, model, overlay and "
                    f"display" if stats.processed > 1 and flowing > 0 else "")
+        model_alone = ("" if stats.model_fps_overall is None  # stills run the model inside the still path, untimed
+                       else f"; the model alone runs {stats.model_fps_overall:.1f} frames/s")
         display = self.config.display
-        print(f"{stats.processed} frames in {seconds:.1f} s ({start:.1f} s to start{through}; the model alone runs "
-              f"{_rate(stats.model_fps_overall)} frames/s); {pipeline.capture_dropped} camera frames skipped while the "
-              "pipeline was busy"
+        print(f"{stats.processed} frames in {seconds:.1f} s ({start:.1f} s to start{through}{model_alone}); "
+              f"{pipeline.capture_dropped} camera frames skipped while the pipeline was busy"
               + (f"; overlay video in {self._recorded_path(pipeline.display)}" if display.type == "record"
                  else f"; display {display.type}"))
 

@@ -47,6 +47,16 @@ def test_demo_default_records_every_frame(tmp_path, models_dir, capsys, monkeypa
     assert ok and image.shape == (576, 576, 3)
 
 
+def test_a_photo_folder_summary_names_no_model_rate_it_did_not_time(tmp_path, models_dir, shared, capsys):
+    """Stills run the model inside their own path, untimed: the summary leaves the rate out, not shows "-"."""
+    folder = shared / "data/yoga_cg_subset/test"
+    assert main(["run", "--models-dir", str(models_dir), "--source", str(folder), "--display", "null",
+                 "--frames", "3"]) == 0
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    assert summary.startswith("3 frames in ") and "frames/s through camera, model, overlay and display)" in summary
+    assert "model alone" not in summary and " - " not in summary
+
+
 def test_unpaced_video_gives_the_same_keypoints_every_run(tmp_path, models_dir, shared):
     video = shared / "data/tfjs_pose_detection/pose_1.mp4"
     runs = []
