@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from pose_appliance.classify.features import FEATURE_SIZE, normalized_landmarks
 from pose_appliance.classify.keypoint_csv import KeypointSet
+from pose_appliance.classify.reference import mirrored
 from pose_appliance.errors import UserError
 
 BATCH_SIZE = 16
@@ -75,10 +76,8 @@ def train_model(tf: Any, train: KeypointSet, validation: KeypointSet, *, epochs:
     tf.keras.utils.set_random_seed(seed)
     model = build_model(tf, len(train.classes))
     best = _best_epoch_callback(tf, PATIENCE, epochs)
-    one_hot = np.eye(len(train.classes), dtype=np.float32)
-    history = model.fit(normalized_landmarks(train.keypoints), one_hot[train.targets], epochs=epochs,
-                        batch_size=BATCH_SIZE, shuffle=True, verbose=0, callbacks=[best],
-                        validation_data=(normalized_landmarks(validation.keypoints), one_hot[validation.targets]))
+    history = model.fit(*with_mirror_images(train), epochs=epochs, batch_size=BATCH_SIZE, shuffle=True, verbose=0,
+                        callbacks=[best], validation_data=with_mirror_images(validation))
     best.restore()
     return model, {
         "epochs_run": len(history.history["loss"]),
@@ -94,6 +93,18 @@ def train_model(tf: Any, train: KeypointSet, validation: KeypointSet, *, epochs:
         "patience": PATIENCE,
         "label_smoothing": LABEL_SMOOTHING,
     }
+
+
+def with_mirror_images(samples: KeypointSet) -> tuple[np.ndarray, np.ndarray]:
+    """Features and one-hot targets of every sample and of its mirror image, which counts as the same pose (the
+    pose reference counts it so too).
+
+    The tutorial's people mostly face one way. Trained on the tutorial's CSV without mirror images, a classifier
+    named 71-73 % of the mirrored test CSV's poses right, 96-97 % of the poses themselves; with them 99-100 %
+    both (three seeds). Through the whole appliance: docs/architecture.md."""
+    keypoints = np.concatenate([samples.keypoints, mirrored(samples.keypoints)])
+    one_hot = np.eye(len(samples.classes), dtype=np.float32)
+    return normalized_landmarks(keypoints), one_hot[np.concatenate([samples.targets, samples.targets])]
 
 
 def _best_epoch_callback(tf: Any, patience: int, epochs: int) -> Any:
