@@ -78,6 +78,7 @@ def test_trained_on_the_tutorial_csv_it_reaches_95_percent_on_the_test_csv(yoga_
         assert (yoga_csv_model / name).stat().st_size > 0
     markdown = (yoga_csv_model / "report.md").read_text()
     assert "precision" in markdown and "![training](training.png)" in markdown and "Caveat" not in markdown
+    assert "also learnt as its mirror image" in markdown and report["training"]["mirror_images"] is True
     assert report["models"]["model.tflite"]["caveat"] is None  # 495 test samples are enough to mean something
     low, high = report["models"]["model.tflite"]["accuracy_95"]
     assert low < report["models"]["model.tflite"]["accuracy"] < high and high - low < 0.06

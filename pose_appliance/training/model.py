@@ -92,6 +92,7 @@ def train_model(tf: Any, train: KeypointSet, validation: KeypointSet, *, epochs:
         "batch_size": BATCH_SIZE,
         "patience": PATIENCE,
         "label_smoothing": LABEL_SMOOTHING,
+        "mirror_images": True,
     }
 
 

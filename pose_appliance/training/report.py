@@ -128,7 +128,9 @@ def report_markdown(report: dict) -> str:
              f"- Training: {report['training']['epochs_run']} of {report['training']['max_epochs']} epochs, "
              f"best epoch {report['training']['best_epoch']} (validation accuracy "
              f"{report['training']['best_val_accuracy']:.3f}), whose weights were exported; label smoothing "
-             f"{report['training']['label_smoothing']}",
+             f"{report['training']['label_smoothing']}"
+             + ("; every train and validation sample also learnt as its mirror image"
+                if report["training"].get("mirror_images") else ""),
              "- Times (s): " + ", ".join(f"{k[:-2]} {v}" for k, v in report["times_s"].items()),
              f"- Seed: {report['seed']}", ""]
     for name, model in report["models"].items():
