@@ -38,7 +38,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; when ``argv`` names a command, only that command's module is imported."""
-    parser = argparse.ArgumentParser(prog="pose-appliance", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="pose-appliance", epilog="`pose-appliance COMMAND --help` for a command's options.",
+        description="A camera appliance: MoveNet finds a person's pose, a classifier names it, and the overlay "
+                    "shows both. Its config: /etc/pose-appliance/config.toml when installed as a service.")
     parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     named = next((arg for arg in argv or () if not arg.startswith("-")), None)

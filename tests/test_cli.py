@@ -34,6 +34,8 @@ def test_help_still_lists_every_command(capsys):
     assert exit_.value.code == 0
     listed = capsys.readouterr().out
     assert all(name in listed for name in cli.COMMANDS)
+    description = listed.split("positional arguments")[0]
+    assert "``" not in description and "MoveNet" in description  # words for a user, not the module's docstring
 
 
 def test_version_is_looked_up_when_asked(capsys):
