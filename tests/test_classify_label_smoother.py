@@ -142,10 +142,9 @@ def test_a_lost_label_stays_no_longer_than_the_grace_nor_than_it_was_shown():
 
 
 def test_another_pose_replaces_a_label_in_its_grace_at_once():
-    smoother = LabelSmoother(LABELS, ClassifierConfig())
-    labels = timed(smoother, [scores(tree=0.95)] * 30 + [NOTHING] * 3 + [scores(warrior=0.95)] * 10)
-    without_grace = timed(LabelSmoother(LABELS, ClassifierConfig(label_grace_seconds=0.0)),
-                          [scores(tree=0.95)] * 30 + [NOTHING] * 3 + [scores(warrior=0.95)] * 10)
+    frames = [scores(tree=0.95)] * 30 + [NOTHING] * 3 + [scores(warrior=0.95)] * 10
+    labels = timed(LabelSmoother(LABELS, ClassifierConfig()), frames)
+    without_grace = timed(LabelSmoother(LABELS, ClassifierConfig(label_grace_seconds=0.0)), frames)
     first = labels.index("warrior")
     assert first == without_grace.index("warrior") and set(labels[30:first]) == {"tree"}
 
