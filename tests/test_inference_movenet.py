@@ -120,3 +120,15 @@ def test_lores_image_gives_display_pixels(lightning, shared):
 def test_nobody_in_a_black_frame(lightning):
     estimator = MoveNetEstimator(lightning)
     assert estimator.estimate(np.zeros((480, 640, 3), np.uint8), timestamp=0.0) is None
+
+
+def test_a_frame_that_fails_to_prepare_leaves_the_frame_in_flight_alone(lightning, video):
+    frames, _ = video
+    estimator = MoveNetEstimator(lightning)
+    in_flight = estimator.prepare(frames[0])
+    written = in_flight.buffer.copy()
+    with pytest.raises(ValueError, match="HxWx3 uint8"):
+        estimator.prepare(frames[1][:, :, 0])  # a grey frame: the resize refuses it
+    following = estimator.prepare(frames[1])
+    assert following.buffer is not in_flight.buffer
+    np.testing.assert_array_equal(in_flight.buffer, written)

@@ -88,13 +88,15 @@ class TFLiteEstimator:
 
     def _prepare(self, image: np.ndarray, crop: Crop) -> PreparedInput:
         """Crop-and-resize ``image`` into the next of two input buffers of this estimator's own, so frame N+1 can
-        be prepared on one thread while frame N is invoked on another (``infer``)."""
+        be prepared on one thread while frame N is invoked on another (``infer``). The turn passes to the other
+        buffer only when the resize succeeded: after a failed one, the next frame must not be written into the
+        buffer of the frame in flight."""
         shape = (1, self._resizer.height, self._resizer.width, 3)
         if self._buffers is None or self._buffers[0].shape != shape or self._buffers[0].dtype != self._input_dtype:
             self._buffers = [np.empty(shape, self._input_dtype) for _ in range(2)]
         buffer = self._buffers[self._next_buffer]
-        self._next_buffer ^= 1
         self._resizer(image, crop, buffer, scale=self.input_scale, offset=self.input_offset)
+        self._next_buffer ^= 1
         return PreparedInput(buffer, crop, (image.shape[1], image.shape[0]))
 
     def infer(self, prepared: PreparedInput) -> list[np.ndarray]:
