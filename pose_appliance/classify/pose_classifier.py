@@ -97,11 +97,12 @@ class PoseClassifier:
         if self.reference is None:
             scores = self.classify(pose)
             return Assessment(None if int(np.argmax(scores)) == self._other else self._without_other(scores))
-        distances, filled = self.reference.examine(pose.keypoints)
+        distances, filled, coverage = self.reference.examine(pose.keypoints)
         scores = self.classify(filled)
         familiarity = self.reference.familiarity_of(distances)
         predicted = int(np.argmax(scores))
-        chosen = self.reference.choose(predicted, distances, self.min_familiarity, familiarity=familiarity)
+        chosen = self.reference.choose(predicted, distances, self.min_familiarity, familiarity=familiarity,
+                                       coverage=coverage)
         if chosen is None or chosen == self._other:
             return Assessment(None, familiarity=familiarity)
         if chosen != predicted:

@@ -26,7 +26,9 @@ The decision the appliance takes (see :meth:`PoseReference.accepts` and :meth:`P
 *c* only if *c* is also the nearest class, its familiarity is at least ``classifier.min_familiarity``, and at least
 half that of the class the pose is most familiar with. *c* is the classifier's class, or, when the classifier's class
 fails that test, the nearest class if the pose is at least twice as near to it as to any other class and its
-familiarity is at least ``classifier.min_familiarity``.
+familiarity is at least ``classifier.min_familiarity``. Either way the pose must show at least half
+(``MIN_COVERAGE``) of the keypoints *c*'s nearest reference poses show: a distance is measured over the keypoints
+both poses show, and 8 keypoints of a pot plant can lie near a cobra's upper body.
 Measured figures are in the issue note and ``docs/architecture.md``.
 """
 
@@ -52,6 +54,7 @@ TORSO_SIZE_MULTIPLIER = 2.5
 QUANTILES = 201
 RIVAL_RATIO = 0.5  # a class at most this much less familiar than the most familiar one may be named
 DISTINCT_RATIO = 2.0  # this much nearer to one class than to any other: named without the rival check
+MIN_COVERAGE = 0.5  # a class is named only for a pose that shows at least this share of what its nearest poses show
 _STEPS = np.linspace(0.0, 1.0, QUANTILES)
 
 _LEFT_RIGHT = [KEYPOINT_NAMES.index(name.replace("left", "right") if "left" in name else
@@ -131,6 +134,8 @@ class PoseReference:
 
     def __post_init__(self) -> None:
         self._keypoint_major = keypoint_major(self.features, self.visible)
+        self._members = [np.flatnonzero(self.targets == c) for c in range(len(self.classes))]
+        self._visible_counts = np.maximum(self.visible.sum(axis=1), 1)
 
     # ------------------------------------------------------------------------------------------- building
     @classmethod
@@ -168,16 +173,23 @@ class PoseReference:
         """Distance of one pose ``(17, 3)`` to each class (``inf`` for a class it shares too few keypoints with)."""
         return self.examine(keypoints)[0]
 
-    def examine(self, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(:meth:`distances`, :meth:`impute`) of one pose, comparing it with the reference poses once."""
+    def examine(self, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(:meth:`distances`, :meth:`impute`, coverage) of one pose, comparing it with the reference poses once.
+
+        Coverage, per class: the share of the keypoints seen in the class's ``NEIGHBOURS`` nearest reference poses
+        that this pose shows too (mean over those poses). A distance is measured over the keypoints both poses
+        show, so 8 keypoints MoveNet finds in a pot plant can lie near a class's upper body; coverage says how
+        much of the class's poses that comparison saw."""
         keypoints = np.array(keypoints, np.float32)
         features, visible = pose_landmarks(keypoints)
         deviations = largest_deviation(features, visible, *self._keypoint_major)
-        distances = np.array([_mean_of_nearest(deviations[self.targets == c]) for c in range(len(self.classes))],
-                             np.float32)
+        nearest = [_nearest(deviations, members) for members in self._members]
+        distances = np.array([deviations[n].mean() if len(n) else np.inf for n in nearest], np.float32)
+        shown = np.count_nonzero(self._keypoint_major[1][visible], axis=0) / self._visible_counts
+        coverage = np.array([shown[n].mean() if len(n) else 0.0 for n in nearest], np.float32)
         if not visible.all() and np.isfinite(deviations).any():
             keypoints = self._filled(keypoints, features, visible, int(np.argmin(deviations)))
-        return distances, keypoints
+        return distances, keypoints, coverage
 
     def familiarity(self, keypoints: np.ndarray) -> np.ndarray:
         """Per class, the fraction of held-out training poses of the class at least this far from it (0..1)."""
@@ -209,9 +221,10 @@ class PoseReference:
                 and own >= RIVAL_RATIO * float(familiarity.max()))
 
     def choose(self, class_index: int, distances: np.ndarray, min_familiarity: float, *,
-               familiarity: np.ndarray | None = None) -> int | None:
+               familiarity: np.ndarray | None = None, coverage: np.ndarray | None = None) -> int | None:
         """The class to name for a pose the classifier calls ``class_index``, or None for no name (``familiarity``
-        as for :meth:`accepts`).
+        as for :meth:`accepts`; ``coverage`` from :meth:`examine`: a class whose coverage is below
+        ``MIN_COVERAGE`` is never named, unless ``min_familiarity`` is 0, which turns the open-set check off).
 
         The classifier's class when :meth:`accepts` takes it. Otherwise the nearest class, when the pose is at
         least ``DISTINCT_RATIO`` times nearer to it than to any other class and its familiarity is at least
@@ -222,13 +235,17 @@ class PoseReference:
         would claim sitting and lying people the classifier rightly put elsewhere."""
         if familiarity is None:
             familiarity = self.familiarity_of(distances)
+        chosen = None
         if self.accepts(class_index, distances, min_familiarity, familiarity=familiarity):
-            return class_index
-        nearest = int(np.argmin(distances))
-        runner_up = float(np.partition(distances, 1)[1]) if len(distances) > 1 else float("inf")
-        if distances[nearest] * DISTINCT_RATIO <= runner_up and familiarity[nearest] >= min_familiarity:
-            return nearest
-        return None
+            chosen = class_index
+        else:
+            nearest = int(np.argmin(distances))
+            runner_up = float(np.partition(distances, 1)[1]) if len(distances) > 1 else float("inf")
+            if distances[nearest] * DISTINCT_RATIO <= runner_up and familiarity[nearest] >= min_familiarity:
+                chosen = nearest
+        if chosen is not None and min_familiarity > 0.0 and coverage is not None and coverage[chosen] < MIN_COVERAGE:
+            return None
+        return chosen
 
     def impute(self, keypoints: np.ndarray) -> np.ndarray:
         """The pose with its not-visible keypoints replaced by those of the nearest reference pose (placed at
@@ -319,6 +336,13 @@ def _distances_to_classes(features: np.ndarray, visible: np.ndarray, ref_feature
     deviations = largest_deviation(features, visible, ref_features[..., allowed], ref_visible[:, allowed])
     targets = ref_targets[allowed]
     return np.array([_mean_of_nearest(deviations[targets == c]) for c in range(class_count)], np.float32)
+
+
+def _nearest(deviations: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """Indices of the ``NEIGHBOURS`` reference poses among ``members`` with the smallest deviations (any order)."""
+    if len(members) <= NEIGHBOURS:
+        return members
+    return members[np.argpartition(deviations[members], NEIGHBOURS - 1)[:NEIGHBOURS]]
 
 
 def _mean_of_nearest(deviations: np.ndarray) -> float:
