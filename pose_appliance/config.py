@@ -144,7 +144,8 @@ class ClassifierConfig:
                                  "that class are as far from it (0.02 = stranger than 98 % of real examples "
                                  "is refused). When the classifier's class fails, the nearest class is named if "
                                  "the pose is twice as near to it as to any other and at least this familiar to "
-                                 "it. "
+                                 "it. Either way the pose must show at least half of the body points that "
+                                 "class's nearest training poses show. "
                                  "Raise it to name fewer non-yoga poses, lower it to name more "
                                  "unusual yoga poses; 0 = off (every person gets the classifier's label).", 0.02,
                                  minimum=0.0, maximum=1.0)
