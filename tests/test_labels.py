@@ -271,6 +271,8 @@ def test_a_pose_that_shows_under_half_of_what_its_class_shows_is_not_named(yoga_
     assert classifier.reference.choose(predicted, distances, classifier.min_familiarity) == cobra  # no coverage
     assert coverage[cobra] < 0.5
     assert classifier.assess(Pose(pose), size).scores is None
+    # min_familiarity = 0 turns the whole open-set check off, coverage with it: the classifier's label comes back.
+    assert classifier.reference.choose(predicted, distances, 0.0, coverage=coverage) == predicted
 
 
 def test_coverage_is_the_share_of_the_class_poses_keypoints_the_pose_shows_too(yoga_classifier_with_reference,
