@@ -36,6 +36,7 @@ import numpy as np
 from pose_appliance.activity import ActivityStage, ActivityTracker
 from pose_appliance.camera import CaptureThread, FrameSource, LatestFrameMailbox
 from pose_appliance.classify.classifier import Assessment, Classifier, Smoother
+from pose_appliance.classify.reference import mirrored
 from pose_appliance.display.display import Display
 from pose_appliance.events import EventSink, NullEventSink
 from pose_appliance.inference.estimator import Estimator, PreparedInput
@@ -60,17 +61,24 @@ class Stages:
 
     def process(self, frame: Frame) -> tuple[Pose | None, LabelDecision]:
         """One frame start to end on this thread (stills, and estimators that cannot be overlapped)."""
-        if frame.still:
-            pose = self.estimator.estimate_still(frame.model_image, output_size=frame.size)
-        else:
+        if not frame.still:
             pose = self.estimator.estimate(frame.model_image, timestamp=frame.timestamp, output_size=frame.size)
-        return pose, self.decide(pose, frame)
+            return pose, self.decide(pose, frame)
+        pose = self.estimator.estimate_still(frame.model_image, output_size=frame.size)
+        mirror = None
+        if pose is not None and self.classifier is not None:
+            # A still has no next frames to confirm its name; the same picture flipped left to right does.
+            flipped = np.ascontiguousarray(frame.model_image[:, ::-1])
+            found = self.estimator.estimate_still(flipped, output_size=frame.size)
+            mirror = None if found is None else Pose(mirrored(found.keypoints, frame.size[0]), found.crop)
+        return pose, self.decide(pose, frame, mirror=mirror)
 
-    def decide(self, pose: Pose | None, frame: Frame) -> LabelDecision:
-        """The label for a pose in a frame: the classifier's assessment through the label smoother."""
+    def decide(self, pose: Pose | None, frame: Frame, *, mirror: Pose | None = None) -> LabelDecision:
+        """The label for a pose in a frame: the classifier's assessment through the label smoother (``mirror``:
+        see :meth:`Classifier.assess`)."""
         if self.classifier is None or self.smoother is None:
             return LabelDecision(label=None)
-        assessment = Assessment(None) if pose is None else self.classifier.assess(pose, frame.size)
+        assessment = Assessment(None) if pose is None else self.classifier.assess(pose, frame.size, mirror=mirror)
         return self.smoother.update(assessment, still=frame.still, timestamp=frame.timestamp)
 
 

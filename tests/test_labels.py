@@ -294,6 +294,67 @@ def test_coverage_is_the_share_of_the_class_poses_keypoints_the_pose_shows_too(y
     assert np.median(without_limbs) < 0.6, np.median(without_limbs)  # 9 of 17 seen
 
 
+# MoveNet Lightning on COCO val2017/000000539445.jpg (612x612, the front of a train; not in ../shared): the pose in the
+# photo, and the pose in the photo flipped left to right, mirrored back into the photo's pixels.
+TRAIN_FRONT = [
+    [193.06, 318.42, 0.365], [195.57, 318.42, 0.365], [188.05, 320.93, 0.365], [190.55, 315.92, 0.299],
+    [185.54, 318.42, 0.43], [180.52, 325.95, 0.365], [180.52, 328.45, 0.299], [188.05, 320.93, 0.365],
+    [190.55, 323.44, 0.299], [200.58, 318.42, 0.365], [200.58, 330.96, 0.246], [180.52, 330.96, 0.365],
+    [190.55, 333.47, 0.299], [200.58, 348.51, 0.299], [195.57, 348.51, 0.365], [195.57, 348.51, 0.246],
+    [188.05, 348.51, 0.197]]
+TRAIN_FRONT_IN_THE_MIRROR = [
+    [167.14, 293.62, 0.057], [152.49, 294.84, 0.299], [152.49, 292.4, 0.299], [153.71, 297.28, 0.299],
+    [153.71, 294.84, 0.299], [173.65, 304.2, 0.123], [174.46, 299.72, 0.156], [171.2, 307.45, 0.197],
+    [176.9, 305.82, 0.197], [166.32, 308.67, 0.123], [179.75, 302.97, 0.156], [185.03, 309.48, 0.246],
+    [181.37, 311.11, 0.299], [188.29, 313.55, 0.197], [183.0, 312.74, 0.094], [184.22, 325.35, 0.123],
+    [180.56, 327.38, 0.094]]
+
+
+def test_a_still_is_named_only_when_its_mirror_image_agrees(yoga_classifier_with_reference):
+    """A pose and its mirror image are the same pose. The train's "pose" is named warrior, but neither the pose
+    found in the mirror image nor the mean of the two gets that name: the name hangs on keypoint noise."""
+    classifier = yoga_classifier_with_reference
+    pose, mirror = Pose(np.array(TRAIN_FRONT, np.float32)), Pose(np.array(TRAIN_FRONT_IN_THE_MIRROR, np.float32))
+    alone = classifier.assess(pose, (612, 612))
+    assert alone.scores is not None and classifier.labels[int(np.argmax(alone.scores))] == "warrior"
+    assert classifier.assess(pose, (612, 612), mirror=mirror).scores is None
+    # A pose whose mirror image is itself keeps its name.
+    assert classifier.assess(pose, (612, 612), mirror=pose).scores is not None
+    # min_familiarity = 0 turns the open-set check off, the mirror check with it.
+    classifier.min_familiarity, floor = 0.0, classifier.min_familiarity
+    try:
+        assert classifier.assess(pose, (612, 612), mirror=mirror).scores is not None
+    finally:
+        classifier.min_familiarity = floor
+
+
+def test_a_photo_is_checked_against_its_mirror_image_in_the_photos_pixels(models_dir, shared):
+    """Stages.process on a still hands the classifier the pose of the flipped photo, mirrored back: on a clean
+    yoga photo it lies on the photo's own pose (left is left again), and the photo keeps its name."""
+    import cv2
+
+    from pose_appliance.app import build_stages
+    from pose_appliance.camera import FrameSource
+    from pose_appliance.config import Config, replace
+
+    stages = build_stages(replace(Config(), "service.models_dir", str(models_dir)))
+    seen = {}
+    assess = stages.classifier.assess
+
+    def spy(pose, frame_size=None, *, mirror=None):
+        seen.update(pose=pose, mirror=mirror)
+        return assess(pose, frame_size, mirror=mirror)
+
+    stages.classifier.assess = spy
+    path = shared / "data/yoga_cg_subset/test/tree/guy3_tree104.jpg"
+    image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    frame = FrameSource.make_frame(image, 0, still=True)
+    pose, decision = stages.process(frame)
+    assert seen["mirror"] is not None and seen["pose"] is pose
+    assert np.abs(seen["mirror"].keypoints[:, :2] - pose.keypoints[:, :2]).max() < 15
+    assert decision.label == "tree"
+
+
 # ------------------------------------------------------------------------------------------- view check
 def standing(score: float = 0.9) -> Pose:
     """A person standing in the middle of a 640x480 frame, every keypoint seen."""

@@ -42,8 +42,11 @@ class Classifier(Protocol):
 
     def classify(self, pose: Pose) -> np.ndarray: ...
 
-    def assess(self, pose: Pose, frame_size: tuple[int, int] | None = None) -> Assessment:
-        """View check, classifier and open-set check for one pose (``frame_size`` = (w, h) of its frame)."""
+    def assess(self, pose: Pose, frame_size: tuple[int, int] | None = None, *, mirror: Pose | None = None
+               ) -> Assessment:
+        """View check, classifier and open-set check for one pose (``frame_size`` = (w, h) of its frame).
+        ``mirror``: for a still, the pose found in the picture flipped left to right, in the picture's own
+        pixels; the pose keeps its name only if that pose, or the mean of the two, gets the same one."""
         ...
 
 

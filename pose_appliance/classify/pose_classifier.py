@@ -85,11 +85,29 @@ class PoseClassifier:
     def input_width(self) -> int:
         return int(self._input["shape"][-1])
 
-    def assess(self, pose: Pose, frame_size: tuple[int, int] | None = None) -> Assessment:
+    def assess(self, pose: Pose, frame_size: tuple[int, int] | None = None, *, mirror: Pose | None = None
+               ) -> Assessment:
         """View check, then the classifier on the pose (its unseen keypoints filled in from the nearest reference
         pose), then the open-set check (:meth:`PoseReference.choose`): the scores are kept for a pose familiar to
         the classifier's class; all the weight goes to the reference's class when it overrules the classifier.
-        A pose whose class comes out as ``OTHER_LABEL`` gets no name, like one the open-set check refuses."""
+        A pose whose class comes out as ``OTHER_LABEL`` gets no name, like one the open-set check refuses.
+
+        ``mirror`` (stills): the pose MoveNet found in the picture flipped left to right, mirrored back. A pose
+        and its mirror image are the same pose, so a name that only one of them gets hangs on keypoint noise:
+        the name is kept when the mirror pose or the mean of the two poses gets it too. Part of the open-set
+        check: without a reference, or with ``min_familiarity`` = 0, ``mirror`` is not looked at."""
+        assessment = self._assess(pose, frame_size)
+        if mirror is None or assessment.scores is None or self.reference is None or self.min_familiarity <= 0.0:
+            return assessment
+        named = int(np.argmax(assessment.scores))
+        mean = Pose(((pose.keypoints + mirror.keypoints) / 2).astype(np.float32), pose.crop)
+        for other in (mirror, mean):
+            seen = self._assess(other, frame_size)
+            if seen.scores is not None and int(np.argmax(seen.scores)) == named:
+                return assessment
+        return Assessment(None, familiarity=assessment.familiarity)
+
+    def _assess(self, pose: Pose, frame_size: tuple[int, int] | None) -> Assessment:
         hint = view_problem(pose, frame_size, min_score=self.min_keypoint_score,
                             min_visible=self.min_visible_keypoints)
         if hint is not None:

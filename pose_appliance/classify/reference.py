@@ -79,10 +79,11 @@ def pose_landmarks(keypoints: np.ndarray, *, visible_score: float = VISIBLE_SCOR
     return (centred / size[..., None, None]).astype(np.float32), visible
 
 
-def mirrored(keypoints: np.ndarray) -> np.ndarray:
-    """The same pose seen in a mirror: x negated, left and right keypoints swapped."""
+def mirrored(keypoints: np.ndarray, width: float = 0.0) -> np.ndarray:
+    """The same pose seen in a mirror: x -> ``width`` - x, left and right keypoints swapped. With the width of
+    the picture, keypoints found in a picture flipped left to right come back to the picture's own pixels."""
     flipped = np.array(keypoints, np.float32)[..., _LEFT_RIGHT, :]
-    flipped[..., 0] = -flipped[..., 0]
+    flipped[..., 0] = width - flipped[..., 0]
     return flipped
 
 

@@ -150,7 +150,9 @@ def report_markdown(report: dict) -> str:
               f"With the pose reference (reference.npz, classifier.min_familiarity = {open_set['min_familiarity']}) "
               f"and the view check, {open_set['named']} of {open_set['samples']} held-out samples get a label: "
               f"{open_set['named_right']} right, {open_set['named_wrong']} wrong; {open_set['refused_view']} are "
-              "refused by the view check, the rest as unlike their class."]
+              "refused by the view check, the rest as unlike their class. These are single poses: a photo run "
+              "through `pose-appliance run` is also checked against its mirror image, which names a little less "
+              "(docs/architecture.md)."]
     if open_set.get("other_samples"):
         lines += [f"Of the {open_set['other_samples']} samples of the class *{OTHER_LABEL}* (never shown by the "
                   f"appliance), {open_set['other_unnamed']} get no label, as they should."]
