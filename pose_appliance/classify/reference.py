@@ -185,7 +185,7 @@ class PoseReference:
         features, visible = pose_landmarks(keypoints)
         deviations = largest_deviation(features, visible, *self._keypoint_major)
         nearest = [_nearest(deviations, members) for members in self._members]
-        distances = np.array([deviations[n].mean() if len(n) else np.inf for n in nearest], np.float32)
+        distances = np.array([_mean_over(deviations, n) for n in nearest], np.float32)
         shown = np.count_nonzero(self._keypoint_major[1][visible], axis=0) / self._visible_counts
         coverage = np.array([shown[n].mean() if len(n) else 0.0 for n in nearest], np.float32)
         if not visible.all() and np.isfinite(deviations).any():
@@ -336,7 +336,8 @@ def _distances_to_classes(features: np.ndarray, visible: np.ndarray, ref_feature
                           allowed: np.ndarray) -> np.ndarray:
     deviations = largest_deviation(features, visible, ref_features[..., allowed], ref_visible[:, allowed])
     targets = ref_targets[allowed]
-    return np.array([_mean_of_nearest(deviations[targets == c]) for c in range(class_count)], np.float32)
+    return np.array([_mean_over(deviations, _nearest(deviations, np.flatnonzero(targets == c)))
+                     for c in range(class_count)], np.float32)
 
 
 def _nearest(deviations: np.ndarray, members: np.ndarray) -> np.ndarray:
@@ -346,11 +347,9 @@ def _nearest(deviations: np.ndarray, members: np.ndarray) -> np.ndarray:
     return members[np.argpartition(deviations[members], NEIGHBOURS - 1)[:NEIGHBOURS]]
 
 
-def _mean_of_nearest(deviations: np.ndarray) -> float:
-    if len(deviations) == 0:
-        return float("inf")
-    count = min(NEIGHBOURS, len(deviations))
-    return float(np.partition(deviations, count - 1)[:count].mean())
+def _mean_over(deviations: np.ndarray, nearest: np.ndarray) -> float:
+    """A pose's distance to a class: the mean deviation of its ``nearest`` poses of that class (``inf`` for none)."""
+    return float(deviations[nearest].mean()) if len(nearest) else float("inf")
 
 
 def _edited(features: np.ndarray, visible: np.ndarray, targets: np.ndarray, groups: np.ndarray) -> np.ndarray:
