@@ -66,7 +66,7 @@ class Stages:
             return pose, self.decide(pose, frame)
         pose = self.estimator.estimate_still(frame.model_image, output_size=frame.size)
         mirror = None
-        if pose is not None and self.classifier is not None:
+        if pose is not None and self.classifier is not None and self.classifier.checks_mirror_image:
             # A still has no next frames to confirm its name; the same picture flipped left to right does.
             flipped = np.ascontiguousarray(frame.model_image[:, ::-1])
             found = self.estimator.estimate_still(flipped, output_size=frame.size)

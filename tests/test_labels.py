@@ -353,6 +353,10 @@ def test_a_photo_is_checked_against_its_mirror_image_in_the_photos_pixels(models
     assert seen["mirror"] is not None and seen["pose"] is pose
     assert np.abs(seen["mirror"].keypoints[:, :2] - pose.keypoints[:, :2]).max() < 15
     assert decision.label == "tree"
+    # With the open-set check off nothing looks at a mirror pose, so the flipped picture is not estimated.
+    stages.classifier.min_familiarity = 0.0
+    stages.process(frame)
+    assert seen["mirror"] is None
 
 
 # ------------------------------------------------------------------------------------------- view check

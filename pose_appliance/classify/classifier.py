@@ -42,6 +42,11 @@ class Classifier(Protocol):
 
     def classify(self, pose: Pose) -> np.ndarray: ...
 
+    @property
+    def checks_mirror_image(self) -> bool:
+        """Whether ``assess`` looks at ``mirror``: callers find the mirror pose only then."""
+        ...
+
     def assess(self, pose: Pose, frame_size: tuple[int, int] | None = None, *, mirror: Pose | None = None
                ) -> Assessment:
         """View check, classifier and open-set check for one pose (``frame_size`` = (w, h) of its frame).

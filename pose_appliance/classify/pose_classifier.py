@@ -85,6 +85,11 @@ class PoseClassifier:
     def input_width(self) -> int:
         return int(self._input["shape"][-1])
 
+    @property
+    def checks_mirror_image(self) -> bool:
+        """The mirror check is part of the open-set check: on with a reference and ``min_familiarity`` > 0."""
+        return self.reference is not None and self.min_familiarity > 0.0
+
     def assess(self, pose: Pose, frame_size: tuple[int, int] | None = None, *, mirror: Pose | None = None
                ) -> Assessment:
         """View check, then the classifier on the pose (its unseen keypoints filled in from the nearest reference
@@ -94,10 +99,10 @@ class PoseClassifier:
 
         ``mirror`` (stills): the pose MoveNet found in the picture flipped left to right, mirrored back. A pose
         and its mirror image are the same pose, so a name that only one of them gets hangs on keypoint noise:
-        the name is kept when the mirror pose or the mean of the two poses gets it too. Part of the open-set
-        check: without a reference, or with ``min_familiarity`` = 0, ``mirror`` is not looked at."""
+        the name is kept when the mirror pose or the mean of the two poses gets it too. Looked at only when
+        :attr:`checks_mirror_image`."""
         assessment = self._assess(pose, frame_size)
-        if mirror is None or assessment.scores is None or self.reference is None or self.min_familiarity <= 0.0:
+        if mirror is None or assessment.scores is None or not self.checks_mirror_image:
             return assessment
         named = int(np.argmax(assessment.scores))
         mean = Pose(((pose.keypoints + mirror.keypoints) / 2).astype(np.float32), pose.crop)
