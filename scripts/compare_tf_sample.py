@@ -22,7 +22,10 @@ Measured, sides interleaved (sample, appliance, appliance, sample, ...) because 
 1. Whole process: ``pose-appliance run --source VIDEO --display null --frames N`` against the sample's ``run()``
    in a fresh Python: wall time from spawn to exit and CPU time (user + system, every thread, ``wait4``). Both
    run from bytecode caches, as installed code does (``PYTHONDONTWRITEBYTECODE`` is cleared for the children and
-   one untimed run of each side comes first).
+   one untimed run of each side comes first). A third process, the **floor**, does only what no implementation
+   of the same work can skip: start Python, import numpy, OpenCV and LiteRT, load the model with one thread per
+   core, decode the frames (on a thread) and resize and invoke each. The appliance runs the same model with the
+   same threads, so ``floor / sample`` is as low as its ratio can go on this machine.
 2. In one process per side: the loop's frames per second over frames decoded ahead of time, in blocks between
    blocks of bare ``interpreter.invoke()`` on the same interpreter (the sample's own interpreter, 4 threads; the
    appliance's, one thread per core). Each block is compared with the mean of the bare rates before and after it.
@@ -190,6 +193,45 @@ def _appliance_worker(job: dict) -> None:
                       "blocks": _ratios(bare, loops)}), flush=True)
 
 
+# ----------------------------------------------------------------------------------------------- the floor
+def _floor_worker(job: dict) -> None:
+    """The least a process can do for the same frames: start Python, import numpy, OpenCV and LiteRT, load the
+    model (one thread per core), then decode each frame on a thread while the main thread resizes the previous
+    one to the model input and invokes. No crop tracking, classifier, smoothing or drawing. Neither side can
+    end before this does, so it bounds every whole-process ratio from below."""
+    import queue
+    import threading
+
+    import cv2
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=job["model"], num_threads=os.cpu_count())
+    interpreter.allocate_tensors()
+    tensor = interpreter.get_input_details()[0]
+    height, width = (int(v) for v in tensor["shape"][1:3])
+    frames: queue.Queue = queue.Queue(maxsize=2)
+
+    def decode() -> None:
+        capture = cv2.VideoCapture(job["video"])
+        for _ in range(job["frames"]):
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            frames.put(bgr)
+        capture.release()
+        frames.put(None)
+
+    threading.Thread(target=decode, daemon=True).start()
+    count = 0
+    while (bgr := frames.get()) is not None:
+        resized = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (width, height))
+        interpreter.set_tensor(tensor["index"], resized[np.newaxis].astype(tensor["dtype"], copy=False))
+        interpreter.invoke()
+        count += 1
+    print(json.dumps({"frames": count}), flush=True)
+
+
 # ------------------------------------------------------------------------------------------------- shared
 def _decode(video: str, count: int) -> list:
     import cv2
@@ -273,6 +315,10 @@ class Comparison:
                             "--frames", str(self.args.frames), "--models-dir", self.models_dir,
                             "--log-level", "warning"], sample=False)
 
+    def floor_process(self) -> dict:
+        job = {"frames": self.args.frames, "video": self.video, "model": self.model}
+        return self._timed([self.python, __file__, "--floor-worker", json.dumps(job)], sample=False)
+
     def _timed(self, command: list[str], *, sample: bool) -> dict:
         env = dict(os.environ)
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # both sides run from bytecode caches, as when installed
@@ -349,6 +395,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--sample-worker"]:
         _sample_worker(argv[1], json.loads(argv[2]))
         return 0
+    if argv[:1] == ["--floor-worker"]:
+        _floor_worker(json.loads(argv[1]))
+        return 0
     if argv[:1] == ["--appliance-worker"]:
         _appliance_worker(json.loads(argv[1]))
         return 0
@@ -390,13 +439,14 @@ def _compare(args: argparse.Namespace, comparison: Comparison) -> int:
                                               else ""))
     say(f"model {comparison.model}, video {comparison.video}, {args.frames} frames, {os.cpu_count()} cores")
     say("  warm-up: one untimed run of each side, so both start from bytecode caches")
-    comparison.sample_process()
-    comparison.appliance_process()
-    processes: dict[str, list[dict]] = {"sample": [], "appliance": []}
+    runners = {"sample": comparison.sample_process, "appliance": comparison.appliance_process,
+               "floor": comparison.floor_process}
+    for runner in runners.values():
+        runner()
+    processes: dict[str, list[dict]] = {side: [] for side in runners}
     for i in range(args.rounds):
-        order = ("sample", "appliance") if i % 2 == 0 else ("appliance", "sample")
-        for side in order:
-            result = comparison.sample_process() if side == "sample" else comparison.appliance_process()
+        for side in (tuple(runners) if i % 2 == 0 else tuple(runners)[::-1]):
+            result = runners[side]()
             processes[side].append(result)
             say(f"  whole process {i + 1}/{args.rounds} {side:<9}: {result['wall_s']:.3f} s wall, "
                 f"{result['cpu_s']:.3f} s CPU")
@@ -432,6 +482,9 @@ def summarize(args, comparison: Comparison, processes: dict, inprocess: dict) ->
         report[f"{side}_process"]["runs"] = runs
     report["wall_ratio"] = _spread([a["wall_s"] / s["wall_s"] for a, s in pairs])
     report["cpu_ratio"] = _spread([a["cpu_s"] / s["cpu_s"] for a, s in pairs])
+    floor_pairs = list(zip(processes["floor"], processes["sample"]))
+    report["floor_wall_ratio"] = _spread([f["wall_s"] / s["wall_s"] for f, s in floor_pairs])
+    report["floor_cpu_ratio"] = _spread([f["cpu_s"] / s["cpu_s"] for f, s in floor_pairs])
     for side, workers in inprocess.items():
         blocks = [b for w in workers for b in w["blocks"]]
         if not blocks:
@@ -452,8 +505,15 @@ def format_report(r: dict) -> str:
                   f"{_fmt(sample['cpu_s'], 3):<22}{_fmt(sample['peak_rss_mb'], 0)}")
     appliance_row = (f"  {'pose-appliance run --display null':<34}{_fmt(appliance['wall_s'], 3):<22}"
                      f"{_fmt(appliance['cpu_s'], 3):<22}{_fmt(appliance['peak_rss_mb'], 0)}")
-    lines = [header, f"  {'':<34}{'wall s':<22}{'CPU s':<22}peak RSS MB", sample_row, appliance_row,
-             f"  {'appliance / sample, per pair':<34}{_fmt(r['wall_ratio']):<22}{_fmt(r['cpu_ratio']):<22}", "",
+    floor = r["floor_process"]
+    floor_row = (f"  {'floor (decode, resize, invoke)':<34}{_fmt(floor['wall_s'], 3):<22}"
+                 f"{_fmt(floor['cpu_s'], 3):<22}{_fmt(floor['peak_rss_mb'], 0)}")
+    lines = [header, f"  {'':<34}{'wall s':<22}{'CPU s':<22}peak RSS MB", sample_row, appliance_row, floor_row,
+             f"  {'appliance / sample, per pair':<34}{_fmt(r['wall_ratio']):<22}{_fmt(r['cpu_ratio']):<22}",
+             f"  {'floor / sample, per pair':<34}{_fmt(r['floor_wall_ratio']):<22}"
+             f"{_fmt(r['floor_cpu_ratio']):<22}",
+             "  (the floor starts Python, imports, loads the model, then only decodes, resizes and invokes: the "
+             "appliance, same model and threads, cannot end sooner)", "",
              ("In one process, loop fps / bare invoke fps of the same interpreter, blocks interleaved; median "
               "(min-max):")]
     for side, name in (("sample", "TF sample run() (draws, shows nothing)"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -35,3 +36,18 @@ def test_the_demo_scripts_pass_shellcheck():
                              "evaluate-labels", "compare-tf-sample"],
                             capture_output=True, text=True, cwd=REPO / "scripts", check=False)
     assert result.returncode == 0, result.stdout
+
+
+def test_compare_tf_sample_floor_decodes_resizes_and_invokes_every_frame(lightning_int8, shared):
+    """The floor process of scripts/compare-tf-sample runs the real model on the real video's frames."""
+    job = {"frames": 12, "video": str(shared / "data" / "tfjs_pose_detection" / "pose_1.mp4"),
+           "model": str(lightning_int8)}
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "compare_tf_sample.py"), "--floor-worker",
+                             json.dumps(job)], capture_output=True, text=True, cwd=REPO / "scripts", check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"frames": 12}
+    job["video"] = str(shared / "data" / "MANIFEST.md")  # not a video: no frame, and no hang
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "compare_tf_sample.py"), "--floor-worker",
+                             json.dumps(job)], capture_output=True, text=True, cwd=REPO / "scripts", check=False,
+                            timeout=60)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"frames": 0}
