@@ -145,8 +145,8 @@ class ClassifierConfig:
                                  "is refused). When the classifier's class fails, the nearest class is named if "
                                  "the pose is twice as near to it as to any other and at least this familiar to "
                                  "it. Either way the pose must show at least half of the body points that "
-                                 "class's nearest training poses show, and a photo must get the same name from "
-                                 "the pose in its mirror image (or the mean of the two poses). "
+                                 "class's nearest training poses show. A photo is judged on the picture and its "
+                                 "mirror image together (scores and distances averaged over the two). "
                                  "Raise it to name fewer non-yoga poses, lower it to name more "
                                  "unusual yoga poses; 0 = off (every person gets the classifier's label).", 0.02,
                                  minimum=0.0, maximum=1.0)

@@ -266,8 +266,7 @@ def test_the_trained_model_passes_the_appliance_checks(tutorial_csv_model, tmp_p
     right, wrong = yoga_verdicts(run_records(tmp_path, models_dir, shared / "data/yoga_cg_subset/test", "--config",
                                              str(config)))
     assert wrong == []
-    # Issue 11 asks for 48; measured 47 (see test_labels).
-    assert right >= 47
+    assert right >= 48  # measured 49-50 with seeds 0-3 (47 / 46 / 48 / 49 before photos were judged on both views)
     for video in ("pose_1.mp4", "pose_squats.mp4"):
         records = run_records(tmp_path, models_dir, shared / "data/tfjs_pose_detection" / video, "--config",
                               str(config))

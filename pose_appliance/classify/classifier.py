@@ -51,7 +51,7 @@ class Classifier(Protocol):
                ) -> Assessment:
         """View check, classifier and open-set check for one pose (``frame_size`` = (w, h) of its frame).
         ``mirror``: for a still, the pose found in the picture flipped left to right, in the picture's own
-        pixels; the pose keeps its name only if that pose, or the mean of the two, gets the same one."""
+        pixels; the photo is then judged on both views."""
         ...
 
 

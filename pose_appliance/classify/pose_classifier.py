@@ -98,21 +98,10 @@ class PoseClassifier:
         A pose whose class comes out as ``OTHER_LABEL`` gets no name, like one the open-set check refuses.
 
         ``mirror`` (stills): the pose MoveNet found in the picture flipped left to right, mirrored back. A pose
-        and its mirror image are the same pose, so a name that only one of them gets hangs on keypoint noise:
-        the name is kept when the mirror pose or the mean of the two poses gets it too. Looked at only when
-        :attr:`checks_mirror_image`."""
-        assessment = self._assess(pose, frame_size)
-        if mirror is None or assessment.scores is None or not self.checks_mirror_image:
-            return assessment
-        named = int(np.argmax(assessment.scores))
-        mean = Pose(((pose.keypoints + mirror.keypoints) / 2).astype(np.float32), pose.crop)
-        for other in (mirror, mean):
-            seen = self._assess(other, frame_size)
-            if seen.scores is not None and int(np.argmax(seen.scores)) == named:
-                return assessment
-        return Assessment(None, familiarity=assessment.familiarity)
-
-    def _assess(self, pose: Pose, frame_size: tuple[int, int] | None) -> Assessment:
+        and its mirror image are the same pose, seen twice with other keypoint noise, so the photo is judged on
+        both views: the classifier's scores and the class distances are averaged over the two, and the
+        reference overrules the classifier only when each view on its own is that distinct
+        (:meth:`PoseReference.choose`). Looked at only when :attr:`checks_mirror_image`."""
         hint = view_problem(pose, frame_size, min_score=self.min_keypoint_score,
                             min_visible=self.min_visible_keypoints)
         if hint is not None:
@@ -122,10 +111,17 @@ class PoseClassifier:
             return Assessment(None if int(np.argmax(scores)) == self._other else self._without_other(scores))
         distances, filled, coverage = self.reference.examine(pose.keypoints)
         scores = self.classify(filled)
+        views = None
+        if mirror is not None and self.checks_mirror_image:
+            mirror_distances, mirror_filled, mirror_coverage = self.reference.examine(mirror.keypoints)
+            views = [distances, mirror_distances]
+            distances = (distances + mirror_distances) / 2
+            scores = (scores + self.classify(mirror_filled)) / 2
+            coverage = np.minimum(coverage, mirror_coverage)
         familiarity = self.reference.familiarity_of(distances)
         predicted = int(np.argmax(scores))
         chosen = self.reference.choose(predicted, distances, self.min_familiarity, familiarity=familiarity,
-                                       coverage=coverage)
+                                       coverage=coverage, views=views)
         if chosen is None or chosen == self._other:
             return Assessment(None, familiarity=familiarity)
         if chosen != predicted:

@@ -222,10 +222,13 @@ class PoseReference:
                 and own >= RIVAL_RATIO * float(familiarity.max()))
 
     def choose(self, class_index: int, distances: np.ndarray, min_familiarity: float, *,
-               familiarity: np.ndarray | None = None, coverage: np.ndarray | None = None) -> int | None:
+               familiarity: np.ndarray | None = None, coverage: np.ndarray | None = None,
+               views: list[np.ndarray] | None = None) -> int | None:
         """The class to name for a pose the classifier calls ``class_index``, or None for no name (``familiarity``
         as for :meth:`accepts`; ``coverage`` from :meth:`examine`: a class whose coverage is below
         ``MIN_COVERAGE`` is never named, unless ``min_familiarity`` is 0, which turns the open-set check off).
+        ``views``: when ``distances`` is the mean over several views of one pose (a photo and its mirror image),
+        each view's own distances; the distinct exception below must then hold in every view.
 
         The classifier's class when :meth:`accepts` takes it. Otherwise the nearest class, when the pose is at
         least ``DISTINCT_RATIO`` times nearer to it than to any other class and its familiarity is at least
@@ -241,8 +244,8 @@ class PoseReference:
             chosen = class_index
         else:
             nearest = int(np.argmin(distances))
-            runner_up = float(np.partition(distances, 1)[1]) if len(distances) > 1 else float("inf")
-            if distances[nearest] * DISTINCT_RATIO <= runner_up and familiarity[nearest] >= min_familiarity:
+            if (familiarity[nearest] >= min_familiarity
+                    and all(_distinct(d, nearest) for d in (distances, *(views or [])))):
                 chosen = nearest
         if chosen is not None and min_familiarity > 0.0 and coverage is not None and coverage[chosen] < MIN_COVERAGE:
             return None
@@ -318,6 +321,12 @@ def reference_from_csv(csv_path: str | Path, cache_dir: str | Path | None = None
     with contextlib.suppress(OSError):  # an unwritable folder only costs the cache
         reference.save(cache)
     return reference
+
+
+def _distinct(distances: np.ndarray, class_index: int) -> bool:
+    """Class ``class_index`` is the nearest, at least ``DISTINCT_RATIO`` times nearer than any other class."""
+    runner_up = float(np.partition(distances, 1)[1]) if len(distances) > 1 else float("inf")
+    return int(np.argmin(distances)) == class_index and distances[class_index] * DISTINCT_RATIO <= runner_up
 
 
 def _groups(targets: np.ndarray, files: list[str]) -> np.ndarray:
