@@ -84,7 +84,14 @@ def load_reference(classifier_config: ClassifierConfig, models_dir: str | Path) 
             return reference_from_csv(path) if path.suffix.lower() == ".csv" else PoseReference.load(path)
         if classifier_config.path:
             beside = Path(classifier_config.path).expanduser().with_name(REFERENCE_FILE)
-            return PoseReference.load(beside) if beside.is_file() else None
+            if not beside.is_file():
+                return None
+            try:
+                return PoseReference.load(beside)
+            except ValueError as exc:
+                raise ClassifierError(f"classifier.path: the pose reference beside it is damaged: {exc}; train the "
+                                      "classifier again (pose-appliance train-classifier ... --force), or delete "
+                                      f"{beside} to name poses without the open-set check") from None
         from pose_appliance import modelstore
 
         manifest = modelstore.load_manifest()

@@ -38,6 +38,7 @@ import contextlib
 import hashlib
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -272,14 +273,24 @@ class PoseReference:
 
     # ------------------------------------------------------------------------------------------- files
     def save(self, path: str | Path) -> None:
+        """Write ``path`` whole or not at all: through a temp file of this call's own in the same folder, so a
+        crash leaves the old file and two processes caching one CSV never write into one temp file."""
         path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("wb") as handle:
-            np.savez_compressed(handle, version=np.int64(REFERENCE_VERSION), classes=np.array(self.classes),
-                                features=self.features.astype(np.float16), visible=self.visible,
-                                targets=self.targets.astype(np.int16), quantiles=self.quantiles,
-                                source_sha256=np.array(self.source_sha256))
-        os.replace(tmp, path)
+        descriptor, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                os.fchmod(descriptor, 0o644)  # mkstemp's 0600 would hide it from an appliance run as another user
+                np.savez_compressed(handle, version=np.int64(REFERENCE_VERSION), classes=np.array(self.classes),
+                                    features=self.features.astype(np.float16), visible=self.visible,
+                                    targets=self.targets.astype(np.int16), quantiles=self.quantiles,
+                                    source_sha256=np.array(self.source_sha256))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
 
     @classmethod
     def load(cls, path: str | Path) -> PoseReference:
@@ -294,10 +305,10 @@ class PoseReference:
                 return cls([str(c) for c in data["classes"]], data["features"].astype(np.float32),
                            data["visible"].astype(bool), data["targets"].astype(np.int64),
                            data["quantiles"].astype(np.float32), str(data["source_sha256"]))
-        except (OSError, KeyError, ValueError, EOFError) as exc:
+        except Exception as exc:  # a damaged file fails in zipfile, zlib, numpy or here, in many ways
             if isinstance(exc, ValueError) and str(exc).startswith(str(path)):
                 raise
-            raise ValueError(f"{path}: not a pose reference file ({exc})") from None
+            raise ValueError(f"{path}: not a pose reference file ({type(exc).__name__}: {exc})") from None
 
 
 def reference_from_csv(csv_path: str | Path, cache_dir: str | Path | None = None) -> PoseReference:
