@@ -95,6 +95,15 @@ def test_keypoint_csv_round_trip(tmp_path):
     assert again.keypoints == pytest.approx(samples.keypoints, rel=1e-5)
 
 
+def test_a_keypoint_csv_saved_with_a_byte_order_mark_reads_the_same(tmp_path, shared):
+    """Excel's "CSV UTF-8" and Windows Notepad start the file with U+FEFF, which would be part of "file_name"."""
+    plain = shared / "data/yoga_poses_csv/yoga_test_data.csv"
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    samples, again = read_keypoint_csv(plain), read_keypoint_csv(tmp_path / "bom.csv")
+    assert again.files == samples.files and again.classes == samples.classes
+    assert np.array_equal(again.keypoints, samples.keypoints)
+
+
 def test_not_a_keypoint_csv_names_the_file(tmp_path):
     bad = tmp_path / "notes.csv"
     bad.write_text("a,b\n1,2\n")

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pose_appliance.classify import ClassifierError, PoseClassifier, create_classifier
+from pose_appliance.classify import ClassifierError, PoseClassifier, create_classifier, read_labels
 from pose_appliance.classify.keypoint_csv import read_keypoint_csv
 from pose_appliance.config import ClassifierConfig, ModelConfig
 from pose_appliance.types import Pose
@@ -50,6 +50,14 @@ def test_missing_or_empty_labels_file_names_the_file(tmp_path, yoga_classifier):
     (tmp_path / "blank.txt").write_text("\n  \n")
     with pytest.raises(ClassifierError, match=r"blank.txt: labels file is empty"):
         PoseClassifier(yoga_classifier, tmp_path / "blank.txt")
+
+
+def test_a_labels_file_saved_with_a_byte_order_mark_loads(tmp_path, yoga_classifier, yoga_labels):
+    """labels.txt re-saved by Windows Notepad starts with U+FEFF, which would stick to the first label."""
+    labels = tmp_path / "labels.txt"
+    labels.write_bytes(b"\xef\xbb\xbf" + yoga_labels.read_bytes())
+    assert read_labels(labels) == read_labels(yoga_labels)
+    assert PoseClassifier(yoga_classifier, labels).labels[0] == "chair"
 
 
 def test_a_model_that_is_not_a_classifier_is_rejected(lightning_int8, yoga_labels):

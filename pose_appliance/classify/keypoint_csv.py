@@ -51,7 +51,7 @@ def read_keypoint_csv(path: str | Path) -> KeypointSet:
     """Read a tutorial-format CSV. Classes are ordered by ``class_no``. Raises ValueError naming the file."""
     path = Path(path)
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.reader(handle))
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: cannot read keypoint CSV: {exc}") from None

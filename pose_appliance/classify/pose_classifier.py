@@ -25,7 +25,7 @@ def read_labels(path: str | Path) -> list[str]:
     if path.exists() and not path.is_file():  # a FIFO would block the reader (the service's main thread)
         raise ClassifierError(f"{path}: the labels file is not a regular file (a folder, FIFO or device)")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ClassifierError(f"{path}: labels file not found (set classifier.labels to the labels file, one "
                               "label per line)") from None
