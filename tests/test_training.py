@@ -22,6 +22,7 @@ from pose_appliance.classify.keypoint_csv import read_keypoint_csv
 from pose_appliance.commands import train_classifier
 from pose_appliance.config import ClassifierConfig
 from pose_appliance.errors import UserError
+from pose_appliance.training.dataset import find_images
 from pose_appliance.types import Pose
 
 needs_tensorflow = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
@@ -161,6 +162,17 @@ def test_bad_layouts_give_one_clear_message(tmp_path, layout, message):
         train_classifier.run(parse(dataset, "--out", tmp_path / "out", "--models-dir", tmp_path / "no-models"))
     assert "\n" not in str(error.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_hidden_files_in_class_folders_are_left_out_like_hidden_folders(tmp_path):
+    """macOS leaves an AppleDouble "._<name>" beside every file it copies to a USB stick or share; the user never
+    sees it, so training must not stop at it."""
+    dataset = make_image_tree(tmp_path / "photos", {"tree": ["1.jpg", "2.jpg"], "dog": ["3.jpg"],
+                                                    ".Trashes": ["4.jpg"]})
+    (dataset / "tree" / "._1.jpg").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
+    (dataset / "dog" / ".hidden.png").write_bytes(b"")
+    assert find_images(dataset) == {"dog": [dataset / "dog/3.jpg"],
+                                    "tree": [dataset / "tree/1.jpg", dataset / "tree/2.jpg"]}
 
 
 def test_missing_dataset_and_loose_images(tmp_path):

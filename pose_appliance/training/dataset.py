@@ -45,7 +45,8 @@ def load_samples(path: Path, estimator: Callable[[], tuple[Any, str]],
 
 def find_images(folder: Path) -> dict[str, list[Path]]:
     """``{class: images}`` of a ``<class>/<image>`` folder, classes in name order. Bad layouts, and files OpenCV
-    cannot decode, raise UserError before any model is loaded."""
+    cannot decode, raise UserError before any model is loaded. Hidden folders and files (``.Trashes``, the
+    ``._<name>`` AppleDouble files macOS leaves on USB sticks and shares) are left out."""
     import cv2
 
     if not folder.exists():
@@ -63,7 +64,8 @@ def find_images(folder: Path) -> dict[str, list[Path]]:
                         "class folders")
     images = {}
     for class_dir in class_dirs:
-        files = sorted(p for p in class_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        files = sorted(p for p in class_dir.iterdir()
+                       if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS)
         if not files:
             raise UserError(f"{class_dir}: empty class folder (no {'/'.join(IMAGE_EXTENSIONS)} images); add "
                             "images or remove the folder")
