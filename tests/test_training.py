@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -22,7 +23,7 @@ from pose_appliance.classify.keypoint_csv import read_keypoint_csv
 from pose_appliance.commands import train_classifier
 from pose_appliance.config import ClassifierConfig
 from pose_appliance.errors import UserError
-from pose_appliance.training.dataset import find_images
+from pose_appliance.training.dataset import appliance_estimator, find_images, load_samples
 from pose_appliance.types import Pose
 
 needs_tensorflow = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
@@ -173,6 +174,26 @@ def test_hidden_files_in_class_folders_are_left_out_like_hidden_folders(tmp_path
     (dataset / "dog" / ".hidden.png").write_bytes(b"")
     assert find_images(dataset) == {"dog": [dataset / "dog/3.jpg"],
                                     "tree": [dataset / "tree/1.jpg", dataset / "tree/2.jpg"]}
+
+
+def test_an_image_that_cannot_be_decoded_is_skipped_with_the_others(tmp_path, shared, models_dir, capsys):
+    """A PNG cut short passes the up-front format check (its header is whole) and fails to decode only when its
+    turn comes: it is skipped and listed like an image without a whole body, not the end of the run."""
+    import cv2
+
+    dataset = tmp_path / "photos"
+    for name in ("chair", "tree"):
+        (dataset / name).mkdir(parents=True)
+        for image in sorted((shared / "data/yoga_cg_subset/test" / name).glob("*.jpg"))[:3]:
+            shutil.copy(image, dataset / name / image.name)
+    whole = cv2.imencode(".png", cv2.imread(str(dataset / "tree/guy3_tree085.jpg")))[1].tobytes()
+    for cut in ("a_cut.png", "z_cut.png"):
+        (dataset / "tree" / cut).write_bytes(whole[:len(whole) // 3])
+    loaded = load_samples(dataset, lambda: appliance_estimator(str(models_dir), "movenet_lightning_int8"))
+    assert loaded.skipped == [("tree/a_cut.png", "cannot decode this image (damaged or cut short)"),
+                              ("tree/z_cut.png", "cannot decode this image (damaged or cut short)")]
+    assert len(loaded.samples) == 6
+    assert "tree/z_cut.png: cannot decode this image" in capsys.readouterr().err
 
 
 def test_missing_dataset_and_loose_images(tmp_path):

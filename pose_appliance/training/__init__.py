@@ -1,9 +1,9 @@
 """Training a pose classifier the appliance can load through ``classifier.path``.
 
 DATASET is a folder ``<class>/*.jpg|jpeg|png|bmp`` (keypoints come from the pose model the appliance runs, its
-``model.name``, or ``--model``), or a keypoint CSV in the tutorial's format (see ``keypoint_csv``). Images the
-appliance's view check would refuse (too little of the body in view) are skipped and listed with the reason; CSV
-rows are used as given.
+``model.name``, or ``--model``), or a keypoint CSV in the tutorial's format (see ``keypoint_csv``). Images that
+cannot be decoded, or that the appliance's view check would refuse (too little of the body in view), are skipped
+and listed with the reason; CSV rows are used as given.
 
 The model reads :func:`~pose_appliance.classify.features.normalized_landmarks` (``[None, 34]``), so training and
 the appliance share one per-sample normalization: Dense 128 relu6 -> Dropout 0.5 -> Dense 64 relu6 ->

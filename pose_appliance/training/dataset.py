@@ -82,8 +82,9 @@ def _unreadable(path: Path) -> str:
 
 def extract_keypoints(root: Path, images: dict[str, list[Path]], estimator: Any, model_name: str,
                       classifier_config: ClassifierConfig | None = None) -> tuple[KeypointSet, list[tuple[str, str]]]:
-    """Keypoints of every image (x, y, score pixels), with a progress bar on stderr. An image is skipped when the
-    appliance would refuse its pose (the same view check, with the hint as the reason)."""
+    """Keypoints of every image (x, y, score pixels), with a progress bar on stderr. An image is skipped when it
+    cannot be decoded (damaged or cut short; its header passed :func:`find_images`), or when the appliance would
+    refuse its pose (the same view check, with the hint as the reason)."""
     check = classifier_config or ClassifierConfig()
     from pose_appliance.camera.imageops import read_rgb
 
@@ -95,11 +96,10 @@ def extract_keypoints(root: Path, images: dict[str, list[Path]], estimator: Any,
         for path in images[name]:
             relative = path.relative_to(root).as_posix()
             image = read_rgb(path)
+            pose = None if image is None else estimator.estimate_still(image)
             if image is None:
-                progress.close()
-                raise UserError(_unreadable(path))
-            pose = estimator.estimate_still(image)
-            if pose is None:
+                skipped.append((relative, "cannot decode this image (damaged or cut short)"))
+            elif pose is None:
                 skipped.append((relative, "no person found"))
             elif (hint := view_problem(pose, (image.shape[1], image.shape[0]), min_score=check.min_keypoint_score,
                                        min_visible=check.min_visible_keypoints)) is not None:
@@ -112,7 +112,8 @@ def extract_keypoints(root: Path, images: dict[str, list[Path]], estimator: Any,
             progress.update()
     progress.close()
     if skipped:
-        print(f"skipped {len(skipped)} of {total} images whose pose the appliance would refuse:", file=sys.stderr)
+        print(f"skipped {len(skipped)} of {total} images (undecodable, or a pose the appliance would refuse):",
+              file=sys.stderr)
         for relative, reason in skipped[:20]:
             print(f"  {relative}: {reason}", file=sys.stderr)
         if len(skipped) > 20:
@@ -145,8 +146,8 @@ def check_usable(samples: KeypointSet, dataset: str, skipped: list[tuple[str, st
     for name, count in counts.items():
         if count < 3:
             lost = sum(1 for f, _ in skipped if f.split("/")[0] == name)
-            raise UserError(f"{dataset}: class {name!r} has {count} usable samples ({lost} skipped without a "
-                            "confident whole-body pose); each class needs at least 3")
+            raise UserError(f"{dataset}: class {name!r} has {count} usable samples ({lost} skipped: undecodable or "
+                            "without a confident whole-body pose); each class needs at least 3")
 
 
 def match_classes(test: KeypointSet, classes: list[str], source: str) -> KeypointSet:
