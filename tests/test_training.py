@@ -275,6 +275,29 @@ def test_an_existing_model_is_not_replaced_without_force(tmp_path, shared):
     assert (out / "model.tflite").read_bytes() == b"the model the appliance runs"
 
 
+@needs_tensorflow
+def test_a_forced_run_without_int8_leaves_no_int8_model_of_the_run_before(tmp_path, shared):
+    """model_int8.tflite of an earlier --int8 run beside the new labels.txt would be loaded without a warning and
+    named with the new run's labels."""
+    csvs, out = shared / "data/yoga_poses_csv", tmp_path / "out"
+    train_command(csvs / "yoga_test_data.csv", "--out", out, "--epochs", 2, "--int8")
+    assert (out / "model_int8.tflite").is_file()
+    (out / "notes.txt").write_text("mine")
+    train_command(csvs / "yoga_test_data.csv", "--out", out, "--epochs", 2, "--force")
+    assert sorted(p.name for p in out.iterdir()) == ["confusion.png", "labels.txt", "model.json", "model.tflite",
+                                                     "notes.txt", "reference.npz", "report.json", "report.md",
+                                                     "training.png"]
+
+
+def test_an_existing_int8_model_is_not_replaced_without_force(tmp_path, shared):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "model_int8.tflite").write_bytes(b"the model the appliance runs")
+    with pytest.raises(UserError, match=r"model_int8.tflite already exists.*--force"):
+        train_classifier.run(parse(shared / "data/yoga_poses_csv/yoga_train_data.csv", "--out", out))
+    assert (out / "model_int8.tflite").read_bytes() == b"the model the appliance runs"
+
+
 # ------------------------------------------------------------------------------- issue 11: labels to trust
 @pytest.fixture(scope="module")
 def tutorial_csv_model(tmp_path_factory, shared):

@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keypoints-csv", help="also write the keypoints extracted from DATASET's images to this "
                                                 "CSV; pass it as DATASET later to skip pose estimation")
     parser.add_argument("--seed", type=int, default=0, help="random seed for the splits and training")
-    parser.add_argument("--force", action="store_true", help="replace a model already in --out")
+    parser.add_argument("--force", action="store_true", help="replace the model files already in --out (without "
+                                                              "--int8, an earlier model_int8.tflite is removed)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -75,9 +75,10 @@ def train_classifier(options: TrainingOptions) -> dict:
     if not 0.0 < options.val_split < 0.9:
         raise UserError("--val-split must be between 0 and 0.9, e.g. 0.15")
     out = Path(options.out)
-    if (out / FLOAT_MODEL).exists() and not options.force:
-        raise UserError(f"{out / FLOAT_MODEL} already exists (an appliance may be using it): choose another "
-                        "--out, or pass --force to replace it")
+    for name in (FLOAT_MODEL, INT8_MODEL):
+        if (out / name).exists() and not options.force:
+            raise UserError(f"{out / name} already exists (an appliance may be using it): choose another "
+                            "--out, or pass --force to replace it")
     require_tensorflow()  # before a minute of pose estimation, not after
     config = appliance_config(options)
     pose_model = options.model or config.model.name
@@ -112,6 +113,8 @@ def train_classifier(options: TrainingOptions) -> dict:
 
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
+    if not options.int8:  # an earlier run's, which the new labels.txt and reference.npz do not describe
+        (out / INT8_MODEL).unlink(missing_ok=True)
     (out / LABELS_FILE).write_text("\n".join(samples.classes) + "\n", encoding="utf-8")
     exported = {FLOAT_MODEL: export_tflite(tf, model, out / FLOAT_MODEL)}
     if options.int8:
