@@ -10,7 +10,7 @@ import pytest
 
 from pose_appliance.classify import ClassifierError, create_classifier
 from pose_appliance.classify.keypoint_csv import read_keypoint_csv, write_keypoint_csv
-from pose_appliance.classify.reference import PoseReference, reference_from_csv
+from pose_appliance.classify.reference import PoseReference, reference_from_csv, sequence_groups
 from pose_appliance.config import ClassifierConfig
 
 
@@ -75,3 +75,51 @@ def test_saving_a_reference_writes_through_a_temp_file_of_its_own(tmp_path, smal
     assert target.stat().st_mode & 0o777 == 0o644  # readable by an appliance running as another user
     assert sorted(p.name for p in tmp_path.iterdir()) == ["poses.reference-v1.npz", "reference.npz",
                                                            "reference.npz.tmp"]
+
+
+# ------------------------------------------------------------------------------------------- sequences
+def phone_names(samples) -> list[str]:
+    """One downloaded picture per class, the rest taken with phones and cameras (consecutive counters within a
+    class, as a user photographing one pose after another gets)."""
+    cameras = ["IMG_{:04d}", "PXL_20240611_0930{:02d}123", "DSC{:05d}", "IMG_20240611_1015{:02d}", "DSCN{:04d}",
+               "20240611_1102{:02d}", "P101{:04d}", "WhatsApp Image 2024-06-11 at 11.{:02d}.07"]
+    names, seen = [], set()
+    for i, target in enumerate(samples.targets):
+        name = samples.classes[target]
+        if name not in seen:
+            seen.add(name)
+            names.append(f"{name}/downloaded_{name}.jpg")
+        else:
+            names.append(f"{name}/{cameras[i % len(cameras)].format(i % 60)}.jpg")
+    return names
+
+
+def test_photos_named_by_a_camera_or_phone_are_images_of_their_own(shared):
+    """IMG_0001, IMG_0002 ... are separate shots, not the frames of one video: leaving one "sequence" out must not
+    leave out every other photo of the class (that dropped all but 2 poses per class and named 0.65 of the test
+    poses right instead of 0.93)."""
+    train = read_keypoint_csv(shared / "data/yoga_poses_csv/yoga_train_data.csv")
+    rows = np.concatenate([np.flatnonzero(train.targets == c)[:40] for c in range(len(train.classes))])
+    samples = train.subset(rows)
+    names = phone_names(samples)
+    assert len(set(sequence_groups(samples.targets, names))) == len(names)
+    one_per_image = [f"{samples.classes[t]}/photo{i}.jpg" for i, t in enumerate(samples.targets)]
+    phone = PoseReference.build(samples.keypoints, samples.targets, samples.classes, names)
+    apart = PoseReference.build(samples.keypoints, samples.targets, samples.classes, one_per_image)
+    assert same_reference(phone, apart)
+
+
+def test_the_frames_of_one_video_are_one_sequence_within_their_class(shared):
+    """The tutorial's training CSV: five people per pose, every image a frame of that person's video of the pose
+    (guy2_tree085, guy2_tree086, ...; up to 29 frames apart): 25 sequences, as the published reference's figures
+    were measured with."""
+    train = read_keypoint_csv(shared / "data/yoga_poses_csv/yoga_train_data.csv")
+    groups = sequence_groups(train.targets, train.files)
+    people = [f.rsplit("/", 1)[1].split("_")[0] for f in train.files]
+    assert len(set(groups)) == 25
+    assert len(set(zip(groups, train.targets, people))) == 25
+    # One stem in two class folders is two videos; frames far apart are two takes.
+    files = ["tree/clip_0001.jpg", "tree/clip_0002.jpg", "chair/clip_0003.jpg", "chair/clip_0004.jpg",
+             "tree/clip_0900.jpg", "tree/clip_0901.jpg", "chair/other.jpg"]
+    groups = sequence_groups(np.array([0, 0, 1, 1, 0, 0, 1]), files)
+    assert [len(set(groups[i:i + 2])) for i in (0, 2, 4)] == [1, 1, 1] and len(set(groups)) == 4

@@ -20,7 +20,9 @@ How it is built (``PoseReference.build``, from the training keypoints):
    ankle only, which a mean over 17 keypoints dilutes).
 5. **Calibration**: every kept training pose is measured against its class with its own sequence left out
    (frames of one video are near-copies; a new person is what the appliance meets). The sorted distances per
-   class are stored as a quantile table.
+   class are stored as a quantile table. A sequence is told from the file names (:func:`sequence_groups`):
+   images of one class folder named like the frames of one video (``guy3_tree085``, ``guy3_tree086``, ...);
+   a photo a camera or phone named (``IMG_0001``, ``PXL_20240611_093012123``) is a sequence of its own.
 
 The decision the appliance takes (see :meth:`PoseReference.accepts` and :meth:`PoseReference.choose`): name class
 *c* only if *c* is also the nearest class, its familiarity is at least ``classifier.min_familiarity``, and at least
@@ -56,6 +58,7 @@ QUANTILES = 201
 RIVAL_RATIO = 0.5  # a class at most this much less familiar than the most familiar one may be named
 DISTINCT_RATIO = 2.0  # this much nearer to one class than to any other: named without the rival check
 MIN_COVERAGE = 0.5  # a class is named only for a pose that shows at least this share of what its nearest poses show
+MAX_FRAME_GAP = 60  # frame numbers further apart are two takes, not one video (the tutorial's frames: up to 29)
 _STEPS = np.linspace(0.0, 1.0, QUANTILES)
 
 _LEFT_RIGHT = [KEYPOINT_NAMES.index(name.replace("left", "right") if "left" in name else
@@ -123,6 +126,26 @@ def sequence_of(file_name: str) -> str:
     return re.sub(r"[\s_\-.]*\d+$", "", stem) or stem
 
 
+def frame_number(file_name: str) -> int | None:
+    """The trailing number of an image's name (``chair/girl1_chair070.jpg`` -> 70), None without one."""
+    match = re.search(r"(\d+)$", Path(file_name).stem)
+    return int(match.group(1)) if match else None
+
+
+def is_camera_name(file_name: str) -> bool:
+    """True for a name a camera or phone gives a photo: a DCF counter (``IMG_0001``, ``DSC_1234``, ``DSCN0042``,
+    ``P1010001``) or a time of day at its end (``PXL_20240611_093012123``, ``IMG_20240611_101503``,
+    ``20240611_110205``, ``WhatsApp Image 2024-06-11 at 11.12.07``). Each is a shot of its own, however close
+    the numbers of two shots are."""
+    stem = Path(file_name).stem
+    return bool(_DCF_NAME.fullmatch(stem) or _TIME_OF_DAY.search(stem))
+
+
+_DCF_NAME = re.compile(r"[A-Za-z0-9_]{4}\d{4}")
+_TIME_OF_DAY = re.compile(r"(?:19|20)\d\d[-_.]?[01]\d[-_.]?[0-3]\d"  # date
+                          r"(?:[-_. T]| at )?[0-2]\d[-_.: ]?[0-5]\d[-_.: ]?[0-5]\d\d{0,3}$")  # time, milliseconds
+
+
 @dataclass
 class PoseReference:
     """Reference poses per class and their calibration. Build with :meth:`build`, store with :meth:`save`."""
@@ -147,7 +170,7 @@ class PoseReference:
         (used to keep the frames of one sequence out of their own calibration)."""
         keypoints = np.asarray(keypoints, np.float32)
         targets = np.asarray(targets, np.int64)
-        groups = _groups(targets, files)
+        groups = sequence_groups(targets, files)
         all_keypoints = np.concatenate([keypoints, mirrored(keypoints)])
         all_targets = np.concatenate([targets, targets])
         all_groups = np.concatenate([groups, groups])
@@ -340,15 +363,33 @@ def _distinct(distances: np.ndarray, class_index: int) -> bool:
     return int(np.argmin(distances)) == class_index and distances[class_index] * DISTINCT_RATIO <= runner_up
 
 
-def _groups(targets: np.ndarray, files: list[str]) -> np.ndarray:
-    """Sequence ids; a class whose images all share one sequence name falls back to one group per image."""
-    names = np.array([sequence_of(f) for f in files], dtype=object)
+def sequence_groups(targets: np.ndarray, files: list[str]) -> np.ndarray:
+    """Sequence ids of training images. A sequence: the frames of one video, i.e. images of one class folder that
+    share a :func:`sequence_of` name and whose frame numbers lie at most ``MAX_FRAME_GAP`` apart (the tutorial's
+    ``guy3_tree085``, ``guy3_tree086``, ...). A photo a camera or phone named (:func:`is_camera_name`) is an
+    image of its own, and so is every image of a class whose images would all be one sequence."""
+    targets = np.asarray(targets)
+    names: list[object] = [None] * len(files)
+    runs: dict[tuple[int, str], list[tuple[int, int]]] = {}
+    for i, (target, file) in enumerate(zip(targets, files)):
+        number = frame_number(file)
+        if number is None or is_camera_name(file):
+            names[i] = (int(target), file, i)
+        else:
+            runs.setdefault((int(target), sequence_of(file)), []).append((number, i))
+    for (target, name), frames in runs.items():
+        run, previous = 0, None
+        for number, i in sorted(frames):
+            if previous is not None and number - previous > MAX_FRAME_GAP:
+                run += 1
+            names[i], previous = (target, name, -1 - run), number
     for c in np.unique(targets):
-        members = targets == c
-        if len(set(names[members])) < 2:
-            names[members] = [f"{f}#{i}" for i, f in zip(np.flatnonzero(members), np.array(files)[members])]
-    _, ids = np.unique(names.astype(str), return_inverse=True)
-    return ids.astype(np.int64)
+        members = np.flatnonzero(targets == c).tolist()
+        if len({names[m] for m in members}) < 2:
+            for m in members:
+                names[m] = (int(c), files[m], m)
+    ids = {name: index for index, name in enumerate(dict.fromkeys(names))}
+    return np.array([ids[name] for name in names], np.int64)
 
 
 def _distances_to_classes(features: np.ndarray, visible: np.ndarray, ref_features: np.ndarray,
