@@ -109,8 +109,8 @@ class CameraConfig:
 # ----------------------------------------------------------------------------------------------------- model
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = doc("Pose model, by its name in the model manifest (pose-appliance models list).",
-                    "movenet_lightning_int8")
+    name: str = doc("Pose model, by its name in the model manifest (pose-appliance models list). Not an _edgetpu "
+                    "build: name its CPU model; delegate picks the Edge TPU build.", "movenet_lightning_int8")
     path: str = doc("Use this .tflite file instead of the named model's file (its name still says which "
                     "decoder applies). Empty = the fetched file.", "")
     delegate: Literal["auto", "cpu", "edgetpu"] = doc(

@@ -380,6 +380,10 @@ def manifest_name_errors(config: Config, manifest: Mapping[str, Any], source: st
         named.append(("classifier.name", config.classifier.name, "classifier"))
     for key, name, kind in named:
         entry = manifest.get(name)
+        edgetpu_build = modelstore.edgetpu_build_problem(dict(manifest), name) if kind == "pose" else None
+        if edgetpu_build is not None:
+            errors.append(ConfigError(source, key, *edgetpu_build))
+            continue
         if entry is not None and entry.kind == kind:
             continue
         choices = ([e.name for e in modelstore.pose_models(dict(manifest))] if kind == "pose" else

@@ -130,6 +130,11 @@ def test_check_config_knows_the_manifest_and_what_is_fetched(tmp_path, capsys, m
     assert main(["check-config", str(write(tmp_path, '[classifier]\nname = "yoga_labels"\n' + service))]) == 2
     assert "classifier.name: 'yoga_labels' is a labels entry of the manifest, not a classifier model" in \
         capsys.readouterr().err
+    assert main(["check-config", str(write(tmp_path, '[model]\nname = "movenet_lightning_int8_edgetpu"\n'
+                                                     + service))]) == 2
+    assert "model.name: 'movenet_lightning_int8_edgetpu' is the Edge TPU build of 'movenet_lightning_int8' (use " \
+           "model.name = \"movenet_lightning_int8\" with model.delegate = \"edgetpu\" (or \"auto\"); the Edge TPU " \
+           "build is picked automatically)" in capsys.readouterr().err
     # A known model not fetched yet: valid (the installer checks before it fetches), and said with the command.
     assert main(["check-config", str(write(tmp_path, '[model]\nname = "movenet_thunder_int8"\n' + service))]) == 0
     assert capsys.readouterr().err.strip().endswith(

@@ -47,6 +47,14 @@ def test_create_estimator_errors(tmp_path, models_dir, lightning_int8):
     assert f"pose-appliance models fetch --models-dir {tmp_path} movenet_lightning_int8" in str(info.value)
     with pytest.raises(ModelLoadError, match="not a pose model"):
         create_estimator(ModelConfig(name="yoga_classifier", delegate="cpu"), models_dir)
+    # The Edge TPU build is loaded through its CPU model; named itself it would run on the CPU, and fail there.
+    for delegate in ("edgetpu", "auto", "cpu"):
+        with pytest.raises(ModelLoadError) as info:
+            create_estimator(ModelConfig(name="movenet_lightning_int8_edgetpu", delegate=delegate), models_dir)
+        assert str(info.value) == (
+            "model.name = 'movenet_lightning_int8_edgetpu' is the Edge TPU build of 'movenet_lightning_int8': use "
+            "model.name = \"movenet_lightning_int8\" with model.delegate = \"edgetpu\" (or \"auto\"); the Edge TPU "
+            "build is picked automatically")
     estimator = create_estimator(ModelConfig(path=str(lightning_int8), delegate="cpu", threads=1), tmp_path)
     assert estimator.model.path == lightning_int8
 

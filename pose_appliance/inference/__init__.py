@@ -44,6 +44,9 @@ def create_estimator(model_config: ModelConfig, models_dir: str | os.PathLike, *
         poses = ", ".join(sorted(name for name, e in manifest.items() if e.kind == "pose"))
         raise ModelLoadError(f"model.name = {model_config.name!r} is not a pose model of the manifest "
                              f"(choose one of: {poses})")
+    if (edgetpu_build := modelstore.edgetpu_build_problem(manifest, entry.name)) is not None:
+        problem, fix = edgetpu_build
+        raise ModelLoadError(f"model.name = {problem}: {fix}")
     if entry.family not in ESTIMATORS:
         raise ModelLoadError(f"model {entry.name}: unknown family {entry.family!r}")
     if model_config.path:

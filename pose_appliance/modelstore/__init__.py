@@ -12,6 +12,7 @@ from pose_appliance.modelstore.manifest import (
     MANIFEST,
     ModelEntry,
     ModelError,
+    edgetpu_build_problem,
     get_entry,
     load_manifest,
     pose_models,
@@ -38,6 +39,6 @@ def __getattr__(name: str) -> Any:
     return globals()[name]
 
 
-__all__ = ["DEFAULT_NAMES", "MANIFEST", "FetchResult", "ModelEntry", "ModelError", "Progress", "digests", "fetch",
-           "get_entry", "load_manifest", "model_file", "pose_models", "resolve_models_dir", "status", "verify",
-           "SERVICE_MODELS_DIR", "USER_MODELS_DIR"]
+__all__ = ["DEFAULT_NAMES", "MANIFEST", "FetchResult", "ModelEntry", "ModelError", "Progress", "digests",
+           "edgetpu_build_problem", "fetch", "get_entry", "load_manifest", "model_file", "pose_models",
+           "resolve_models_dir", "status", "verify", "SERVICE_MODELS_DIR", "USER_MODELS_DIR"]

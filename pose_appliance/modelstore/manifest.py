@@ -123,6 +123,17 @@ def get_entry(name: str, manifest: dict[str, ModelEntry] | None = None) -> Model
     return entry
 
 
+def edgetpu_build_problem(manifest: dict[str, ModelEntry], name: str) -> tuple[str, str] | None:
+    """(problem, fix) when ``name`` is the Edge TPU build of a pose model: it is no ``model.name`` of its own (named
+    itself it would be handed to the CPU, which cannot run it), but loaded through its CPU model's ``edgetpu`` key."""
+    model = next((entry for entry in manifest.values() if entry.edgetpu == name), None)
+    if model is None:
+        return None
+    return (f"{name!r} is the Edge TPU build of {model.name!r}",
+            f"use model.name = \"{model.name}\" with model.delegate = \"edgetpu\" (or \"auto\"); the Edge TPU "
+            "build is picked automatically")
+
+
 def pose_models(manifest: dict[str, ModelEntry]) -> list[ModelEntry]:
     """The pose models in manifest order, without the Edge TPU builds (those are loaded through their CPU
     model's ``edgetpu`` key)."""
