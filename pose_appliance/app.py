@@ -38,6 +38,10 @@ CONFIG_SETTLE_S = 0.25
 _NOTHING_CHANGED = object()
 
 
+class CameraLostError(RuntimeError):
+    """A reload's camera failed to start and the previous camera did not reopen: no frames come any more."""
+
+
 # ------------------------------------------------------------------------------------------- building blocks
 def models_dir_of(config: Config) -> Path:
     from pose_appliance.modelstore import resolve_models_dir
@@ -288,7 +292,10 @@ class Appliance:
             if camera_changed:
                 self._restart_camera(pipeline, new, old, (new_stages or pipeline.stages).estimator)
         except Exception as exc:  # a model or camera that fails to load must not stop the appliance
-            log.error("reload (%s) rejected, still running the previous config: %s", reason, exc)
+            if isinstance(exc, CameraLostError):
+                log.error("reload (%s) failed and no camera runs any more, so the appliance stops: %s", reason, exc)
+            else:
+                log.error("reload (%s) rejected, still running the previous config: %s", reason, exc)
             if new_stages is not None:
                 close_quietly(new_stages.estimator.close, "closing the model of the rejected config")
             notifier.ready()
@@ -329,8 +336,12 @@ class Appliance:
         """The camera alone restarts; if the new settings fail, the old camera comes back and the error is raised."""
         try:
             pipeline.replace_source(lambda: build_source(new, estimator))
-        except Exception:
-            pipeline.replace_source(lambda: build_source(old, pipeline.stages.estimator))
+        except Exception as new_error:
+            try:
+                pipeline.replace_source(lambda: build_source(old, pipeline.stages.estimator))
+            except Exception as old_error:
+                pipeline.end_without_source(old_error)  # the run ends as failed: systemd starts it afresh
+                raise CameraLostError(f"{new_error}; the previous camera did not come back: {old_error}") from None
             raise
         log.info("camera restarted: %s", new.camera.type)
 

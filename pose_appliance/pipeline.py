@@ -282,6 +282,7 @@ class Pipeline:
         self._capture = CaptureThread(source, self._frames)
         self._results = LatestFrameMailbox(drop_when_full=source.live)
         self._dropped_by_old_sources = 0
+        self._source_lost: BaseException | None = None
         self._last_label: tuple[str | None, float] = (None, 0.0)
         self._logged_errors: set[str] = set()
         self._inference_thread = threading.Thread(target=self._inference_loop, name="inference", daemon=True)
@@ -333,7 +334,8 @@ class Pipeline:
         """Restart only the camera; the inference and display threads keep running.
 
         The old source is stopped before ``make_source()`` opens the new one, because a camera can be opened only
-        once. If ``make_source`` raises, no source runs and the error propagates: the caller brings one back.
+        once. If ``make_source`` raises, no source runs and the error propagates: the caller brings one back,
+        or ends the pipeline with ``end_without_source``.
         """
         old_capture, old_frames, old_source = self._capture, self._frames, self._source
         self._frames = LatestFrameMailbox()  # installed first, so the inference thread never sees the end
@@ -346,6 +348,12 @@ class Pipeline:
         self._source = source
         self._capture = CaptureThread(source, self._frames)
         self._capture.start()
+
+    def end_without_source(self, error: BaseException) -> None:
+        """No source runs any more (``replace_source`` failed and the old one did not come back): ``error``
+        becomes the capture error and the pipeline ends after the frames it still holds."""
+        self._source_lost = error
+        self._frames.close()
 
     def status(self) -> dict:
         stages = self._stages
@@ -368,7 +376,7 @@ class Pipeline:
 
     @property
     def capture_error(self) -> BaseException | None:
-        return self._capture.error
+        return self._source_lost or self._capture.error
 
     # ---------------------------------------------------------------------------------------- threads
     def _inference_loop(self) -> None:

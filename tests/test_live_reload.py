@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import threading
 import time
 from pathlib import Path
@@ -174,6 +175,35 @@ def test_a_camera_that_fails_to_restart_is_replaced_by_the_old_one(tmp_path, mod
     rejected = [m for m in caplog.messages if "rejected" in m]
     assert rejected and "gone.mp4" in rejected[0]
     assert appliance.config.camera.video.path == str(video)
+
+
+def test_a_camera_that_neither_restarts_nor_comes_back_ends_the_run_as_failed(tmp_path, models_dir, shared,
+                                                                               caplog):
+    """The video was renamed and the new name has a typo: no camera runs any more. The run ends with the
+    frame source's failure (systemd restarts the service) instead of waiting for frames for ever."""
+    video = tmp_path / "a.mp4"
+    shutil.copy(shared / "data/tfjs_pose_detection/pose_1.mp4", video)
+    caplog.set_level(logging.INFO)
+
+    def rename_and_mistype(config):
+        video.rename(tmp_path / "b.mp4")
+        config.write_text(base_config(tmp_path / "typo.mp4", models_dir))
+
+    # Stops a run that would wait for ever (as a service manager would, much later).
+    stopper = threading.Timer(20, os.kill, (os.getpid(), signal.SIGTERM))
+    stopper.start()
+    try:
+        status, recs, _, seconds = run_with_replacement(tmp_path, base_config(video, models_dir),
+                                                         rename_and_mistype, frames=100_000)
+    finally:
+        stopper.cancel()
+    assert seconds < 15, "the run waited for frames that never come"
+    assert status == 1
+    assert 30 <= len(recs) < 100_000
+    assert rejected(caplog) == []
+    lost = [m for m in caplog.messages if "no camera runs" in m]
+    assert lost and "typo.mp4" in lost[0] and "a.mp4" in lost[0]
+    assert any(m.startswith("frame source failed:") and "a.mp4" in m for m in caplog.messages)
 
 
 def test_pi_camera_restart_reattaches_the_drm_preview(tmp_path, models_dir, shared, monkeypatch):
