@@ -189,6 +189,9 @@ class Appliance:
                                                     max_frames=self.max_frames, activity=activity, events=events,
                                                     on_finished=waker.wake)
                 until_the_pipeline_owns_them.pop_all()
+                # From here on only the pipeline holds them: what a reload replaces (a model, perhaps with its
+                # Edge TPU) is freed when the pipeline lets go of it.
+                del stages, source, display, events
             # What the pipeline holds at the end (a reload may have swapped any of them), after it stopped.
             cleanup.callback(close_quietly, lambda: pipeline.source.stop(), "stopping the frame source")
             cleanup.callback(close_quietly, lambda: pipeline.stages.estimator.close(), "closing the model")

@@ -105,6 +105,47 @@ def test_switch_model_file_and_delegate_mid_run(tmp_path, models_dir, shared, ca
     assert appliance.config.model.path == str(other)
 
 
+def test_the_previous_model_is_freed_after_a_model_reload(tmp_path, models_dir, shared, monkeypatch):
+    """Only the pipeline holds the stages once it runs: the model a reload replaced (its interpreter, on a Pi
+    perhaps its Edge TPU) is freed, not kept until the service stops."""
+    import gc
+    import weakref
+
+    from pose_appliance import app
+
+    built = []
+
+    def build_stages(config, **kwargs):
+        stages = app.build_stages.__wrapped__(config, **kwargs)
+        built.append((weakref.ref(stages.estimator), weakref.ref(stages.estimator.model)))
+        return stages
+
+    build_stages.__wrapped__ = app.build_stages
+    monkeypatch.setattr(app, "build_stages", build_stages)
+    video = shared / "data/tfjs_pose_detection/pose_1.mp4"
+    config = tmp_path / "config.toml"
+    config.write_text(base_config(video, models_dir))
+    keypoints = tmp_path / "keypoints.jsonl"
+    appliance = Appliance(config, Overrides([]), max_frames=100_000, keypoints_path=keypoints)
+    first_alive_after_reload: list[bool] = []
+
+    def editor():
+        if wait_for(lambda: len(records(keypoints)) >= 30):
+            config.write_text(base_config(video, models_dir, "threads = 2\n"))
+            if wait_for(lambda: len(built) == 2 and appliance.pipeline.stages.estimator is built[1][0]()):
+                processed = len(records(keypoints))
+                wait_for(lambda: len(records(keypoints)) >= processed + 10)
+                gc.collect()
+                first_alive_after_reload.append(built[0][0]() is not None or built[0][1]() is not None)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=editor, daemon=True)
+    thread.start()
+    assert appliance.run() == 0
+    thread.join(1)
+    assert first_alive_after_reload == [False], "the first model is still held after the reload"
+
+
 @pytest.mark.parametrize("bad_model_lines, words", [
     ('threads = "many"\n', "model.threads"),
     ('path = "{garbage}"\n', "garbage.tflite"),
