@@ -291,7 +291,8 @@ class Appliance:
             if (new.model, new.classifier, new.overlay, new.service.models_dir) != (
                     old.model, old.classifier, old.overlay, old.service.models_dir):
                 new_stages = build_stages(new, load_delegate=self.load_delegate)
-            camera_changed = source_config(new) != source_config(old)
+            camera_changed = source_config(new) != source_config(old) or (
+                new_stages is not None and self._lores_size_changes(new, pipeline.stages, new_stages))
             if camera_changed:
                 self._restart_camera(pipeline, new, old, (new_stages or pipeline.stages).estimator)
         except Exception as exc:  # a model or camera that fails to load must not stop the appliance
@@ -333,6 +334,13 @@ class Appliance:
         log.info("reloaded (%s)", reason)
         notifier.ready()
         return True
+
+    @staticmethod
+    def _lores_size_changes(config: Config, old: Stages, new: Stages) -> bool:
+        """Whether the new model reads images of a size that needs another lores stream (picamera2)."""
+        from pose_appliance.camera import lores_size_of
+        return (lores_size_of(config.camera, new.estimator.input_size)
+                != lores_size_of(config.camera, old.estimator.input_size))
 
     @staticmethod
     def _restart_camera(pipeline: Pipeline, new: Config, old: Config, estimator: Estimator) -> None:

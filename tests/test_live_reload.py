@@ -278,6 +278,58 @@ def test_pi_camera_restart_reattaches_the_drm_preview(tmp_path, models_dir, shar
     assert_no_gap(recs, limit=2.0)
 
 
+@pytest.mark.parametrize("new_model, restarts", [("movenet_thunder_int8", True), ("movenet_lightning_int8", False)])
+def test_a_new_model_input_size_resizes_the_pi_camera_lores_stream(tmp_path, models_dir, shared, monkeypatch,
+                                                                    new_model, restarts):
+    """The lores stream is sized for the model: Thunder (256x256) after Lightning (192x192) needs a larger one,
+    so the camera restarts, as a fresh start with Thunder would open it. A model of the same input size (here:
+    other threads) keeps the camera running. Thunder is not in ../shared: stand-in estimators of the two input
+    sizes replace the models."""
+    import sys
+
+    from pose_appliance import app
+    from pose_appliance.camera.picamera2_source import lores_size_for
+    from pose_appliance.inference.estimator import NullEstimator
+    from pose_appliance.pipeline import Stages
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fakes import picamera2 as fake_picamera2
+
+    module = fake_picamera2.install(monkeypatch, video=shared / "data/tfjs_pose_detection/pose_1.mp4",
+                                    realtime=True)
+    read_by_model: dict[str, set] = {}
+
+    class SizedEstimator(NullEstimator):
+        def __init__(self, name, size):
+            self.input_size = (size, size)
+            self.read = read_by_model.setdefault(name, set())
+
+        def prepare(self, image):
+            self.read.add(image.shape[:2])
+            return super().prepare(image)
+
+    def build_stages(config, **kwargs):
+        size = 256 if "thunder" in config.model.name else 192
+        return Stages(SizedEstimator(config.model.name, size), None, None, None, config.model.name)
+
+    monkeypatch.setattr(app, "build_stages", build_stages)
+    config = (f'[camera]\ntype = "picamera2"\nwidth = 640\nheight = 480\n[display]\ntype = "null"\n'
+              f'[service]\nmodels_dir = "{models_dir}"\n[model]\nname = "movenet_lightning_int8"\n')
+    new_config = config.replace('name = "movenet_lightning_int8"\n', f'name = "{new_model}"\nthreads = 2\n')
+    recs, appliance = run_with_edit(tmp_path, config, new_config, frames=150)
+    assert appliance.config.model.name == new_model and appliance.config.model.threads == 2
+    cameras = module.hardware.instances
+    if restarts:
+        assert len(cameras) == 2 and appliance.pipeline.source.lores_size == (342, 256)
+        assert lores_size_for((640, 480), (256, 256)) == (342, 256)  # what a fresh start with Thunder opens
+        assert read_by_model == {"movenet_lightning_int8": {(192, 256)}, "movenet_thunder_int8": {(256, 342)}}
+        assert_no_gap(recs, limit=2.0)
+    else:
+        assert len(cameras) == 1 and appliance.pipeline.source.lores_size == (256, 192)
+        assert read_by_model == {"movenet_lightning_int8": {(192, 256)}}
+    assert [r["model"] for r in recs][-1] == new_model
+
+
 def test_a_file_plays_on_or_stops_as_the_display_is_watched_or_not(tmp_path, models_dir, shared, caplog):
     """loop/realtime = "auto": looping live for the web page; switched to a null display, the file is read once
     more from its start, unpaced, and the run ends at its end."""

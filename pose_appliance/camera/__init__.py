@@ -56,6 +56,16 @@ def open_source(camera: CameraConfig, *, models_dir: str | Path | None = None,
     raise SourceError(f"camera.type: unknown source {camera.type!r} (one of {', '.join(_BACKENDS)})")
 
 
+def lores_size_of(camera: CameraConfig, model_input_size: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The lores stream (w, h) the source of ``camera`` opens for a model reading ``model_input_size`` images;
+    None for every source but picamera2. A new model that changes it needs the camera restarted."""
+    if camera.type != "picamera2":
+        return None
+    source = _backend("picamera2")(camera.picamera2, width=camera.width, height=camera.height, fps=camera.fps,
+                                   lores_size=model_input_size)  # configured only, not started
+    return source.lores_size
+
+
 def _video_source(camera: CameraConfig, models_dir: str | Path | None) -> FrameSource:
     settings = camera.video
     path: str | Path = settings.path
@@ -85,4 +95,5 @@ def __getattr__(name: str):
 
 
 __all__ = ["FrameSource", "SourceError", "LatestFrameMailbox", "CaptureThread", "open_source", "resolve_playback",
+           "lores_size_of",
            "VideoFileSource", "ImageFolderSource", "OpenCVCameraSource", "Picamera2Source"]
