@@ -57,3 +57,25 @@ def test_a_fifo_as_labels_file_is_refused_without_blocking(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(ClassifierError, match="not a regular file"):
         read_labels(fifo)
+
+
+@pytest.mark.parametrize("name", ["usb-046d_HD_Pro_Webcam_C920-video-index0", "video0"])
+def test_a_stable_device_name_as_source_is_a_camera_by_the_name_given(tmp_path, name):
+    """/dev/v4l/by-id/usb-...-video-index0 is a symlink to /dev/videoN (which N changes across boots); a
+    symlink to another character device stands in for it here. It is a camera, kept under the name given."""
+    from pose_appliance.commands.run import source_override
+
+    link = tmp_path / "v4l/by-id" / name
+    link.parent.mkdir(parents=True)
+    link.symlink_to("/dev/null")
+    assert source_override(str(link)) == [("camera.type", "opencv"), ("camera.opencv.device", str(link))]
+    unplugged = "/dev/v4l/by-id/usb-unplugged-video-index0"  # not there now: still a camera, not a missing file
+    assert source_override(unplugged) == [("camera.type", "opencv"), ("camera.opencv.device", unplugged)]
+
+
+def test_run_with_a_device_symlink_as_source_opens_it_as_a_camera(tmp_path, models_dir, capsys):
+    link = tmp_path / "usb-046d_HD_Pro_Webcam_C920-video-index0"
+    link.symlink_to("/dev/null")
+    assert main(["run", "--models-dir", str(models_dir), "--display", "null", "--source", str(link)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"pose-appliance run: camera.opencv.device: cannot open {link}"), err

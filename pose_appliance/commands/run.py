@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import stat
 import typing
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,8 @@ log = logging.getLogger("pose_appliance")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="config file (default: the built-in demo: sample video in, "
                                                     "overlay video out)")
-    parser.add_argument("--source", help="video file, image folder, /dev/videoN or 'picamera2' "
-                                         "(overrides camera.type)")
+    parser.add_argument("--source", help="video file, image folder, camera device (/dev/videoN, "
+                                         "/dev/v4l/by-id/...) or 'picamera2' (overrides camera.type)")
     parser.add_argument("--output", help="record the overlay to this video file or PNG folder "
                                          "(sets display.type = record)")
     parser.add_argument("--display", help="display target (overrides display.type)")
@@ -48,14 +49,22 @@ def overrides_from_args(args: argparse.Namespace) -> Overrides:
 def source_override(source: str) -> list[tuple[str, Any]]:
     if source == "picamera2":
         return [("camera.type", "picamera2")]
-    if source.isdigit() or source.startswith("/dev/video"):
-        return [("camera.type", "opencv"), ("camera.opencv.device", source)]
     path = Path(source)
+    # Kept as written: /dev/v4l/by-id/... names the same webcam after a reboot, the /dev/videoN it links to may not.
+    if source.isdigit() or source.startswith("/dev/") or _is_character_device(path):
+        return [("camera.type", "opencv"), ("camera.opencv.device", source)]
     if not path.exists():
         raise UserError(f"--source {source}: no such file or folder")
     if path.is_dir():
         return [("camera.type", "images"), ("camera.images.path", str(path.resolve()))]
     return [("camera.type", "video"), ("camera.video.path", str(path.resolve()))]
+
+
+def _is_character_device(path: Path) -> bool:
+    try:
+        return stat.S_ISCHR(path.stat().st_mode)
+    except OSError:
+        return False
 
 
 def run(args: argparse.Namespace) -> int:
