@@ -303,7 +303,8 @@ class Pipeline:
 
     @property
     def capture_dropped(self) -> int:
-        return self._dropped_by_old_sources + self._frames.dropped
+        """Frames that never reached the model: skipped by the source itself, or replaced unread in the box."""
+        return self._dropped_by_old_sources + self._source.dropped + self._frames.dropped
 
     def start(self) -> None:
         keep_opencv_on_the_calling_thread()
@@ -345,6 +346,8 @@ class Pipeline:
         old_source.stop()
         source = make_source()
         self._frames.drop_when_full = self._results.drop_when_full = source.live
+        # Counted once the new source replaces it: if make_source raised, it is still the pipeline's source.
+        self._dropped_by_old_sources += old_source.dropped
         self._source = source
         self._capture = CaptureThread(source, self._frames)
         self._capture.start()

@@ -167,6 +167,7 @@ def test_live_camera_index_shows_frames_nobody_captured():
         time.sleep(0.1)  # about 10 frame periods at 100 fps
         later = source.read()
     assert first.index == 0 and later.index >= 5
+    assert source.dropped == later.index - 1  # counted as dropped, like the frames the pipeline cannot take
 
 
 def test_missing_camera_and_missing_picamera2_are_one_line_errors(monkeypatch):

@@ -95,6 +95,7 @@ def test_realtime_video_is_live_and_skips_overdue_frames(pose_video, pose_video_
         late = source.read()
     assert first.index == 0
     assert late.index >= 5  # the frames that fell due meanwhile were skipped, not queued
+    assert source.dropped == late.index - 1  # ... and counted
     np.testing.assert_array_equal(late.image, pose_video_bgr[late.index][:, :, ::-1])
 
 
@@ -176,6 +177,16 @@ def test_image_folder_loop_and_resize(tree_folder):
     assert [f.index for f in frames] == list(range(25))
     assert frames[0].size == (150, 100)
     np.testing.assert_array_equal(frames[10].image, frames[0].image)
+
+
+def test_realtime_image_folder_skips_and_counts_overdue_images(tree_folder):
+    with ImageFolderSource(tree_folder, loop=True, fps=100.0, realtime=True) as source:
+        assert source.live
+        first = source.read()
+        time.sleep(0.1)  # about 10 image periods at 100 fps
+        late = source.read()
+    assert first.index == 0 and late.index >= 5
+    assert source.dropped == late.index - 1 and source.skipped == []
 
 
 def test_image_folder_errors(tmp_path, mixed_folder):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from pose_appliance.camera import VideoFileSource
@@ -55,3 +57,28 @@ def test_opencv_runs_each_call_on_the_pipeline_thread_that_makes_it(stages_and_v
     assert pipeline.finished.wait(60.0)
     assert cv2.getNumThreads() == 1
     pipeline.stop()
+
+
+def test_frames_a_paced_source_skips_itself_are_counted_as_dropped(shared):
+    """A paced video whose decoding is slower than its frame rate (a large file on a busy Pi) skips the frames
+    that fell due meanwhile: every frame of the file is processed or counted as dropped, none is hidden."""
+    from pose_appliance.inference.estimator import NullEstimator
+    from pose_appliance.pipeline import Stages
+
+    class SlowDecoding(VideoFileSource):
+        def _next_image(self, capture):
+            time.sleep(0.055)  # the file runs at 30 fps: 33 ms a frame
+            return super()._next_image(capture)
+
+    source = SlowDecoding(shared / "data/tfjs_pose_detection/pose_1.mp4", realtime=True)
+    source.start()
+    try:
+        pipeline = Pipeline(source, Stages(NullEstimator(), None, None, None, "none"), NullDisplay())
+        pipeline.start()
+        assert pipeline.finished.wait(60.0)
+        pipeline.stop()
+    finally:
+        source.stop()
+    status = pipeline.status()
+    assert status["dropped"] >= 30 and pipeline.capture_dropped == status["dropped"]
+    assert status["frames"] + status["dropped"] == 120

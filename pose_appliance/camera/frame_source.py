@@ -21,11 +21,14 @@ class FrameSource(Protocol):
     building a backlog. Other sources wait for the consumer. ``read()`` blocks until the next frame and returns
     ``None`` at the end of the stream. Frames are RGB uint8; ``Frame.index`` counts the frames the source produced,
     so a gap between two indices is frames skipped; ``Frame.timestamp`` is ``time.monotonic()`` at capture.
+    ``dropped`` counts the frames the source skipped itself since ``start()`` (a paced file that fell behind,
+    camera frames nobody captured): the pipeline reports them with the frames it dropped.
     Backends subclass it for the defaults below.
     """
 
     name: str = "source"
     frame_rate: float | None = None
+    dropped: int = 0
 
     @property
     def live(self) -> bool:

@@ -61,6 +61,7 @@ class ImageFolderSource(FrameSource):
         self.skipped = []
         self._slot = 0
         self._readable_in_pass = 0
+        self.dropped = 0
         self._pacer = Pacer(self.frame_rate) if self.realtime else None
 
     def read(self) -> Frame | None:
@@ -79,6 +80,7 @@ class ImageFolderSource(FrameSource):
             self._slot += 1
             if slot < wanted:  # overdue in realtime mode: skip without decoding
                 self._readable_in_pass += 1
+                self.dropped += 1
                 continue
             image = self._load(path)
             if image is None:

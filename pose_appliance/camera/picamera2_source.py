@@ -116,6 +116,7 @@ class Picamera2Source(FrameSource):
         self._camera = camera
         self._first_timestamp = None
         self._last_index = -1
+        self.dropped = 0
 
     def _import_modules(self) -> tuple[types.ModuleType, types.ModuleType]:
         """(picamera2, libcamera): the modules given to the constructor, else imported now (once)."""
@@ -179,6 +180,7 @@ class Picamera2Source(FrameSource):
             if self._first_timestamp is None:
                 self._first_timestamp = timestamp
             index = max(index, int(round((timestamp - self._first_timestamp) / (duration_us * 1000.0))))
+        self.dropped += index - self._last_index - 1
         self._last_index = index
         return index
 

@@ -83,6 +83,7 @@ class VideoFileSource(FrameSource):
         self.frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self._capture = capture
         self._position = self._loop_start = 0
+        self.dropped = 0
         self._first_grabbed = True  # frame 0 is decoded already: read it with retrieve(), no seek back (~20 ms)
         self._pacer = Pacer(self.frame_rate) if self.realtime else None
         self._started_at = time.monotonic()
@@ -97,6 +98,7 @@ class VideoFileSource(FrameSource):
         while self._position < wanted:  # overdue frames: skip without decoding
             if not self._grab(capture):
                 return None
+            self.dropped += 1
         bgr = self._next_image(capture)
         if bgr is None:
             return None
