@@ -134,8 +134,10 @@ class Appliance:
         self.config = self._read_config()
         self._config_stamp = self._stamp()
 
-    def _read_config(self) -> Config:
-        config = Config() if self.config_path is None else load_config(self.config_path)
+    def _read_config(self, *, reloading: bool = False) -> Config:
+        """The config file with the overrides applied. On reload a file without settings is refused: the running
+        config stays rather than switching to the defaults (the demo video)."""
+        config = Config() if self.config_path is None else load_config(self.config_path, refuse_empty=reloading)
         return self.overrides.apply(config)
 
     def _stamp(self) -> tuple | None:
@@ -273,7 +275,7 @@ class Appliance:
         notifier.reloading()
         self._config_stamp = self._stamp()
         try:
-            new = self._read_config()
+            new = self._read_config(reloading=True)
         except Exception as exc:  # whatever the file holds, the running setup stays
             problem = exc if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
             log.error("reload (%s) rejected, still running the previous config: %s", reason, problem)

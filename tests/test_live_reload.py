@@ -460,3 +460,19 @@ def test_a_fifo_in_place_of_the_config_is_refused_without_blocking(tmp_path, mod
     assert status == 0 and len(recs) == 90
     assert seconds < 15, "the main thread blocked on the FIFO"
     assert rejected(caplog) and "not a regular file" in rejected(caplog)[0]
+
+
+@pytest.mark.parametrize("emptied", [b"", b"  \n\n\t\n", b"# [display]\n# type = \"web\"\n\n"])
+def test_a_config_file_emptied_mid_run_is_refused(tmp_path, models_dir, shared, caplog, emptied):
+    # A truncating copy that dies or `> config.toml` by mistake: all defaults would switch the appliance to the
+    # demo video and the record display, which ends the run.
+    video = shared / "data/tfjs_pose_detection/pose_1.mp4"
+    caplog.set_level(logging.INFO)
+    status, recs, appliance, _ = run_with_replacement(
+        tmp_path, base_config(video, models_dir), lambda path: path.write_bytes(emptied))
+    assert status == 0 and len(recs) == 90
+    assert_no_gap(recs)
+    assert rejected(caplog), caplog.messages
+    message = rejected(caplog)[0]
+    assert str(tmp_path / "config.toml") in message and "no settings" in message and "check-config" in message
+    assert appliance.config.display.type == "null" and appliance.config.camera.video.path == str(video)
