@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Remove pose-appliance: stop and disable the service, remove the unit, the venv, the sysusers file, the
-# /usr/local/bin/pose-appliance link and the fetched models. /etc/pose-appliance (the owner's config) is kept unless --purge; --purge also removes
-# /var/lib/pose-appliance (models, recordings) and the pose-appliance account and group.
+# Remove pose-appliance: stop and disable the service, remove the unit, the sysusers file, what install.sh put
+# in PREFIX ($PREFIX/venv, $PREFIX/constraints.txt; PREFIX itself only when that left it empty), the
+# /usr/local/bin/pose-appliance link and the fetched models. /etc/pose-appliance (the owner's config) is kept
+# unless --purge; --purge also removes /var/lib/pose-appliance (models, recordings) and the pose-appliance
+# account and group.
 #
 #   sudo deploy/uninstall.sh [--purge] [--dry-run]
 #
@@ -45,8 +47,12 @@ LINK=$DESTDIR/usr/local/bin/$SERVICE
 if [ -L "$LINK" ] && [ "$(readlink "$LINK")" = "$PREFIX/venv/bin/$SERVICE" ]; then
     remove "$LINK"
 fi
-remove "$UNIT" "$UNIT.d" "$DESTDIR/etc/sysusers.d/$SERVICE.conf" "$DESTDIR$PREFIX" \
-    "$DESTDIR/var/cache/$SERVICE" "$DESTDIR/var/lib/$SERVICE/models"
+# Only what install.sh wrote under PREFIX: it may be a shared folder such as /usr/local.
+remove "$UNIT" "$UNIT.d" "$DESTDIR/etc/sysusers.d/$SERVICE.conf" "$DESTDIR$PREFIX/venv" \
+    "$DESTDIR$PREFIX/constraints.txt" "$DESTDIR/var/cache/$SERVICE" "$DESTDIR/var/lib/$SERVICE/models"
+if [ -d "$DESTDIR$PREFIX" ] && [ -z "$(ls -A -- "$DESTDIR$PREFIX")" ]; then
+    run rmdir -- "$DESTDIR$PREFIX"
+fi
 if [ "$PURGE" = 1 ]; then
     remove "$DESTDIR/etc/$SERVICE" "$DESTDIR/var/lib/$SERVICE"
     # The account and its group (userdel keeps a group that is not the user's private one, as sysusers makes it).

@@ -258,6 +258,31 @@ def test_uninstall_keeps_the_config_unless_purge(host, destdir):
     assert f"userdel --root {destdir} pose-appliance" in host.calls()
 
 
+def test_uninstall_removes_only_what_the_install_put_under_a_shared_prefix(host, destdir):
+    host.run(INSTALL, *host.mirrors(), DESTDIR=str(destdir), PREFIX="/usr/local")
+    local = destdir / "usr/local"
+    assert (local / "venv/bin/pose-appliance").exists() and (local / "constraints.txt").exists()
+    (local / "lib/other-app").mkdir(parents=True)
+    (local / "lib/other-app/data.txt").write_text("precious\n")
+    (local / "bin/other-tool").write_text("#!/bin/sh\n")
+    host.run(UNINSTALL, "--purge", DESTDIR=str(destdir), PREFIX="/usr/local")
+    assert not (local / "venv").exists() and not (local / "constraints.txt").exists()
+    assert not (local / "bin/pose-appliance").is_symlink()
+    assert (local / "lib/other-app/data.txt").read_text() == "precious\n"
+    assert (local / "bin/other-tool").exists()
+
+
+def test_uninstall_removes_the_prefix_it_emptied_and_keeps_one_with_the_owners_files(host, destdir):
+    host.run(INSTALL, *host.mirrors(), DESTDIR=str(destdir))
+    prefix = destdir / PREFIX.lstrip("/")
+    host.run(UNINSTALL, DESTDIR=str(destdir))
+    assert not prefix.exists()
+    host.run(INSTALL, *host.mirrors(), DESTDIR=str(destdir))
+    (prefix / "notes.txt").write_text("mine\n")
+    host.run(UNINSTALL, DESTDIR=str(destdir))
+    assert sorted(p.name for p in prefix.iterdir()) == ["notes.txt"]
+
+
 def test_purge_removes_the_group_and_the_command_link(host, destdir):
     host.run(INSTALL, *host.mirrors(), DESTDIR=str(destdir))
     (destdir / "etc/passwd").write_text("pose-appliance:x:990:990::/var/lib/pose-appliance:/usr/sbin/nologin\n")
