@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Remove pose-appliance: stop and disable the service, remove the unit, the sysusers file, what install.sh put
 # in PREFIX ($PREFIX/venv, $PREFIX/constraints.txt; PREFIX itself only when that left it empty), the
-# /usr/local/bin/pose-appliance link and the fetched models. /etc/pose-appliance (the owner's config) is kept
-# unless --purge; --purge also removes /var/lib/pose-appliance (models, recordings) and the pose-appliance
-# account and group.
+# /usr/local/bin/pose-appliance link and the fetched models. /etc/pose-appliance (the owner's config) and the
+# owner's drop-ins (/etc/systemd/system/pose-appliance.service.d, from `systemctl edit`) are kept unless --purge;
+# --purge also removes /var/lib/pose-appliance (models, recordings) and the pose-appliance account and group.
 #
 #   sudo deploy/uninstall.sh [--purge] [--dry-run]
 #
@@ -48,13 +48,13 @@ if [ -L "$LINK" ] && [ "$(readlink "$LINK")" = "$PREFIX/venv/bin/$SERVICE" ]; th
     remove "$LINK"
 fi
 # Only what install.sh wrote under PREFIX: it may be a shared folder such as /usr/local.
-remove "$UNIT" "$UNIT.d" "$DESTDIR/etc/sysusers.d/$SERVICE.conf" "$DESTDIR$PREFIX/venv" \
+remove "$UNIT" "$DESTDIR/etc/sysusers.d/$SERVICE.conf" "$DESTDIR$PREFIX/venv" \
     "$DESTDIR$PREFIX/constraints.txt" "$DESTDIR/var/cache/$SERVICE" "$DESTDIR/var/lib/$SERVICE/models"
 if [ -d "$DESTDIR$PREFIX" ] && [ -z "$(ls -A -- "$DESTDIR$PREFIX")" ]; then
     run rmdir -- "$DESTDIR$PREFIX"
 fi
 if [ "$PURGE" = 1 ]; then
-    remove "$DESTDIR/etc/$SERVICE" "$DESTDIR/var/lib/$SERVICE"
+    remove "$DESTDIR/etc/$SERVICE" "$DESTDIR/var/lib/$SERVICE" "$UNIT.d"
     # The account and its group (userdel keeps a group that is not the user's private one, as sysusers makes it).
     if [ -n "$DESTDIR" ]; then
         if grep -q "^$SERVICE:" "$DESTDIR/etc/passwd" 2>/dev/null; then
@@ -72,7 +72,9 @@ if [ "$PURGE" = 1 ]; then
         fi
     fi
 else
-    say "kept $DESTDIR/etc/$SERVICE (config), $DESTDIR/var/lib/$SERVICE and the $SERVICE account; --purge removes them"
+    kept="$DESTDIR/etc/$SERVICE (config), $DESTDIR/var/lib/$SERVICE"
+    if [ -d "$UNIT.d" ]; then kept+=", $UNIT.d (your systemctl edit drop-ins)"; fi
+    say "kept $kept and the $SERVICE account; --purge removes them"
 fi
 if [ -z "$DESTDIR" ]; then
     run systemctl daemon-reload

@@ -283,6 +283,18 @@ def test_uninstall_removes_the_prefix_it_emptied_and_keeps_one_with_the_owners_f
     assert sorted(p.name for p in prefix.iterdir()) == ["notes.txt"]
 
 
+def test_uninstall_keeps_the_owners_drop_ins_unless_purge(host, destdir):
+    host.run(INSTALL, *host.mirrors(), DESTDIR=str(destdir))
+    override = destdir / "etc/systemd/system/pose-appliance.service.d/override.conf"
+    override.parent.mkdir()
+    override.write_text("[Service]\nSupplementaryGroups=gpio\n")  # what `systemctl edit` writes
+    result = host.run(UNINSTALL, DESTDIR=str(destdir))
+    assert override.read_text() == "[Service]\nSupplementaryGroups=gpio\n"
+    assert "pose-appliance.service.d" in result.stdout  # said to be kept
+    host.run(UNINSTALL, "--purge", DESTDIR=str(destdir))
+    assert not override.parent.exists()
+
+
 def test_purge_removes_the_group_and_the_command_link(host, destdir):
     host.run(INSTALL, *host.mirrors(), DESTDIR=str(destdir))
     (destdir / "etc/passwd").write_text("pose-appliance:x:990:990::/var/lib/pose-appliance:/usr/sbin/nologin\n")
