@@ -131,6 +131,7 @@ class Appliance:
         self.keypoints_path = keypoints_path
         self.load_delegate = load_delegate
         self.incomplete_recordings: list[str] = []
+        self.ready_sent = False  # READY=1 went to systemd: the first frame has been shown
         self.config = self._read_config()
         self._config_stamp = self._stamp()
 
@@ -204,13 +205,9 @@ class Appliance:
             cleanup.callback(notifier.stopping)
             pipeline.events.start()
             pipeline.start()
-            # READY=1 once the first frame went through the model and reached the display, which opens on that
-            # frame (the web page is served from then on), or gave up on it and runs headless.
             self._wait_first_shown(pipeline, waker)
-            if pipeline.first_shown.is_set():
-                log.info("first frame through after %.2f s", time.monotonic() - started)
-                notifier.ready()
-            self._main_loop(pipeline, notifier, waker)
+            self._ready_once_shown(pipeline, notifier, started)
+            self._main_loop(pipeline, notifier, waker, started)
         if pipeline.capture_error is not None:
             log.error("frame source failed: %s", pipeline.capture_error)
             return 1
@@ -233,7 +230,17 @@ class Appliance:
             if pipeline.finished.is_set() or waker.stop_requested or time.monotonic() > deadline:
                 return
 
-    def _main_loop(self, pipeline: Pipeline, notifier: SystemdNotifier, waker: SignalWaker) -> None:
+    def _ready_once_shown(self, pipeline: Pipeline, notifier: SystemdNotifier, started: float) -> None:
+        """READY=1 once the first frame went through the model and reached the display, which opens on that
+        frame (the web page is served from then on), or gave up on it and runs headless; however long the camera
+        took to deliver it."""
+        if not self.ready_sent and pipeline.first_shown.is_set():
+            log.info("first frame through after %.2f s", time.monotonic() - started)
+            notifier.ready()
+            self.ready_sent = True
+
+    def _main_loop(self, pipeline: Pipeline, notifier: SystemdNotifier, waker: SignalWaker,
+                   started: float) -> None:
         watchdog_every = notifier.watchdog_interval
         tick = MAIN_LOOP_TICK_S if watchdog_every is None else min(MAIN_LOOP_TICK_S, watchdog_every / 3)
         last_ping_frames, last_status, last_stats = -1, 0.0, time.monotonic()
@@ -257,8 +264,11 @@ class Appliance:
                     self.reload(pipeline, notifier, reason="config file changed")
                 else:
                     changed_stamp = stamp
+            self._ready_once_shown(pipeline, notifier, started)
             processed = pipeline.stats.processed
-            if processed != last_ping_frames:  # a stalled pipeline stops the pings and systemd restarts us
+            # A stalled pipeline stops the pings and systemd restarts us; none before READY=1 (systemd arms the
+            # watchdog once start-up is complete).
+            if self.ready_sent and processed != last_ping_frames:
                 notifier.watchdog()
                 last_ping_frames = processed
             now = time.monotonic()
@@ -272,7 +282,8 @@ class Appliance:
     # ------------------------------------------------------------------------------------------- reload
     def reload(self, pipeline: Pipeline, notifier: SystemdNotifier, *, reason: str) -> bool:
         """Build what changed next to what runs, then swap between frames. False = rejected, old setup kept."""
-        notifier.reloading()
+        if self.ready_sent:  # during start-up systemd hears READY=1 only for the first frame
+            notifier.reloading()
         self._config_stamp = self._stamp()
         try:
             new = self._read_config(reloading=True)
@@ -280,7 +291,7 @@ class Appliance:
             problem = exc if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
             log.error("reload (%s) rejected, still running the previous config: %s", reason, problem)
             log.debug("reload failed", exc_info=True)
-            notifier.ready()
+            self._reloaded(notifier)
             return False
         old = self.config
         new_stages = new_events = None
@@ -304,7 +315,7 @@ class Appliance:
                 log.error("reload (%s) rejected, still running the previous config: %s", reason, exc)
             if new_stages is not None:
                 close_quietly(new_stages.estimator.close, "closing the model of the rejected config")
-            notifier.ready()
+            self._reloaded(notifier)
             return False
         if new.counting != old.counting:
             pipeline.activity.configure(new.counting)
@@ -334,8 +345,13 @@ class Appliance:
             setup_logging(new.service.log_level)
         self.config = new
         log.info("reloaded (%s)", reason)
-        notifier.ready()
+        self._reloaded(notifier)
         return True
+
+    def _reloaded(self, notifier: SystemdNotifier) -> None:
+        """READY=1 after a reload, done or rejected; before the first frame it waits for that frame."""
+        if self.ready_sent:
+            notifier.ready()
 
     @staticmethod
     def _lores_size_changes(config: Config, old: Stages, new: Stages) -> bool:

@@ -100,3 +100,64 @@ def test_watchdog_pings_stop_when_the_pipeline_stalls(tmp_path, models_dir, shar
     assert pings_before, "the watchdog was not fed while frames flowed"
     assert pings_during_stall == [], "the watchdog was fed while no frame was processed"
     assert stopped_in < 20
+
+
+class SlowStartCamera(StallingCamera):
+    """A live camera whose first frame takes longer than the appliance waits for it, then runs at 30 fps."""
+
+    name = "slow-start camera"
+
+    def __init__(self, video, frames: int, first_frame_after: float):
+        super().__init__(video, frames)
+        self._first_frame_after = first_frame_after
+
+    def read(self):
+        if self._next == 0 and self._released.wait(self._first_frame_after):
+            return None
+        return super().read()
+
+
+def test_ready_is_sent_when_the_first_frame_comes_after_the_wait_for_it(tmp_path, models_dir, shared,
+                                                                        monkeypatch):
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(str(tmp_path / "notify"))
+    server.settimeout(0.1)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    monkeypatch.setenv("WATCHDOG_USEC", "3000000")
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    monkeypatch.setattr(app, "FIRST_FRAME_TIMEOUT", 0.5)
+    camera = SlowStartCamera(shared / "data/tfjs_pose_detection/pose_1.mp4", frames=60, first_frame_after=1.5)
+    monkeypatch.setattr(app, "build_source", lambda config, estimator: camera)
+    messages: list[tuple[float, str]] = []
+    done = threading.Event()
+
+    def listen():
+        while not done.is_set():
+            try:
+                data = server.recv(4096).decode()
+            except TimeoutError:
+                continue
+            messages.extend((time.monotonic(), line) for line in data.splitlines())
+
+    threading.Thread(target=listen, daemon=True).start()
+
+    def signals():
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGHUP)  # a reload while the camera starts must not say READY either
+        while camera._next < 60:
+            time.sleep(0.02)
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=signals, daemon=True).start()
+    appliance = app.Appliance(None, app.Overrides([("service.models_dir", str(models_dir)),
+                                                   ("display.type", "null")]))
+    assert appliance.run() == 0
+    time.sleep(0.2)
+    done.set()
+
+    lines = [line for _, line in messages]
+    assert "READY=1" in lines, lines
+    ready_at = next(t for t, line in messages if line == "READY=1")
+    assert ready_at >= appliance.pipeline.stats.first_processed_at, "READY=1 before the first frame"
+    assert lines.index("READY=1") < lines.index("WATCHDOG=1")
