@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tarfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -239,6 +240,14 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self.wfile.write(data[: len(data) // 2])
             self.close_connection = True
             return
+        if self.path.startswith("/chunk-cut/"):  # a chunked body whose connection drops inside a chunk
+            data = (Path(self.directory) / self.path.removeprefix("/chunk-cut/")).read_bytes()
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"%x\r\n" % len(data) + data[:100])
+            self.close_connection = True
+            return
         super().do_GET()
 
 
@@ -338,6 +347,28 @@ def test_alt_urls_are_tried_in_order_and_a_damaged_file_is_replaced(tmp_path, se
     [result] = modelstore.fetch(["yoga_classifier"], tmp_path, manifest=served)
     assert (result.status, result.source) == ("downloaded", f"{server}/kaggle.tar.gz")
     modelstore.verify(manifest["yoga_classifier"], tmp_path / "yoga_classifier.tflite")
+
+
+def test_a_download_dropped_inside_a_chunk_fails_that_url_and_the_next_one_is_tried(tmp_path, server, manifest):
+    cut = f"{server}/chunk-cut/good.tflite"
+    [result] = modelstore.fetch(["yoga_classifier"], tmp_path, manifest=_served(manifest, cut))
+    assert result.status == "failed"
+    assert result.error.startswith(f"yoga_classifier: {cut}: download failed: IncompleteRead")
+    [result] = modelstore.fetch(["yoga_classifier"], tmp_path,
+                                manifest=_served(manifest, cut, f"{server}/good.tflite"))
+    assert (result.status, result.source) == ("downloaded", f"{server}/good.tflite")
+    assert _leftovers(tmp_path) == []
+
+
+def test_parts_left_by_an_interrupted_fetch_are_removed_by_the_next(tmp_path, server, manifest):
+    stale = tmp_path / ".yoga_classifier.tflite.k3j_x9.part"  # a fetch killed mid-download left it
+    stale.write_bytes(b"half")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    recent = tmp_path / ".yoga_classifier.tflite.a8v2zq.part"  # another fetch writing now
+    recent.write_bytes(b"half")
+    [result] = modelstore.fetch(["yoga_classifier"], tmp_path, manifest=_served(manifest, f"{server}/good.tflite"))
+    assert result.ok
+    assert _leftovers(tmp_path) == [recent.name]
 
 
 def test_mirror_wins_over_the_network(tmp_path, server, manifest, yoga_classifier):

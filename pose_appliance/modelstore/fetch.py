@@ -6,10 +6,12 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import http.client
 import os
 import shutil
 import tarfile
 import tempfile
+import time
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -21,6 +23,9 @@ from pose_appliance.modelstore.manifest import ModelEntry, ModelError, get_entry
 USER_AGENT = "pose-appliance-fetch/1"
 MAX_DOWNLOAD = 256 * 1024 * 1024  # bytes; no model here is near this, an endless stream is cut off
 CHUNK = 1 << 16
+# A temp file of a fetch that was killed (power cut, kill -9) is removed by a later fetch once untouched this long; a
+# running download writes to its own at least every `timeout` seconds.
+STALE_PART_S = 600
 
 Progress = Callable[[str, int, int], None]  # (entry name, bytes done, bytes total or 0 if unknown)
 
@@ -119,6 +124,7 @@ def _derive_reference(result: FetchResult) -> FetchResult:
 def _fetch_one(entry: ModelEntry, models_dir: Path, mirror_index: _MirrorIndex, progress: Progress | None,
                urlopen: Callable[..., Any] | None, force: bool, timeout: float) -> FetchResult:
     dest = models_dir / entry.file
+    _remove_stale_parts(entry, models_dir)
     if not force and dest.is_file():
         try:
             verify(entry, dest)
@@ -143,6 +149,16 @@ def _fetch_one(entry: ModelEntry, models_dir: Path, mirror_index: _MirrorIndex, 
     if not entry.urls:
         errors.append("no URL in the manifest")
     return FetchResult(entry.name, dest, "failed", error=f"{entry.name}: " + "; ".join(errors))
+
+
+def _remove_stale_parts(entry: ModelEntry, models_dir: Path) -> None:
+    """Temp files of this entry that an interrupted fetch left behind (see ``_install``)."""
+    for part in models_dir.glob(f".{entry.file}.*.part"):
+        try:
+            if time.time() - part.stat().st_mtime > STALE_PART_S:
+                part.unlink()
+        except OSError:
+            pass  # gone meanwhile, or not ours to remove: it is only clutter
 
 
 def _strip_name(entry: ModelEntry, exc: Exception) -> str:
@@ -194,7 +210,9 @@ def _download(entry: ModelEntry, url: str, tmp: Path, progress: Progress | None,
         raise ModelError(f"{entry.name}: HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
         raise ModelError(f"{entry.name}: cannot connect: {exc.reason}") from None
-    except (OSError, ValueError) as exc:  # timeouts, resets, IncompleteRead, bad URL
+    # Timeouts, resets, a bad URL; http.client's IncompleteRead (a connection dropped inside a chunk) and other
+    # protocol errors are no OSError.
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         if isinstance(exc, ModelError):
             raise
         raise ModelError(f"{entry.name}: download failed: {exc.__class__.__name__}: {exc}") from None
