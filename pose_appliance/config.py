@@ -396,7 +396,8 @@ def _read_regular_file(path: Path) -> str:
         raise ConfigError(str(path), "", "too big for a config file",
                           f"a config is a few KB; at most {MAX_CONFIG_BYTES} bytes are read")
     try:
-        return data.decode("utf-8")
+        # A byte order mark (Windows editors save UTF-8 with one) is no TOML; it says nothing here.
+        return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         raise ConfigError(str(path), "", f"not UTF-8 text: {exc.reason} at byte {exc.start}",
                           "save the file as UTF-8") from None
@@ -489,7 +490,12 @@ def _check_value(kind: Any, value: Any, meta: Any, source: str, key: str) -> Any
         choices = typing.get_args(kind)
         kind = type(choices[0])
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            high = meta.get("maximum")
+            raise ConfigError(source, key, f"{shorten(str(value))} is too big for a number",
+                              f"the maximum is {high}" if high is not None else "write a smaller number") from None
     if kind is bool and not isinstance(value, bool):
         raise ConfigError(source, key, f"expected true or false, got {_describe(value)}",
                           "write true or false without quotes")

@@ -74,6 +74,18 @@ def test_nan_and_inf_are_rejected_for_every_float_key(tmp_path, key, number):
     assert f": {key}: " in message and "finite" in message
 
 
+@pytest.mark.parametrize("key", float_keys())
+def test_a_whole_number_too_big_for_a_float_names_the_key(tmp_path, key):
+    message = one_line_error(write(tmp_path, as_toml(key, "1" + "0" * 400)))
+    assert f": {key}: " in message and "too big" in message
+
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_bytes('\ufeff[display]\ntype = "web"\n'.encode())  # Windows Notepad saves UTF-8 like this
+    assert cfg.load_config(path).display.type == "web"
+
+
 def test_replace_rejects_nan_too():
     with pytest.raises(cfg.ConfigError, match="finite"):
         cfg.replace(cfg.Config(), "camera.images.fps", math.nan)
