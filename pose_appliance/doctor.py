@@ -149,11 +149,16 @@ def check_config(path: Path | None, host: Host) -> tuple[list[Check], Config]:
             return [Check("WARN", f"config: no {DEFAULT_CONFIG}, checking the built-in defaults", fix)], Config()
         path = default
     try:
-        return [Check("OK", f"config {path}")], load_config(path)
+        config = load_config(path)
     except ConfigError as exc:
         return [Check("FAIL", f"config: {exc}", "`pose-appliance check-config --example` shows every key with "
                                                 "its documentation; the rest of these checks use the defaults")], \
             Config()
+    from pose_appliance import modelstore
+
+    # Names run (and check-config, the unit's ExecStartPre) refuses; the other checks still look at the rest.
+    name_errors = manifest_name_errors(config, modelstore.load_manifest(), str(path))
+    return [Check("FAIL", f"config: {error}") for error in name_errors] or [Check("OK", f"config {path}")], config
 
 
 def check_user(host: Host) -> list[Check]:

@@ -258,6 +258,18 @@ def test_a_broken_config_fails_and_the_rest_still_runs(root, tmp_path):
     assert len(checks) > 3
 
 
+@pytest.mark.parametrize("lines, words", [
+    ('[model]\nname = "yoga_classifier"\n', "model.name: 'yoga_classifier' is a classifier entry of the manifest"),
+    ('[classifier]\nname = "movenet_thunder_int8"\n', "classifier.name: 'movenet_thunder_int8' is a pose entry"),
+])
+def test_a_model_name_check_config_refuses_fails_here_too(root, tmp_path, lines, words):
+    path = tmp_path / "config.toml"
+    path.write_text(lines)
+    checks = run_checks(path, host(root), models=lambda config, host: [])
+    assert checks[0].status == "FAIL" and words in checks[0].what, checks[0].line()
+    assert "pose-appliance models list" in checks[0].line()
+
+
 def test_missing_default_config_is_a_warning_where_the_service_is_installed(root):
     checks = run_checks(None, host(root), models=lambda config, host: [])
     assert checks[0].line() == ("OK    config: the built-in defaults (no /etc/pose-appliance/config.toml: the service "
