@@ -192,7 +192,8 @@ step_models() {
     run install -d -m 0755 "$MODELS"
     local fetch=("$DESTDIR$VENV/bin/pose-appliance" models fetch) mirror
     for mirror in "${MIRRORS[@]}"; do fetch+=(--mirror "$mirror"); done
-    run env POSE_APPLIANCE_MODELS="$MODELS" "${fetch[@]}"
+    # The default set, and what a kept config names besides (model.name = "movenet_thunder_int8", ...).
+    run env POSE_APPLIANCE_MODELS="$MODELS" "${fetch[@]}" --config "$CONFIG"
     if [ "$WITH_CORAL" = 1 ]; then
         run env POSE_APPLIANCE_MODELS="$MODELS" "${fetch[@]}" movenet_lightning_int8_edgetpu
     fi

@@ -188,6 +188,16 @@ def test_install_keeps_an_edited_config_and_refreshes_the_example(host, destdir)
     assert "config.toml kept" in result.stdout
 
 
+def test_reinstall_fetches_the_models_the_kept_config_names(host, destdir):
+    host.run(INSTALL, *host.mirrors(), DESTDIR=str(destdir))
+    models = destdir / "var/lib/pose-appliance/models"
+    assert not (models / "movenet_lightning_int8_edgetpu.tflite").exists()
+    config = destdir / "etc/pose-appliance/config.toml"
+    config.write_text(config.read_text().replace('delegate = "auto"', 'delegate = "edgetpu"', 1))
+    host.run(INSTALL, *host.mirrors(), DESTDIR=str(destdir))  # without --with-coral
+    assert (models / "movenet_lightning_int8_edgetpu.tflite").is_file()
+
+
 def test_install_refuses_a_config_with_a_mistake(host, destdir):
     host.run(INSTALL, *host.mirrors(), DESTDIR=str(destdir))
     (destdir / "etc/pose-appliance/config.toml").write_text('[display]\ntyp = "drm"\n')

@@ -418,6 +418,23 @@ def test_models_fetch_command_default_set_and_failures(tmp_path, mirrors, capsys
     assert "yoga_labels: present" in captured.out
 
 
+def test_models_fetch_command_also_fetches_what_a_config_reads(tmp_path, mirrors, capsys, monkeypatch):
+    monkeypatch.setattr("urllib.request.urlopen", offline)
+    config = tmp_path / "config.toml"
+    config.write_text('[model]\ndelegate = "edgetpu"\n[camera]\ntype = "opencv"\n')
+    models = tmp_path / "models"
+    args = ["fetch", "--models-dir", str(models)] + [x for m in mirrors for x in ("--mirror", str(m))]
+    assert _cli(*args, "--config", str(config)) == 0
+    fetched = sorted(line.split(":")[0] for line in capsys.readouterr().out.splitlines())
+    assert fetched == sorted({*modelstore.DEFAULT_NAMES, "movenet_lightning_int8_edgetpu"})
+    config.write_text('[model]\nname = "movenet_lightnin"\n')
+    with pytest.raises(UserError, match="unknown model 'movenet_lightnin'"):
+        _cli(*args, "--config", str(config))
+    config.write_text('[model]\nnam = "movenet_thunder_int8"\n')
+    with pytest.raises(UserError, match=r"model\.nam: unknown key"):
+        _cli(*args, "--config", str(config))
+
+
 def test_models_fetch_command_rejects_unknown_names_and_mixing_all(tmp_path):
     with pytest.raises(UserError, match=r"unknown model 'posenet'.*did you mean 'posenet_mobilenet_v1'"):
         _cli("fetch", "--models-dir", str(tmp_path), "posenet")

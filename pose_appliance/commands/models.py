@@ -31,6 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     getting.add_argument("names", nargs="*", metavar="NAME",
                          help=f"models to fetch (default: {' '.join(DEFAULT_NAMES)})")
     getting.add_argument("--all", action="store_true", help="fetch every model of the manifest")
+    getting.add_argument("--config", metavar="FILE",
+                         help="also fetch what this config reads: its pose model (and the Edge TPU build with "
+                              "model.delegate = \"edgetpu\"), its classifier and labels, the demo video when it "
+                              "plays it (the models dir is still --models-dir)")
     getting.add_argument("--mirror", action="append", default=[], metavar="DIR",
                          help="look for the files under this folder first (any layout; repeatable)")
     getting.add_argument("--force", action="store_true", help="download again even if the file is good")
@@ -45,9 +49,22 @@ def run(args: argparse.Namespace) -> int:
         if args.all and args.names:
             raise ModelError("give model names or --all, not both")
         names = list(manifest) if args.all else args.names or list(DEFAULT_NAMES)
+        if args.config:
+            names += _names_for_config(args.config, manifest)
         return _fetch_command(names, manifest, models_dir, args.mirror, args.force)
     except ModelError as exc:
         raise UserError(str(exc)) from None
+
+
+def _names_for_config(path: str, manifest: dict[str, ModelEntry]) -> list[str]:
+    from pose_appliance.config import ConfigError, load_config
+    from pose_appliance.doctor import model_names
+
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    return [name for name, required in model_names(config, manifest, edgetpu_found=False) if required]
 
 
 def _list(manifest: dict[str, ModelEntry], models_dir: Path, out=None) -> int:
