@@ -6,10 +6,11 @@
 #
 #   sudo deploy/install.sh [--with-coral] [--mirror DIR] [--dry-run]
 #
-# Environment: PREFIX (default /opt/pose-appliance; the venv goes to $PREFIX/venv), DESTDIR (stage the files
-# under this root instead of /: nothing outside it is touched, no apt package is installed, the unit is enabled
-# with systemctl --root, nothing is started; as root the account is created there with systemd-sysusers --root,
-# otherwise the target's systemd-sysusers creates it at boot from etc/sysusers.d).
+# Environment: PREFIX (default /opt/pose-appliance; the venv goes to $PREFIX/venv; letters, digits and
+# / . _ - + only), DESTDIR (stage the files under this root instead of /: nothing outside it is touched, no apt
+# package is installed, the unit is enabled with systemctl --root, nothing is started; as root the account is
+# created there with systemd-sysusers --root, otherwise the target's systemd-sysusers creates it at boot from
+# etc/sysusers.d).
 #
 # --with-coral  also install the Coral Edge TPU runtime (libedgetpu1-std). It comes from Coral's own apt
 #               repository, which this flag adds (/etc/apt/sources.list.d/coral-edgetpu.list and its key).
@@ -56,6 +57,12 @@ for i in "${!MIRRORS[@]}"; do
     [ -d "${MIRRORS[$i]}" ] || die "--mirror ${MIRRORS[$i]}: no such folder"
     MIRRORS[i]=$(cd "${MIRRORS[$i]}" && pwd)
 done
+# PREFIX goes into the unit's ExecStart= lines (through sed): a space splits the command there, % is a systemd
+# specifier, and &, | or \ would break the substitution.
+if [[ ! $PREFIX =~ ^/[A-Za-z0-9._+/-]*$ ]]; then
+    die "PREFIX=$PREFIX: must be an absolute path of letters, digits and / . _ - + only (it goes into the" \
+        "systemd unit), e.g. the default /opt/pose-appliance"
+fi
 require_root
 
 # What this machine is, before anything is changed: a 32-bit OS or a too old Python is refused here.

@@ -217,6 +217,15 @@ def test_prefix_goes_into_the_unit(host, destdir):
     assert (destdir / "srv/pa/venv/bin/pose-appliance").exists()
 
 
+@pytest.mark.parametrize("prefix", ["/opt/pose appliance", "/opt/R&D/pa", "/opt/a|b", "/opt/a\\b", "/opt/100%",
+                                    "opt/pose-appliance", "/opt/tab\there"])
+def test_a_prefix_the_unit_cannot_hold_is_refused_before_anything_is_done(host, destdir, prefix):
+    result = host.run(INSTALL, *host.mirrors(), check=False, DESTDIR=str(destdir), PREFIX=prefix)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"install.sh: PREFIX={prefix}: ") and "/opt/pose-appliance" in result.stderr
+    assert host.calls() == [] and list(destdir.iterdir()) == []
+
+
 def test_dry_run_on_the_live_system_changes_nothing(host, tmp_path):
     prefix = tmp_path / "opt-pa"
     result = host.run(INSTALL, "--dry-run", "--with-coral", PREFIX=str(prefix))
