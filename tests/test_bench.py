@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
 import math
+import shlex
 
 import pytest
 
 from pose_appliance.cli import main
+from pose_appliance.commands import bench as bench_command
 
 INVOKE_FIELDS = {"median_ms", "p90_ms", "mean_ms", "fps", "cpu_ms"}
 RUN_FIELDS = {"size", "frame_size", "lores_size", "display", "invoke_fps", "pipeline_fps", "ratio",
@@ -171,3 +174,14 @@ def test_serial_loop_does_the_pipelines_work(tmp_path, models_dir, shared, displ
     assert renderer.count == (15 if draws else 0)  # 5 warm-up frames + 10 timed
     # the prepared frames are not drawn on
     assert all((a == b).all() for a, b in zip(before, frames.images, strict=True))
+
+
+def test_the_recorded_command_line_runs_again_with_the_same_options():
+    parser = argparse.ArgumentParser()
+    bench_command.add_arguments(parser)
+    args = parser.parse_args(["--events", "--video", "/media/usb/my clip.mp4", "--frames", "60", "--broker",
+                              "it's:1883"])
+    line = bench_command._command_line(args)
+    assert line == ("pose-appliance bench --frames 60 --video '/media/usb/my clip.mp4' --events "
+                    "--broker 'it'\"'\"'s:1883'")
+    assert parser.parse_args(shlex.split(line)[2:]) == args

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from pathlib import Path
 
 from pose_appliance.bench.plan import (
@@ -76,12 +77,13 @@ def _events_cost(args: argparse.Namespace) -> int:
 
 
 def _command_line(args: argparse.Namespace) -> str:
-    """The command that reproduces this run: every option that differs from its default."""
+    """The command that reproduces this run: every option that differs from its default, quoted for a shell."""
     defaults = vars(_parser_defaults())
     words = ["pose-appliance", "bench"]
     for name, value in vars(args).items():
         if name in defaults and value != defaults[name]:
-            words += [f"--{name.replace('_', '-')}", str(value)]
+            flag = f"--{name.replace('_', '-')}"
+            words += [flag] if value is True else [flag, shlex.quote(str(value))]  # True: a store_true flag
     return " ".join(words)
 
 
