@@ -10,7 +10,9 @@
 # / . _ - + only), DESTDIR (stage the files under this root instead of /: nothing outside it is touched, no apt
 # package is installed, the unit is enabled with systemctl --root, nothing is started; as root the account is
 # created there with systemd-sysusers --root, otherwise the target's systemd-sysusers creates it at boot from
-# etc/sysusers.d).
+# etc/sysusers.d). DESTDIR is for tests and for inspecting what an install writes, not for building an image:
+# the venv's commands name $DESTDIR$PREFIX/venv/bin/python in their first line, which does not exist once the
+# staged tree is booted as /. To install a Pi, run this script on the Pi.
 #
 # --with-coral  also install the Coral Edge TPU runtime (libedgetpu1-std). It comes from Coral's own apt
 #               repository, which this flag adds (/etc/apt/sources.list.d/coral-edgetpu.list and its key).

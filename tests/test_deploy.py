@@ -250,6 +250,11 @@ def test_install_needs_root_on_the_live_system(host):
     assert host.calls() == []
 
 
+def test_help_says_a_destdir_install_is_not_a_bootable_image(host):
+    usage = " ".join(host.run(INSTALL, "--help").stdout.split())
+    assert "DESTDIR is for tests and for inspecting what an install writes, not for building an image" in usage
+
+
 def test_unknown_argument_is_one_line(host):
     result = host.run(INSTALL, "--frobnicate", check=False)
     assert result.returncode == 1
