@@ -8,6 +8,7 @@ import dataclasses
 import http.client
 import json
 import socket
+import struct
 import threading
 import time
 import urllib.error
@@ -297,3 +298,27 @@ def test_binding_the_network_without_a_token_warns(result, caplog):
     display = web_display(result, bind="0.0.0.0")
     display.close()
     assert any("trusted network" in m and "display.web.token" in m for m in caplog.messages)
+
+
+def test_a_viewer_that_hangs_up_right_after_its_request_is_uncounted_quietly(result, capsys):
+    display = web_display(result, max_viewers=2)
+    try:
+        for _ in range(3):  # more hang-ups than max_viewers: a leaked count would lock everyone out
+            sock = socket.create_connection(("127.0.0.1", display.port), timeout=10)
+            sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close sends a reset
+            sock.close()
+        deadline = time.monotonic() + 10
+        while display.hub.viewers and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # the handler threads have finished
+        assert display.hub.viewers == 0
+        display.show(result, OverlayRenderer(OverlayConfig()), STATUS)
+        assert display.frames_encoded == 0, "a JPEG was encoded for nobody"
+        with Feeder(display, result):
+            stream = open_stream(display)
+            assert stream.status == 200 and stream.read(7) == b"--frame"
+            stream.close()
+    finally:
+        display.close()
+    assert "Traceback" not in capsys.readouterr().err

@@ -19,6 +19,7 @@ import ipaddress
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -227,6 +228,13 @@ class _Server(ThreadingHTTPServer):
         with self._slots:
             self._active -= 1
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):  # the client hung up or stopped reading: no traceback for that
+            log.debug("web display %s: connection ended: %s", client_address, error)
+            return
+        super().handle_error(request, client_address)
+
 
 def _refuse_busy(request: socket.socket) -> None:
     body = b"busy: too many viewers, try again later\n"
@@ -293,15 +301,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(f"busy: {self.display.max_viewers} viewers already (display.web.max_viewers)\n"
                              .encode())
             return
-        self.connection.settimeout(VIEWER_TIMEOUT)
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, VIEWER_SEND_BUFFER)
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.close_connection = True
         try:
+            self.connection.settimeout(VIEWER_TIMEOUT)
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, VIEWER_SEND_BUFFER)
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
             sequence = 0
             while not hub.closed:
                 newest = hub.newer_than(sequence, timeout=1.0)
@@ -310,8 +318,9 @@ class _Handler(BaseHTTPRequestHandler):
                 sequence, jpeg, frame_index = newest
                 self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n"
                                  f"X-Frame-Index: {frame_index}\r\n\r\n".encode() + jpeg + b"\r\n")
-        except (ConnectionError, TimeoutError):
-            pass  # the viewer left or stopped reading
+        except OSError as exc:
+            self.close_connection = True
+            log.debug("web display %s: stream ended: %s", self.address_string(), exc)  # the viewer left
         finally:
             hub.remove_viewer()
 
