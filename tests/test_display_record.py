@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import cv2
@@ -58,3 +59,51 @@ def test_unwritable_path_is_a_clear_error(tmp_path, result):
     blocker.write_text("")
     with pytest.raises(DisplayError, match=r"display\.record\.path: cannot create"):
         record(blocker / "overlay.mp4").open(result.frame.size)
+
+
+def played_seconds(path) -> tuple[int, list[float], float]:
+    """Frames, the times they are shown at and the file's duration, as PyAV reads them. The times are the
+    packets' decoding times: the encoder reorders nothing, and FFmpeg's AVI reader guesses presentation times
+    (one frame late)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        times = [float(packet.dts * stream.time_base) for packet in container.demux(stream) if packet.size]
+        duration = (float(stream.duration * stream.time_base) if stream.duration
+                    else container.duration / av.time_base)
+    return len(times), times, duration
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".avi"])
+def test_a_live_source_that_drops_frames_is_recorded_in_real_time(tmp_path, result, suffix):
+    # A 30 fps camera whose pipeline keeps every 3rd frame (and once misses a beat): 3 s of real time.
+    path = tmp_path / f"overlay{suffix}"
+    display = open_display(DisplayConfig(type="record", record=RecordDisplayConfig(path=str(path))),
+                           camera=SimpleNamespace(frame_rate=30.0, live=True))
+    display.open(result.frame.size)
+    indices = [3 * i for i in range(30) if i != 12]
+    for index in indices:
+        frame = dataclasses.replace(result.frame, index=index, timestamp=5000.0 + index / 30)
+        display.show(dataclasses.replace(result, frame=frame), OverlayRenderer(OverlayConfig()), {})
+    display.close()
+    count, times, duration = played_seconds(path)
+    assert count == len(indices)
+    assert times[0] == pytest.approx(0.0)
+    assert times == pytest.approx([index / 30 for index in indices], abs=0.002)
+    assert 2.9 + 1 / 30 - 0.01 <= duration <= 3.0 + 0.01, duration
+
+
+def test_a_file_read_as_fast_as_it_decodes_stays_frame_exact(tmp_path, result):
+    # Not live (an unpaced file): frames never drop, and their times are the file's, frame by frame.
+    path = tmp_path / "overlay.mp4"
+    display = open_display(DisplayConfig(type="record", record=RecordDisplayConfig(path=str(path))),
+                           camera=SimpleNamespace(frame_rate=25.0, live=False))
+    display.open(result.frame.size)
+    for index in range(10):
+        frame = dataclasses.replace(result.frame, index=index, timestamp=7.0 + index * 0.0013)  # decode times
+        display.show(dataclasses.replace(result, frame=frame), OverlayRenderer(OverlayConfig()), {})
+    display.close()
+    count, times, duration = played_seconds(path)
+    assert count == 10 and times == pytest.approx([index / 25 for index in range(10)])
+    assert duration == pytest.approx(0.4)

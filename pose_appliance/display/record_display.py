@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 DEFAULT_FPS = 30.0
 FRAGMENT_SECONDS = 0.25  # what a SIGKILL can cost at most
 SYNC_SECONDS = 2.0  # how often the file is forced to the disk (what a power cut can cost)
+TIMED_TIME_BASE = Fraction(1, 90_000)  # frames of a live source are placed to 1/90000 s (MPEG's clock)
 # suffix -> (PyAV muxer, muxer options that make every piece readable on its own)
 CONTAINERS: dict[str, tuple[str, dict[str, str]]] = {
     ".mp4": ("mp4", {"movflags": "frag_keyframe+empty_moov+default_base_moof",
@@ -42,7 +43,11 @@ VIDEO_SUFFIXES = tuple(CONTAINERS)
 
 class RecordDisplay(Display):
     """Writes every ``every``-th frame. A path with a video suffix is a file; any other path is a folder of
-    ``frame_000001.png``... The video's frame rate is the camera's (``camera.frame_rate``) divided by ``every``.
+    ``frame_000001.png``... The video's nominal frame rate is the camera's (``camera.frame_rate``) divided by
+    ``every``. From a live source (``camera.live``: a camera, a paced file), which drops the frames the pipeline
+    cannot take, each frame is placed at its capture time (``Frame.timestamp``, the first at 0), so the video
+    plays in real time and a dropped frame lengthens the one before it. Other sources drop nothing: frame N is at
+    N / frame rate, exactly.
 
     ``path`` is where this recording really goes (the configured path, or the next free name beside it).
     ``stopped_reason`` says why the recording ended early, else None."""
@@ -55,6 +60,7 @@ class RecordDisplay(Display):
         self.every = record_config.every
         source_fps = getattr(camera, "frame_rate", None) or DEFAULT_FPS
         self.fps = max(0.1, source_fps / self.every)
+        self.live = bool(getattr(camera, "live", False))
         self.is_video = self.path.suffix.lower() in VIDEO_SUFFIXES
         self.written = 0
         self.stopped_reason: str | None = None
@@ -77,7 +83,7 @@ class RecordDisplay(Display):
         if self.path != self.configured_path:
             log.info("%s holds an earlier recording; this one goes to %s", self.configured_path, self.path)
         if self.is_video:
-            self._video = _VideoWriter(self.path, frame_size, self.fps)
+            self._video = _VideoWriter(self.path, frame_size, self.fps, timed=self.live)
         else:
             try:
                 self.path.mkdir(parents=True, exist_ok=True)
@@ -102,7 +108,7 @@ class RecordDisplay(Display):
             canvas = cv2.resize(canvas, (w, h))
         try:
             if self._video is not None:
-                self._video.write(canvas)
+                self._video.write(canvas, result.frame.timestamp)
             else:
                 self._bgr = cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR, dst=self._bgr)
                 self._write_png(self.path / f"frame_{self.written + 1:06d}.png", self._bgr)
@@ -166,9 +172,12 @@ def free_path(path: Path, *, folder: bool) -> Path:
 
 
 class _VideoWriter:
-    """One PyAV output into a file we own, so a failed write can be cut back to the last whole piece."""
+    """One PyAV output into a file we own, so a failed write can be cut back to the last whole piece.
 
-    def __init__(self, path: Path, frame_size: tuple[int, int], fps: float):
+    ``timed``: frames are placed at their timestamps (seconds, any origin) on a fine time base; otherwise frame
+    N is at N / ``fps``."""
+
+    def __init__(self, path: Path, frame_size: tuple[int, int], fps: float, *, timed: bool = False):
         try:
             import av
         except ImportError:
@@ -190,18 +199,28 @@ class _VideoWriter:
             self._stream.width, self._stream.height = self._size
             self._stream.pix_fmt = "yuv420p"
             self._stream.codec_context.gop_size = max(1, round(fps))
+            # AVI has no timestamps (a frame slot left out is an empty chunk), so it keeps one tick a frame.
+            self._tick = TIMED_TIME_BASE if timed and container_format != "avi" else 1 / _frame_rate(fps)
+            self._stream.codec_context.time_base = self._stream.time_base = self._tick
         except (av.FFmpegError, OSError, ValueError) as exc:
             self._file.close()
             path.unlink(missing_ok=True)
             raise DisplayError(f"display.record.path: cannot record to {path}: {exc}") from None
+        self._timed = timed
+        self._first_timestamp: float | None = None
         self._pts = 0
         self._last_sync = time.monotonic()
 
-    def write(self, rgb: np.ndarray) -> None:
+    def write(self, rgb: np.ndarray, timestamp: float = 0.0) -> None:
         if rgb.shape[1::-1] != self._size:
             self._padded[:rgb.shape[0], :rgb.shape[1]] = rgb
             rgb = self._padded
         frame = self._av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        if self._timed:
+            if self._first_timestamp is None:
+                self._first_timestamp = timestamp
+            # Never before the previous frame: a source whose clock stepped back gets the next tick.
+            self._pts = max(self._pts, round((timestamp - self._first_timestamp) / self._tick))
         frame.pts = self._pts
         self._pts += 1
         self._mux(self._stream.encode(frame))
@@ -242,8 +261,12 @@ class _VideoWriter:
         self._file.close()
 
 
+def _frame_rate(fps: float) -> Fraction:
+    return Fraction(fps).limit_denominator(1001)
+
+
 def _codec(av: Any, fps: float) -> tuple:
-    rate = Fraction(fps).limit_denominator(1001)
+    rate = _frame_rate(fps)
     try:
         av.codec.Codec("libx264", "w")
     except ValueError:  # a PyAV built without x264: MPEG-4 part 2 plays almost everywhere too
