@@ -215,8 +215,9 @@ class WindowDisplayConfig:
 
 @dataclass(frozen=True)
 class WebDisplayConfig:
-    bind: str = doc("Address to listen on. 127.0.0.1 = this machine only; 0.0.0.0 = the whole network (a "
-                    "trusted one: plain HTTP, set token).", "127.0.0.1")
+    bind: str = doc("Address to listen on. 127.0.0.1 (::1) = this machine only; 0.0.0.0 = the whole network "
+                    "over IPv4, :: = over IPv6 and IPv4 (a trusted network: plain HTTP, set token).",
+                    "127.0.0.1")
     port: int = doc("TCP port of the status page and the MJPEG stream.", 8080, minimum=1, maximum=65535)
     jpeg_quality: int = doc("JPEG quality of the stream.", 80, minimum=10, maximum=100)
     max_viewers: int = doc("Streams served at once; more viewers get 503 (busy). Each one costs a thread and "

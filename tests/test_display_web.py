@@ -322,3 +322,30 @@ def test_a_viewer_that_hangs_up_right_after_its_request_is_uncounted_quietly(res
     finally:
         display.close()
     assert "Traceback" not in capsys.readouterr().err
+
+
+def ipv6_loopback_works() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_loopback_works(), reason="this machine has no IPv6 loopback")
+def test_ipv6_binds_listen_and_every_address_takes_ipv4_too(result):
+    loopback = web_display(result, bind="::1")
+    try:
+        with urllib.request.urlopen(f"http://[::1]:{loopback.port}/status.json", timeout=5) as reply:
+            assert reply.status == 200
+        assert loopback.url == f"http://[::1]:{loopback.port}/"
+    finally:
+        loopback.close()
+    everywhere = web_display(result, bind="::", token="t")
+    try:
+        for host in ("[::1]", "127.0.0.1"):  # dual-stack: IPv4 clients reach it too
+            with urllib.request.urlopen(f"http://{host}:{everywhere.port}/status.json?token=t", timeout=5) as reply:
+                assert reply.status == 200, host
+    finally:
+        everywhere.close()

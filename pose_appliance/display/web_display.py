@@ -12,6 +12,7 @@ request must carry it (``?token=`` or ``Authorization: Bearer``); the page passe
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hmac
 import html
@@ -177,14 +178,24 @@ def _loopback(address: str) -> bool:
 
 
 def _listen(address: tuple[str, int], handler: type) -> _Server:
+    family, socket_address = _resolve(*address)
     deadline = time.monotonic() + BIND_PATIENCE
     while True:
         try:
-            return _Server(address, handler)
+            return _Server(socket_address, handler, family=family)
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE or time.monotonic() > deadline:
                 raise
             time.sleep(0.1)  # after a config reload the previous web display may still be closing
+
+
+def _resolve(host: str, port: int) -> tuple[socket.AddressFamily, tuple]:
+    """The socket family and address for ``display.web.bind``: IPv4 or IPv6, as the address (or name) is."""
+    if not host:
+        return socket.AF_INET, ("", port)
+    family, _, _, _, socket_address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                         flags=socket.AI_PASSIVE)[0]
+    return family, socket_address
 
 
 class _Server(ThreadingHTTPServer):
@@ -197,11 +208,19 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # a burst of connections is accepted (and refused) at once, not left to SYN retries
     max_connections = 16
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, family: socket.AddressFamily = socket.AF_INET, **kwargs: Any):
+        self.address_family = family
         super().__init__(*args, **kwargs)
         self._slots = threading.Lock()
         self._active = 0
         self.refused = 0
+
+    def server_bind(self) -> None:
+        if self.address_family == socket.AF_INET6 and ipaddress.ip_address(str(self.server_address[0])).is_unspecified:
+            # "::" means every address: IPv4 clients too, where the system allows one socket for both.
+            with contextlib.suppress(OSError):
+                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._slots:
