@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -234,6 +235,25 @@ def test_queue_is_bounded_and_drops_the_oldest_with_a_count(sinks):
     assert sink.dropped_events == 40
     kept = [event.reps for event, _ in sink._events]
     assert kept[0] == 40 and kept[-1] == EVENT_QUEUE_SIZE + 39 and len(kept) == EVENT_QUEUE_SIZE
+
+
+def test_close_keeps_its_timeout_while_a_connect_goes_unanswered():
+    # A broker host that drops connection attempts (down, firewalled): here a listener whose accept queue is full.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        with socket.create_connection(listener.getsockname()):  # fills the queue: further SYNs go unanswered
+            sink = MqttEventSink(mqtt_config(listener.getsockname()[1]))
+            sink.start()
+            time.sleep(0.5)  # paho's thread is inside its connect attempt
+            network = sink.threads()
+            started = time.monotonic()
+            sink.close(timeout=1.0)
+            took = time.monotonic() - started
+            for thread in network:
+                thread.join(10)  # it gives up its connect attempt on its own, then ends
+            assert not any(thread.is_alive() for thread in network)
+    assert took < 1.5, f"close(timeout=1.0) took {took:.1f} s"
 
 
 def test_reconnects_after_a_broker_restart_and_delivers_what_waited(broker, sinks, caplog):

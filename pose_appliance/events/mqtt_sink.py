@@ -120,6 +120,17 @@ def discovery_messages(device: str, topics: Topics, discovery_prefix: str, versi
     return messages
 
 
+def _stop_network_thread(client: Any, timeout: float) -> None:
+    """paho's ``loop_stop()``, but waiting at most ``timeout``: its unbounded join would wait out a connect
+    attempt to a host that drops it (``connect_timeout``, 5 s). The thread is a daemon and ends after that."""
+    client._thread_terminate = True
+    thread = client._thread
+    if thread is not None and thread is not threading.current_thread():
+        thread.join(timeout)
+        if thread.is_alive():
+            log.debug("MQTT: the network thread is still in a connect attempt; it ends when that gives up")
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
     try:
@@ -232,6 +243,7 @@ class MqttEventSink:
 
     def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
         """Say "offline" (retained) if connected, disconnect, stop the threads. Waits at most ``timeout``."""
+        deadline = time.monotonic() + timeout
         with self._wake:
             self._closing = True
             self._wake.notify()
@@ -243,11 +255,11 @@ class MqttEventSink:
         if self.connected:
             try:
                 info = client.publish(self.topics.availability, "offline", qos=1, retain=True)
-                info.wait_for_publish(timeout)
+                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
             except (RuntimeError, ValueError) as exc:  # the link went away meanwhile: the will says it
                 log.debug("MQTT: offline not confirmed: %s", exc)
         client.disconnect()
-        client.loop_stop()
+        _stop_network_thread(client, max(0.0, deadline - time.monotonic()))
         self.connected = False
 
     def threads(self) -> list[threading.Thread]:
@@ -277,6 +289,8 @@ class MqttEventSink:
                        f"{self.config.topic_prefix}/{self.device}/...")
 
     def _on_connect_fail(self, client, userdata) -> None:
+        if self._closing:
+            return
         self._set_link("unreachable", logging.WARNING,
                        f"MQTT: cannot reach {self.broker} (check events.mqtt.host/port and that the broker runs); "
                        f"retrying every {RECONNECT_MIN_DELAY}-{RECONNECT_MAX_DELAY} s, frames are not affected")
