@@ -93,3 +93,30 @@ def test_no_fps_box_before_a_rate_is_known(result):
     first = FrameResult(frame=result.frame, pose=None, decision=LabelDecision(label=None), fps=None)
     OverlayRenderer(OverlayConfig()).draw(canvas, first)
     assert np.array_equal(canvas, result.frame.image)
+
+
+def label_overlay(result, label: str, renderer: OverlayRenderer | None = None) -> np.ndarray:
+    canvas = np.zeros_like(result.frame.image)
+    labelled = FrameResult(frame=result.frame, pose=None, decision=LabelDecision(label=label, score=0.9), fps=None)
+    (renderer or OverlayRenderer(OverlayConfig())).draw(canvas, labelled)
+    return canvas
+
+
+def test_labels_in_letters_the_font_lacks_are_drawn_without_accents_not_as_question_marks(result):
+    # Class names come from folder names. OpenCV's Hershey font draws ASCII only (4.11, the Pi's) or also
+    # Latin, Cyrillic (5.x); whatever it lacks it draws as "?". Tree pose in Sanskrit, then "tree" in full-width:
+    shown = label_overlay(result, "Vṛkṣāsana")
+    assert not any(np.array_equal(shown, label_overlay(result, asked)) for asked in ("V?k?āsana", "V?k??sana"))
+    assert any(np.array_equal(shown, label_overlay(result, ascii_)) for ascii_ in ("Vrksāsana", "Vrksasana"))
+    assert np.array_equal(label_overlay(result, "\uff54\uff52\uff45\uff45"), label_overlay(result, "tree"))
+
+
+def test_a_label_that_cannot_be_shown_exactly_is_logged_once(result, caplog):
+    renderer = OverlayRenderer(OverlayConfig())
+    for _ in range(3):
+        shown = label_overlay(result, "木のポーズ", renderer)
+    assert np.array_equal(shown, label_overlay(result, "?????"))  # no letters to fall back on: nothing better
+    warnings = [m for m in caplog.messages if "木のポーズ" in m]
+    assert len(warnings) == 1 and "'?????'" in warnings[0], caplog.messages
+    label_overlay(result, "tree", renderer)
+    assert len(caplog.messages) == 1

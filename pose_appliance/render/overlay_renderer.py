@@ -3,6 +3,9 @@ time, repetitions, FPS."""
 
 from __future__ import annotations
 
+import logging
+import unicodedata
+
 import numpy as np
 
 from pose_appliance.config import OverlayConfig
@@ -15,6 +18,9 @@ TEXT_COLOR = (255, 255, 255)
 TEXT_BOX_COLOR = (0, 0, 0)
 TEXT_BOX_ALPHA = 160  # only on RGBA canvases: the camera picture shows through the box a little
 
+log = logging.getLogger(__name__)
+_drawable: dict[str, bool] = {}  # character -> whether this OpenCV's font has a glyph for it
+
 
 class OverlayRenderer:
     """Draws the overlay of a ``FrameResult``; one instance per overlay config, reused for every frame.
@@ -25,6 +31,7 @@ class OverlayRenderer:
 
     def __init__(self, overlay_config: OverlayConfig):
         self.config = overlay_config
+        self._shown_labels: dict[str, str] = {}  # class label -> the text OpenCV can draw for it
 
     def draw(self, canvas: np.ndarray, result: FrameResult, *, scale: float = 1.0,
              offset: tuple[float, float] = (0, 0)) -> None:
@@ -65,7 +72,7 @@ class OverlayRenderer:
             decision, activity = result.decision, result.activity
             text = decision.message
             if decision.label is not None:
-                text = f"{decision.label} {decision.score:.0%}"
+                text = f"{self._shown_label(cv2, decision.label)} {decision.score:.0%}"
                 if activity.hold_s >= 1.0:
                     text += f"  {activity.hold_s:.0f} s"
             if text:
@@ -77,6 +84,42 @@ class OverlayRenderer:
         if config.fps and result.fps is not None:
             _text(cv2, canvas, f"{result.fps:.0f} fps", (picture[2] - margin, picture[1] + margin),
                   font_scale * 0.8, rgba, align_right=True)
+
+
+    def _shown_label(self, cv2, label: str) -> str:
+        """``label`` in letters OpenCV's font has: a letter it lacks loses its accents ("ṛ" -> "r", a full-width
+        letter -> its ASCII one) or, with none to lose (CJK), stays "?" as OpenCV draws it. Logged once per label."""
+        shown = self._shown_labels.get(label)
+        if shown is None:
+            shown = "".join(c if c.isascii() or _opencv_draws(cv2, c) else _without_accents(c) for c in label)
+            if shown != label:
+                log.warning("overlay: the label %r is drawn as %r (the font of OpenCV %s lacks some of its "
+                            "letters; name the class folder in ASCII letters to show it exactly)", label, shown,
+                            cv2.__version__)
+            self._shown_labels[label] = shown
+        return shown
+
+
+def _opencv_draws(cv2, char: str) -> bool:
+    """Whether putText draws ``char`` as itself. OpenCV 4 draws only ASCII (anything else as a "?" per UTF-8
+    byte), 5 also Latin and Cyrillic (anything else as one "?")."""
+    drawable = _drawable.get(char)
+    if drawable is None:
+        glyph = _glyph(cv2, char)
+        drawable = not any(np.array_equal(glyph, _glyph(cv2, "?" * n)) for n in (1, len(char.encode())))
+        _drawable[char] = drawable
+    return drawable
+
+
+def _glyph(cv2, text: str) -> np.ndarray:
+    canvas = np.zeros((48, 128), np.uint8)
+    cv2.putText(canvas, text, (8, 36), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 255, 1, cv2.LINE_8)
+    return canvas
+
+
+def _without_accents(char: str) -> str:
+    letters = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+    return letters if letters and letters.isascii() else "?"
 
 
 def _color(rgb: tuple[int, int, int], rgba: bool, alpha: int = 255) -> tuple[int, ...]:
