@@ -13,7 +13,7 @@ from conftest import KEYPOINT_SCORE, keypoint_xy
 from pose_appliance.config import OverlayConfig
 from pose_appliance.render import OverlayRenderer
 from pose_appliance.render.overlay_renderer import KEYPOINT_COLOR, LINE_COLOR, TEXT_COLOR
-from pose_appliance.types import KEYPOINT_INDEX, FrameResult, LabelDecision
+from pose_appliance.types import KEYPOINT_INDEX, FrameResult, LabelDecision, Pose
 
 
 def test_dots_are_drawn_on_visible_keypoints_only(result):
@@ -120,3 +120,23 @@ def test_a_label_that_cannot_be_shown_exactly_is_logged_once(result, caplog):
     assert len(warnings) == 1 and "'?????'" in warnings[0], caplog.messages
     label_overlay(result, "tree", renderer)
     assert len(caplog.messages) == 1
+
+
+def test_rgba_line_edges_keep_the_line_colour_with_partial_alpha(result):
+    # The DRM overlay plane blends straight (not pre-multiplied) alpha: an edge pixel must be the line's colour,
+    # only less opaque, or the line gets a dark fringe over a bright picture.
+    keypoints = np.zeros((17, 3), np.float32)
+    keypoints[KEYPOINT_INDEX["left_shoulder"]] = (40, 50, KEYPOINT_SCORE)
+    keypoints[KEYPOINT_INDEX["right_shoulder"]] = (280, 190, KEYPOINT_SCORE)
+    posed = FrameResult(frame=result.frame, pose=Pose(keypoints), decision=LabelDecision(label=None), fps=None)
+    h, w = result.frame.image.shape[:2]
+    canvas = np.zeros((h, w, 4), np.uint8)
+    OverlayRenderer(OverlayConfig(keypoints=False, label=False, fps=False)).draw(canvas, posed)
+    alpha = canvas[..., 3]
+    edge = canvas[(alpha > 0) & (alpha < 255)]
+    assert len(edge) > 100
+    assert np.all(edge[:, :3] == LINE_COLOR), edge[:3]
+    assert np.all(canvas[alpha == 255][:, :3] == LINE_COLOR) and np.all(canvas[alpha == 0] == 0)
+    rgb = result.frame.image.copy()  # the same line on an RGB canvas: the same pixels, the same coverage
+    OverlayRenderer(OverlayConfig(keypoints=False, label=False, fps=False)).draw(rgb, posed)
+    assert np.array_equal(alpha > 0, np.any(rgb != result.frame.image, axis=2))
