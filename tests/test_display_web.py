@@ -324,6 +324,26 @@ def test_a_viewer_that_hangs_up_right_after_its_request_is_uncounted_quietly(res
     assert "Traceback" not in capsys.readouterr().err
 
 
+def test_a_viewer_that_leaves_while_no_frame_comes_frees_its_slot(result):
+    """Between frames (a stalled camera, a slow model) a viewer who closes the page is noticed within seconds,
+    not only when the next frame is sent."""
+    display = web_display(result, max_viewers=1)
+    try:
+        stream = open_stream(display)  # no frame published: the handler waits for one
+        assert stream.status == 200
+        deadline = time.monotonic() + 5
+        while display.hub.viewers != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert display.hub.viewers == 1
+        stream.close()
+        deadline = time.monotonic() + 5
+        while display.hub.viewers and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert display.hub.viewers == 0
+    finally:
+        display.close()
+
+
 def ipv6_loopback_works() -> bool:
     try:
         with socket.socket(socket.AF_INET6) as probe:

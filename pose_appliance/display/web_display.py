@@ -19,6 +19,7 @@ import html
 import ipaddress
 import json
 import logging
+import select
 import socket
 import sys
 import threading
@@ -333,6 +334,8 @@ class _Handler(BaseHTTPRequestHandler):
             while not hub.closed:
                 newest = hub.newer_than(sequence, timeout=1.0)
                 if newest is None:
+                    if self._viewer_left():
+                        break
                     continue
                 sequence, jpeg, frame_index = newest
                 self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n"
@@ -342,6 +345,15 @@ class _Handler(BaseHTTPRequestHandler):
             log.debug("web display %s: stream ended: %s", self.address_string(), exc)  # the viewer left
         finally:
             hub.remove_viewer()
+
+    def _viewer_left(self) -> bool:
+        """A viewer sends nothing after its request, so a readable socket means it hung up (end of stream or a
+        reset). Checked while no frame comes, so a viewer gone then does not hold its slot until the next frame."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("web display %s: " + format, self.address_string(), *args)
