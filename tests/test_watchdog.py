@@ -14,6 +14,39 @@ from pose_appliance import app
 from pose_appliance.camera import FrameSource
 
 
+class NotifyListener:
+    """A real datagram socket in NOTIFY_SOCKET, as systemd gives a Type=notify service: every line received, with
+    the time it arrived."""
+
+    def __init__(self, tmp_path, monkeypatch, watchdog_usec: int):
+        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._server.bind(str(tmp_path / "notify"))
+        self._server.settimeout(0.1)
+        monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+        monkeypatch.setenv("WATCHDOG_USEC", str(watchdog_usec))
+        monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+        self.messages: list[tuple[float, str]] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._listen, daemon=True)
+        self._thread.start()
+
+    def _listen(self) -> None:
+        while not self._done.is_set():
+            try:
+                data = self._server.recv(4096).decode()
+            except TimeoutError:
+                continue
+            self.messages.extend((time.monotonic(), line) for line in data.splitlines())
+
+    def stop(self) -> list[str]:
+        """Stop listening (after the last datagram had time to arrive); the lines received."""
+        time.sleep(0.2)
+        self._done.set()
+        self._thread.join(1)
+        self._server.close()
+        return [line for _, line in self.messages]
+
+
 class StallingCamera(FrameSource):
     """A live camera that delivers some frames at 30 fps and then hangs, as a wedged driver does."""
 
@@ -45,28 +78,9 @@ class StallingCamera(FrameSource):
 
 
 def test_watchdog_pings_stop_when_the_pipeline_stalls(tmp_path, models_dir, shared, monkeypatch):
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    server.bind(str(tmp_path / "notify"))
-    server.settimeout(0.1)
-    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
-    monkeypatch.setenv("WATCHDOG_USEC", "300000")
-    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    listener = NotifyListener(tmp_path, monkeypatch, watchdog_usec=300000)
     camera = StallingCamera(shared / "data/tfjs_pose_detection/pose_1.mp4", frames=20)
     monkeypatch.setattr(app, "build_source", lambda config, estimator: camera)
-
-    messages: list[tuple[float, str]] = []
-    done = threading.Event()
-
-    def listen():
-        while not done.is_set():
-            try:
-                data = server.recv(4096).decode()
-            except TimeoutError:
-                continue
-            messages.extend((time.monotonic(), line) for line in data.splitlines())
-
-    listener = threading.Thread(target=listen, daemon=True)
-    listener.start()
     stall_seen = {}
 
     def stop_after_stall():
@@ -82,11 +96,7 @@ def test_watchdog_pings_stop_when_the_pipeline_stalls(tmp_path, models_dir, shar
     started = time.monotonic()
     assert appliance.run() == 0
     stopped_in = time.monotonic() - started
-    time.sleep(0.2)
-    done.set()
-    listener.join(1)
-
-    lines = [line for _, line in messages]
+    lines, messages = listener.stop(), listener.messages
     assert lines.index("READY=1") < lines.index("WATCHDOG=1")
     assert any(line.startswith("STATUS=") and "movenet_lightning_int8" in line for line in lines)
     assert lines[-1] == "STOPPING=1"
@@ -119,27 +129,10 @@ class SlowStartCamera(StallingCamera):
 
 def test_ready_is_sent_when_the_first_frame_comes_after_the_wait_for_it(tmp_path, models_dir, shared,
                                                                         monkeypatch):
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    server.bind(str(tmp_path / "notify"))
-    server.settimeout(0.1)
-    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
-    monkeypatch.setenv("WATCHDOG_USEC", "3000000")
-    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    listener = NotifyListener(tmp_path, monkeypatch, watchdog_usec=3000000)
     monkeypatch.setattr(app, "FIRST_FRAME_TIMEOUT", 0.5)
     camera = SlowStartCamera(shared / "data/tfjs_pose_detection/pose_1.mp4", frames=60, first_frame_after=1.5)
     monkeypatch.setattr(app, "build_source", lambda config, estimator: camera)
-    messages: list[tuple[float, str]] = []
-    done = threading.Event()
-
-    def listen():
-        while not done.is_set():
-            try:
-                data = server.recv(4096).decode()
-            except TimeoutError:
-                continue
-            messages.extend((time.monotonic(), line) for line in data.splitlines())
-
-    threading.Thread(target=listen, daemon=True).start()
 
     def signals():
         time.sleep(0.3)
@@ -153,10 +146,7 @@ def test_ready_is_sent_when_the_first_frame_comes_after_the_wait_for_it(tmp_path
     appliance = app.Appliance(None, app.Overrides([("service.models_dir", str(models_dir)),
                                                    ("display.type", "null")]))
     assert appliance.run() == 0
-    time.sleep(0.2)
-    done.set()
-
-    lines = [line for _, line in messages]
+    lines, messages = listener.stop(), listener.messages
     assert "READY=1" in lines, lines
     ready_at = next(t for t, line in messages if line == "READY=1")
     assert ready_at >= appliance.pipeline.stats.first_processed_at, "READY=1 before the first frame"
