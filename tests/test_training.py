@@ -266,13 +266,14 @@ def test_the_command_prints_a_bad_layout_as_one_line_and_exits_2(tmp_path):
         "add images or remove the folder"]
 
 
-def test_an_existing_model_is_not_replaced_without_force(tmp_path, shared):
+@pytest.mark.parametrize("model", ["model.tflite", "model_int8.tflite"])
+def test_an_existing_model_is_not_replaced_without_force(tmp_path, shared, model):
     out = tmp_path / "out"
     out.mkdir()
-    (out / "model.tflite").write_bytes(b"the model the appliance runs")
-    with pytest.raises(UserError, match=r"already exists.*--force"):
+    (out / model).write_bytes(b"the model the appliance runs")
+    with pytest.raises(UserError, match=rf"{model}.* already exists.*--force"):
         train_classifier.run(parse(shared / "data/yoga_poses_csv/yoga_train_data.csv", "--out", out))
-    assert (out / "model.tflite").read_bytes() == b"the model the appliance runs"
+    assert (out / model).read_bytes() == b"the model the appliance runs"
 
 
 @needs_tensorflow
@@ -287,15 +288,6 @@ def test_a_forced_run_without_int8_leaves_no_int8_model_of_the_run_before(tmp_pa
     assert sorted(p.name for p in out.iterdir()) == ["confusion.png", "labels.txt", "model.json", "model.tflite",
                                                      "notes.txt", "reference.npz", "report.json", "report.md",
                                                      "training.png"]
-
-
-def test_an_existing_int8_model_is_not_replaced_without_force(tmp_path, shared):
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "model_int8.tflite").write_bytes(b"the model the appliance runs")
-    with pytest.raises(UserError, match=r"model_int8.tflite already exists.*--force"):
-        train_classifier.run(parse(shared / "data/yoga_poses_csv/yoga_train_data.csv", "--out", out))
-    assert (out / "model_int8.tflite").read_bytes() == b"the model the appliance runs"
 
 
 # ------------------------------------------------------------------------------- issue 11: labels to trust
