@@ -22,10 +22,12 @@ Measured, sides interleaved (sample, appliance, appliance, sample, ...) because 
 1. Whole process: ``pose-appliance run --source VIDEO --display null --frames N`` against the sample's ``run()``
    in a fresh Python: wall time from spawn to exit and CPU time (user + system, every thread, ``wait4``). Both
    run from bytecode caches, as installed code does (``PYTHONDONTWRITEBYTECODE`` is cleared for the children and
-   one untimed run of each side comes first). A third process, the **floor**, does only what no implementation
-   of the same work can skip: start Python, import numpy, OpenCV and LiteRT, load the model with one thread per
-   core, decode the frames (on a thread) and resize and invoke each. The appliance runs the same model with the
-   same threads, so ``floor / sample`` is as low as its ratio can go on this machine.
+   one untimed run of each side comes first). A third process, the **floor**, does only the steps no program
+   doing the same frames can skip: start Python, import numpy, OpenCV and LiteRT, load the model with one thread
+   per core, decode the frames (on a thread) and resize and invoke each, with numpy's OpenBLAS threads off as
+   the appliance has them. A reference point, not a proof: another design could still do these steps faster
+   (two one-thread interpreters, say), but the appliance, which runs the same model with the same threads,
+   cannot end before it.
 2. In one process per side: the loop's frames per second over frames decoded ahead of time, in blocks between
    blocks of bare ``interpreter.invoke()`` on the same interpreter (the sample's own interpreter, 4 threads; the
    appliance's, one thread per core). Each block is compared with the mean of the bare rates before and after it.
@@ -197,7 +199,8 @@ def _appliance_worker(job: dict) -> None:
 def _floor_worker(job: dict) -> None:
     """The least a process can do for the same frames: start Python, import numpy, OpenCV and LiteRT, load the
     model (one thread per core), then decode each frame on a thread while the main thread resizes the previous
-    one to the model input and invokes. No crop tracking, classifier, smoothing or drawing. Neither side can
+    one to the model input, converts it to RGB and invokes. Numpy's OpenBLAS threads are off, as the appliance's
+    command line sets them. No crop tracking, classifier, smoothing or drawing. Neither side can
     end before this does, so it bounds every whole-process ratio from below."""
     import queue
     import threading
@@ -225,7 +228,7 @@ def _floor_worker(job: dict) -> None:
     threading.Thread(target=decode, daemon=True).start()
     count = 0
     while (bgr := frames.get()) is not None:
-        resized = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (width, height))
+        resized = cv2.cvtColor(cv2.resize(bgr, (width, height)), cv2.COLOR_BGR2RGB)
         interpreter.set_tensor(tensor["index"], resized[np.newaxis].astype(tensor["dtype"], copy=False))
         interpreter.invoke()
         count += 1
@@ -317,11 +320,14 @@ class Comparison:
 
     def floor_process(self) -> dict:
         job = {"frames": self.args.frames, "video": self.video, "model": self.model}
-        return self._timed([self.python, __file__, "--floor-worker", json.dumps(job)], sample=False)
+        # What the appliance's command line sets for itself before numpy loads (pose_appliance/cli.py).
+        return self._timed([self.python, __file__, "--floor-worker", json.dumps(job)], sample=False,
+                           extra_env={"OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1")})
 
-    def _timed(self, command: list[str], *, sample: bool) -> dict:
+    def _timed(self, command: list[str], *, sample: bool, extra_env: dict[str, str] | None = None) -> dict:
         env = dict(os.environ)
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # both sides run from bytecode caches, as when installed
+        env.update(extra_env or {})
         if sample:
             env["PYTHONPATH"] = os.pathsep.join(self.sample_path)
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:  # files: a full pipe cannot block
@@ -513,7 +519,7 @@ def format_report(r: dict) -> str:
              f"  {'floor / sample, per pair':<34}{_fmt(r['floor_wall_ratio']):<22}"
              f"{_fmt(r['floor_cpu_ratio']):<22}",
              "  (the floor starts Python, imports, loads the model, then only decodes, resizes and invokes: the "
-             "appliance, same model and threads, cannot end sooner)", "",
+             "appliance, same model and threads, cannot end before it)", "",
              ("In one process, loop fps / bare invoke fps of the same interpreter, blocks interleaved; median "
               "(min-max):")]
     for side, name in (("sample", "TF sample run() (draws, shows nothing)"),
