@@ -79,3 +79,19 @@ def test_run_with_a_device_symlink_as_source_opens_it_as_a_camera(tmp_path, mode
     assert main(["run", "--models-dir", str(models_dir), "--display", "null", "--source", str(link)]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith(f"pose-appliance run: camera.opencv.device: cannot open {link}"), err
+
+
+@pytest.mark.skipif(not os.access("/dev/shm", os.W_OK), reason="needs a writable /dev/shm")
+def test_a_file_or_folder_under_dev_shm_is_a_video_or_an_image_folder_not_a_camera():
+    """/dev/shm is tmpfs: a clip or a photo folder put there is read as one, only devices are cameras."""
+    import tempfile
+
+    from pose_appliance.commands.run import source_override
+
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as folder:
+        clip = os.path.join(folder, "clip.mp4")
+        open(clip, "wb").close()
+        assert source_override(clip) == [("camera.type", "video"), ("camera.video.path", clip)]
+        assert source_override(folder) == [("camera.type", "images"), ("camera.images.path", folder)]
+        assert source_override("/dev/video0")[0] == ("camera.type", "opencv")
+        assert source_override("/dev/null")[0] == ("camera.type", "opencv")  # a character device

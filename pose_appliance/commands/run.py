@@ -51,7 +51,8 @@ def source_override(source: str) -> list[tuple[str, Any]]:
         return [("camera.type", "picamera2")]
     path = Path(source)
     # Kept as written: /dev/v4l/by-id/... names the same webcam after a reboot, the /dev/videoN it links to may not.
-    if source.isdigit() or source.startswith("/dev/") or _is_character_device(path):
+    # Other paths under /dev/ are files or folders unless they are devices (/dev/shm/clip.mp4 is a video).
+    if source.isdigit() or source.startswith(("/dev/video", "/dev/v4l/")) or _is_character_device(path):
         return [("camera.type", "opencv"), ("camera.opencv.device", source)]
     if not path.exists():
         raise UserError(f"--source {source}: no such file or folder")
