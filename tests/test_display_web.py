@@ -369,3 +369,26 @@ def test_ipv6_binds_listen_and_every_address_takes_ipv4_too(result):
                 assert reply.status == 200, host
     finally:
         everywhere.close()
+
+
+def test_localhost_listens_on_ipv4_when_the_hosts_file_lists_ipv6_first(result, monkeypatch):
+    """Raspberry Pi OS's /etc/hosts names both 127.0.0.1 and ::1 localhost, and resolvers may give ::1 first;
+    "localhost" must still reach the page at 127.0.0.1 (IPv6 is for an IPv6 address as the bind)."""
+    from pose_appliance.display import web_display as module
+
+    resolve = socket.getaddrinfo
+
+    def resolve_ipv6_first(host, port, family=0, type=0, proto=0, flags=0):
+        if host != "localhost":
+            return resolve(host, port, family, type, proto, flags)
+        loopback = {socket.AF_INET6: (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", port, 0, 0)),
+                    socket.AF_INET: (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))}
+        return [loopback[family]] if family else [loopback[socket.AF_INET6], loopback[socket.AF_INET]]
+
+    monkeypatch.setattr(module.socket, "getaddrinfo", resolve_ipv6_first)
+    display = web_display(result, bind="localhost")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{display.port}/status.json", timeout=5) as reply:
+            assert reply.status == 200
+    finally:
+        display.close()

@@ -191,12 +191,22 @@ def _listen(address: tuple[str, int], handler: type) -> _Server:
 
 
 def _resolve(host: str, port: int) -> tuple[socket.AddressFamily, tuple]:
-    """The socket family and address for ``display.web.bind``: IPv4 or IPv6, as the address (or name) is."""
+    """The socket family and address for ``display.web.bind``: IPv6 for an IPv6 address, else IPv4. A name is
+    resolved to IPv4: "localhost" may resolve to ::1 first (Raspberry Pi OS's /etc/hosts), and listening there
+    only would leave http://127.0.0.1 unanswered."""
     if not host:
         return socket.AF_INET, ("", port)
-    family, _, _, _, socket_address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+    family = socket.AF_INET6 if _is_ipv6_address(host) else socket.AF_INET
+    family, _, _, _, socket_address = socket.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM,
                                                          flags=socket.AI_PASSIVE)[0]
     return family, socket_address
+
+
+def _is_ipv6_address(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).version == 6
+    except ValueError:
+        return False
 
 
 class _Server(ThreadingHTTPServer):
