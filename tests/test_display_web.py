@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import http.client
 import json
+import os
 import socket
 import struct
 import threading
@@ -392,3 +393,33 @@ def test_localhost_listens_on_ipv4_when_the_hosts_file_lists_ipv6_first(result, 
             assert reply.status == 200
     finally:
         display.close()
+
+
+def test_a_viewer_on_a_file_descriptor_above_1024_stays_while_no_frame_comes(result, capsys):
+    """select() cannot watch a descriptor >= 1024 (a busy process, many open files): the "viewer left" check
+    between frames must not fail there and drop a viewer who is still watching."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip("the open-files limit is below 1100")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1100), hard))
+    fillers = []
+    display = web_display(result, max_viewers=1)
+    try:
+        with open("/dev/null") as null:
+            while not fillers or fillers[-1] < 1030:  # the next accepted connection gets a descriptor above 1024
+                fillers.append(os.dup(null.fileno()))
+        stream = open_stream(display)  # no frame published: the handler checks the viewer every second
+        assert stream.status == 200
+        time.sleep(2.5)
+        assert display.hub.viewers == 1, "a viewer still watching was dropped"
+        with Feeder(display, result):
+            assert stream.read(7) == b"--frame"
+        stream.close()
+    finally:
+        display.close()
+        for fd in fillers:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert "Traceback" not in capsys.readouterr().err

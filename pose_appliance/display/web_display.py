@@ -360,8 +360,9 @@ class _Handler(BaseHTTPRequestHandler):
         """A viewer sends nothing after its request, so a readable socket means it hung up (end of stream or a
         reset). Checked while no frame comes, so a viewer gone then does not hold its slot until the next frame."""
         try:
-            readable, _, _ = select.select([self.connection], [], [], 0)
-            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+            poller = select.poll()  # not select.select: it refuses descriptors >= 1024
+            poller.register(self.connection, select.POLLIN)
+            return bool(poller.poll(0)) and self.connection.recv(1, socket.MSG_PEEK) == b""
         except OSError:
             return True
 
