@@ -75,9 +75,27 @@ def played_seconds(path) -> tuple[int, list[float], float]:
     return len(times), times, duration
 
 
+@pytest.fixture
+def no_x264(monkeypatch):
+    """PyAV built without libx264 (some wheels, some distributions): the recording falls back to MPEG-4 part 2."""
+    import av
+
+    codec = av.codec.Codec
+
+    def without_x264(name, mode="r"):
+        if name == "libx264":
+            raise ValueError("no libx264 in this build")
+        return codec(name, mode)
+
+    monkeypatch.setattr(av.codec, "Codec", without_x264)
+
+
+@pytest.mark.parametrize("encoder", ["libx264", "mpeg4"])
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".avi"])
-def test_a_live_source_that_drops_frames_is_recorded_in_real_time(tmp_path, result, suffix):
+def test_a_live_source_that_drops_frames_is_recorded_in_real_time(tmp_path, result, suffix, encoder, request):
     # A 30 fps camera whose pipeline keeps every 3rd frame (and once misses a beat): 3 s of real time.
+    if encoder == "mpeg4":
+        request.getfixturevalue("no_x264")
     path = tmp_path / f"overlay{suffix}"
     display = open_display(DisplayConfig(type="record", record=RecordDisplayConfig(path=str(path))),
                            camera=SimpleNamespace(frame_rate=30.0, live=True))
@@ -92,6 +110,28 @@ def test_a_live_source_that_drops_frames_is_recorded_in_real_time(tmp_path, resu
     assert times[0] == pytest.approx(0.0)
     assert times == pytest.approx([index / 30 for index in indices], abs=0.002)
     assert 2.9 + 1 / 30 - 0.01 <= duration <= 3.0 + 0.01, duration
+    assert display.stopped_reason is None
+
+
+def test_an_encoder_that_refuses_its_settings_stops_the_recording_not_the_appliance(tmp_path, result, no_x264,
+                                                                                     monkeypatch, caplog):
+    """The encoder opens on the first frame: what it refuses there (here a time base MPEG-4 part 2 cannot
+    hold) ends the recording with one logged error, as a full disk does; show() raises nothing."""
+    from fractions import Fraction
+
+    from pose_appliance.display import record_display
+
+    monkeypatch.setattr(record_display, "TIMED_TIME_BASE", Fraction(1, 90_000))
+    path = tmp_path / "overlay.mp4"
+    display = open_display(DisplayConfig(type="record", record=RecordDisplayConfig(path=str(path))),
+                           camera=SimpleNamespace(frame_rate=30.0, live=True))
+    display.open(result.frame.size)
+    for index in range(3):
+        frame = dataclasses.replace(result.frame, index=index, timestamp=index / 30)
+        display.show(dataclasses.replace(result, frame=frame), OverlayRenderer(OverlayConfig()), {})
+    display.close()
+    assert display.stopped_reason is not None and str(path) in display.stopped_reason
+    assert any("recording stopped after 0 frames" in message for message in caplog.messages)
 
 
 def test_a_file_read_as_fast_as_it_decodes_stays_frame_exact(tmp_path, result):

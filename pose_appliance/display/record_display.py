@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 DEFAULT_FPS = 30.0
 FRAGMENT_SECONDS = 0.25  # what a SIGKILL can cost at most
 SYNC_SECONDS = 2.0  # how often the file is forced to the disk (what a power cut can cost)
-TIMED_TIME_BASE = Fraction(1, 90_000)  # frames of a live source are placed to 1/90000 s (MPEG's clock)
+# Frames of a live source are placed to the millisecond: Matroska's own unit, and a time base every encoder
+# _codec() picks accepts (MPEG-4 part 2 refuses a denominator above 65535, so not MPEG's 1/90000).
+TIMED_TIME_BASE = Fraction(1, 1000)
 # suffix -> (PyAV muxer, muxer options that make every piece readable on its own)
 CONTAINERS: dict[str, tuple[str, dict[str, str]]] = {
     ".mp4": ("mp4", {"movflags": "frag_keyframe+empty_moov+default_base_moof",
@@ -223,7 +225,11 @@ class _VideoWriter:
             self._pts = max(self._pts, round((timestamp - self._first_timestamp) / self._tick))
         frame.pts = self._pts
         self._pts += 1
-        self._mux(self._stream.encode(frame))
+        try:
+            packets = self._stream.encode(frame)
+        except self._av.FFmpegError as exc:  # also what the encoder refuses when it opens, at the first frame
+            raise OSError(str(exc)) from exc
+        self._mux(packets)
         if time.monotonic() - self._last_sync >= SYNC_SECONDS:
             self._file.sync()
             self._last_sync = time.monotonic()
