@@ -170,6 +170,35 @@ def test_live_camera_index_shows_frames_nobody_captured():
     assert source.dropped == later.index - 1  # counted as dropped, like the frames the pipeline cannot take
 
 
+def test_frames_are_not_counted_dropped_after_the_frame_duration_lengthens_and_shortens_again():
+    """Auto-exposure in a dim room lengthens the frame duration (30 -> 15 fps) and shortens it when the light
+    comes back: the camera delivered every frame and every one was taken, so none is dropped."""
+    module = fake.make_module(platform="vc4")
+    with source_for(module, fps=30.0) as source:
+        camera = module.hardware.instances[0]
+        indices = [source.read().index for _ in range(60)]
+        camera.set_controls({"FrameDurationLimits": (66666, 66666)})  # as auto-exposure does in low light
+        indices += [source.read().index for _ in range(30)]
+        camera.set_controls({"FrameDurationLimits": (33333, 33333)})
+        indices += [source.read().index for _ in range(30)]
+    assert indices == list(range(120))
+    assert source.dropped == 0
+
+
+def test_a_frame_duration_change_counts_no_drop_when_the_gap_is_the_previous_frames_duration():
+    """The gap before the first short frame may be the long frame's duration (the sensor's timestamp is where a
+    frame starts); frames missed later are still counted."""
+    source = source_for(fake.make_module())
+    timestamp, indices = 0, []
+    for duration_us in [33333] * 30 + [66666] * 15 + [33333] * 30:
+        indices.append(source._frame_index({"SensorTimestamp": timestamp, "FrameDuration": duration_us}))
+        timestamp += duration_us * 1000
+    assert indices == list(range(75)) and source.dropped == 0
+    timestamp += 2 * 33333 * 1000  # two frames nobody captured
+    assert source._frame_index({"SensorTimestamp": timestamp, "FrameDuration": 33333}) == 77
+    assert source.dropped == 2
+
+
 def test_missing_camera_and_missing_picamera2_are_one_line_errors(monkeypatch):
     module = fake.make_module(platform="vc4", num_cameras=1)
     with pytest.raises(SourceError, match=r"camera.picamera2.camera_num: no camera 1") as info:

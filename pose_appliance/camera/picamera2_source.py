@@ -75,7 +75,8 @@ class Picamera2Source(FrameSource):
         self._module = picamera2_module
         self._libcamera = libcamera_module
         self._camera = None
-        self._first_timestamp: int | None = None
+        self._last_timestamp: int | None = None
+        self._last_duration_us = 0
         self._last_index = -1
 
     # ------------------------------------------------------------------------------------------ lifecycle
@@ -114,7 +115,8 @@ class Picamera2Source(FrameSource):
             raise SourceError(f"picamera2: cannot start camera {num}: {exc} (check camera.width, camera.height, "
                               "camera.fps and camera.picamera2.buffer_count)") from exc
         self._camera = camera
-        self._first_timestamp = None
+        self._last_timestamp = None
+        self._last_duration_us = 0
         self._last_index = -1
         self.dropped = 0
 
@@ -173,13 +175,17 @@ class Picamera2Source(FrameSource):
         return self.make_frame(image, self._frame_index(metadata), lores=lores)
 
     def _frame_index(self, metadata: dict) -> int:
-        """Frames since start, from the sensor timestamps, so frames nobody captured show as gaps."""
+        """Frames since start, from the sensor timestamps, so frames nobody captured show as gaps. Only the gap
+        since the previous frame is measured in frame durations: auto-exposure changes the duration as it goes.
+        Where it just changed, the gap is measured in the longer of the two, so a frame taken is never counted
+        as dropped (the gap after a long frame is that frame's duration, not the new one's)."""
         timestamp, duration_us = metadata.get("SensorTimestamp"), metadata.get("FrameDuration")
         index = self._last_index + 1
         if timestamp is not None and duration_us:
-            if self._first_timestamp is None:
-                self._first_timestamp = timestamp
-            index = max(index, int(round((timestamp - self._first_timestamp) / (duration_us * 1000.0))))
+            if self._last_timestamp is not None:
+                period_ns = max(duration_us, self._last_duration_us) * 1000.0
+                index += max(0, int(round((timestamp - self._last_timestamp) / period_ns)) - 1)
+            self._last_timestamp, self._last_duration_us = timestamp, duration_us
         self.dropped += index - self._last_index - 1
         self._last_index = index
         return index

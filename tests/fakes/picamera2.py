@@ -345,6 +345,7 @@ class Picamera2:
         self._lock = threading.Lock()
         self._t0 = None
         self._last_frame = -1
+        self._last_timestamp_ns = int(1e9)
         self._hw.instances.append(self)
 
     # -- properties
@@ -537,6 +538,7 @@ class Picamera2:
         self.started = True
         self._t0 = time.monotonic()
         self._last_frame = -1
+        self._last_timestamp_ns = int(1e9)
         if self._preview is not None and self._preview.kind == Preview.DRM:
             self._preview.overlay_plane = self._hw.overlay_planes  # first frame shown: planes reserved
 
@@ -576,14 +578,16 @@ class Picamera2:
                 raise RuntimeError(f"fake picamera2: the application holds all {self.requests_outstanding} "
                                    "buffers; a real camera stalls here. release() requests promptly")
             number = self._next_frame_number()
-            self._last_frame = number
+            duration = self.frame_duration_us
+            # The sensor clock runs on by the current frame duration a frame, as auto-exposure changes it.
+            timestamp_ns = self._last_timestamp_ns + (number - self._last_frame) * duration * 1000
+            self._last_frame, self._last_timestamp_ns = number, timestamp_ns
             self.requests_outstanding += 1
             self.requests_captured += 1
             self.frames = number + 1
         buffers = {name: self._render_stream(name, number) for name in ("main", "lores")
                    if self.camera_config.get(name) is not None}
-        duration = self.frame_duration_us
-        metadata = {"SensorTimestamp": int(1e9) + number * duration * 1000, "FrameDuration": duration,
+        metadata = {"SensorTimestamp": timestamp_ns, "FrameDuration": duration,
                     "ExposureTime": min(duration, 20000), "AnalogueGain": 1.0, "DigitalGain": 1.0}
         return CompletedRequest(self, number, buffers, metadata)
 
