@@ -10,7 +10,7 @@ import pytest
 
 from pose_appliance.classify import ClassifierError, create_classifier
 from pose_appliance.classify.keypoint_csv import read_keypoint_csv, write_keypoint_csv
-from pose_appliance.classify.reference import PoseReference, reference_from_csv, sequence_groups
+from pose_appliance.classify.reference import PoseReference, is_camera_name, reference_from_csv, sequence_groups
 from pose_appliance.config import ClassifierConfig
 
 
@@ -123,3 +123,16 @@ def test_the_frames_of_one_video_are_one_sequence_within_their_class(shared):
              "tree/clip_0900.jpg", "tree/clip_0901.jpg", "chair/other.jpg"]
     groups = sequence_groups(np.array([0, 0, 1, 1, 0, 0, 1]), files)
     assert [len(set(groups[i:i + 2])) for i in (0, 2, 4)] == [1, 1, 1] and len(set(groups)) == 4
+
+
+@pytest.mark.parametrize("pattern", ["{}{:04d}.jpg", "{}_{:04d}.jpg"])
+def test_frames_extracted_from_videos_are_one_sequence_per_video(pattern):
+    """ffmpeg -i tree.mp4 tree%04d.jpg names frames like a camera's counter, but in lower case: cameras write DCF
+    names upper case, with a letter or _ in the 4-character prefix."""
+    files = [f"tree/{pattern.format(video, number)}" for video in ("tree", "pose") for number in range(1, 31)]
+    groups = sequence_groups(np.zeros(len(files), np.int64), files)
+    assert len(set(groups[:30].tolist())) == 1 and len(set(groups[30:].tolist())) == 1 and groups[0] != groups[30]
+    assert not any(is_camera_name(file) for file in files + ["tree/00000001.jpg"])
+    for name in ("IMG_0001", "DSC01234", "DSCN0042", "P1010001", "_DSC0042", "100_0001", "PXL_20240611_093012123",
+                 "IMG_20240611_101503", "WhatsApp Image 2024-06-11 at 11.12.07"):
+        assert is_camera_name(f"tree/{name}.jpg"), name

@@ -133,15 +133,16 @@ def frame_number(file_name: str) -> int | None:
 
 
 def is_camera_name(file_name: str) -> bool:
-    """True for a name a camera or phone gives a photo: a DCF counter (``IMG_0001``, ``DSC_1234``, ``DSCN0042``,
-    ``P1010001``) or a time of day at its end (``PXL_20240611_093012123``, ``IMG_20240611_101503``,
+    """True for a name a camera or phone gives a photo: a DCF counter as cameras write it, upper case with a letter
+    or _ in the prefix (``IMG_0001``, ``DSC_1234``, ``DSCN0042``, ``P1010001``; not ``tree0001``, a frame ffmpeg
+    extracted from a video) or a time of day at its end (``PXL_20240611_093012123``, ``IMG_20240611_101503``,
     ``20240611_110205``, ``WhatsApp Image 2024-06-11 at 11.12.07``). Each is a shot of its own, however close
     the numbers of two shots are."""
     stem = Path(file_name).stem
     return bool(_DCF_NAME.fullmatch(stem) or _TIME_OF_DAY.search(stem))
 
 
-_DCF_NAME = re.compile(r"[A-Za-z0-9_]{4}\d{4}")
+_DCF_NAME = re.compile(r"(?!\d{4})[A-Z0-9_]{4}\d{4}")  # case-sensitive: DCF names are upper case
 _TIME_OF_DAY = re.compile(r"(?:19|20)\d\d[-_.]?[01]\d[-_.]?[0-3]\d"  # date
                           r"(?:[-_. T]| at )?[0-2]\d[-_.: ]?[0-5]\d[-_.: ]?[0-5]\d\d{0,3}$")  # time, milliseconds
 
