@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -72,9 +73,24 @@ def test_saving_a_reference_writes_through_a_temp_file_of_its_own(tmp_path, smal
     (tmp_path / "reference.npz.tmp").mkdir()
     reference.save(target)
     assert same_reference(PoseReference.load(target), PoseReference.load(tmp_path / "poses.reference-v1.npz"))
-    assert target.stat().st_mode & 0o777 == 0o644  # readable by an appliance running as another user
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # as any file this process makes, not mkstemp's 0600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["poses.reference-v1.npz", "reference.npz",
                                                            "reference.npz.tmp"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o002], ids=oct)
+def test_a_saved_reference_gets_the_permissions_the_umask_gives(tmp_path, small_csv, umask):
+    """Readable by an appliance running as another user where the umask allows it (022), and no more than the
+    owner's umask allows (027 keeps it from others; 002 lets the group write)."""
+    reference = reference_from_csv(small_csv, cache_dir=tmp_path / "cache")
+    previous = os.umask(umask)
+    try:
+        reference.save(tmp_path / "reference.npz")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "reference.npz").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 # ------------------------------------------------------------------------------------------- sequences

@@ -303,7 +303,8 @@ class PoseReference:
         descriptor, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(descriptor, "wb") as handle:
-                os.fchmod(descriptor, 0o644)  # mkstemp's 0600 would hide it from an appliance run as another user
+                # mkstemp's 0600 would hide it from an appliance run as another user: the mode any new file gets.
+                os.fchmod(descriptor, 0o666 & ~_umask())
                 np.savez_compressed(handle, version=np.int64(REFERENCE_VERSION), classes=np.array(self.classes),
                                     features=self.features.astype(np.float16), visible=self.visible,
                                     targets=self.targets.astype(np.int16), quantiles=self.quantiles,
@@ -333,6 +334,19 @@ class PoseReference:
             if isinstance(exc, ValueError) and str(exc).startswith(str(path)):
                 raise
             raise ValueError(f"{path}: not a pose reference file ({type(exc).__name__}: {exc})") from None
+
+
+def _umask() -> int:
+    """The process's umask, read without setting it (os.umask sets it, for every thread, to read it); 022 where
+    /proc does not say."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
 
 
 def reference_from_csv(csv_path: str | Path, cache_dir: str | Path | None = None) -> PoseReference:
