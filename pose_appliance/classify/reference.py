@@ -384,12 +384,12 @@ def sequence_groups(targets: np.ndarray, files: list[str]) -> np.ndarray:
     ``guy3_tree085``, ``guy3_tree086``, ...). A photo a camera or phone named (:func:`is_camera_name`) is an
     image of its own, and so is every image of a class whose images would all be one sequence."""
     targets = np.asarray(targets)
-    names: list[object] = [None] * len(files)
+    keys: list[object] = [None] * len(files)  # (class, sequence name or file, run or image number)
     runs: dict[tuple[int, str], list[tuple[int, int]]] = {}
     for i, (target, file) in enumerate(zip(targets, files)):
         number = frame_number(file)
         if number is None or is_camera_name(file):
-            names[i] = (int(target), file, i)
+            keys[i] = (int(target), file, i)
         else:
             runs.setdefault((int(target), sequence_of(file)), []).append((number, i))
     for (target, name), frames in runs.items():
@@ -397,14 +397,14 @@ def sequence_groups(targets: np.ndarray, files: list[str]) -> np.ndarray:
         for number, i in sorted(frames):
             if previous is not None and number - previous > MAX_FRAME_GAP:
                 run += 1
-            names[i], previous = (target, name, -1 - run), number
+            keys[i], previous = (target, name, -1 - run), number
     for c in np.unique(targets):
         members = np.flatnonzero(targets == c).tolist()
-        if len({names[m] for m in members}) < 2:
+        if len({keys[m] for m in members}) < 2:
             for m in members:
-                names[m] = (int(c), files[m], m)
-    ids = {name: index for index, name in enumerate(dict.fromkeys(names))}
-    return np.array([ids[name] for name in names], np.int64)
+                keys[m] = (int(c), files[m], m)
+    ids = {key: index for index, key in enumerate(dict.fromkeys(keys))}
+    return np.array([ids[key] for key in keys], np.int64)
 
 
 def _distances_to_classes(features: np.ndarray, visible: np.ndarray, ref_features: np.ndarray,
