@@ -140,3 +140,23 @@ def test_rgba_line_edges_keep_the_line_colour_with_partial_alpha(result):
     rgb = result.frame.image.copy()  # the same line on an RGB canvas: the same pixels, the same coverage
     OverlayRenderer(OverlayConfig(keypoints=False, label=False, fps=False)).draw(rgb, posed)
     assert np.array_equal(alpha > 0, np.any(rgb != result.frame.image, axis=2))
+
+
+def test_a_label_with_decomposed_accents_is_drawn_as_its_composed_letters(result, monkeypatch, caplog):
+    """A class folder named on a Mac comes back decomposed (NFD: "a" + U+0301): drawn as the composed "á" where
+    the font has it, else without the accent, never with a "?" for the accent."""
+    import unicodedata
+
+    import cv2
+
+    import pose_appliance.render.overlay_renderer as overlay_renderer
+
+    decomposed = unicodedata.normalize("NFD", "árbol")
+    assert np.array_equal(label_overlay(result, decomposed), label_overlay(result, "árbol"))
+    if overlay_renderer._opencv_draws(cv2, "á"):  # OpenCV 5: drawn exactly, nothing to log
+        assert not caplog.messages
+    # OpenCV 4 (the Pi's Bookworm) draws ASCII only; a mark no letter composes with ("q" + dot above) is dropped.
+    monkeypatch.setattr(overlay_renderer, "_opencv_draws", lambda cv2, char: char.isascii())
+    renderer = OverlayRenderer(OverlayConfig())
+    assert renderer._shown_label(cv2, decomposed) == "arbol"
+    assert renderer._shown_label(cv2, "q\u0307ara") == "qara"

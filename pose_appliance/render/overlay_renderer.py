@@ -90,11 +90,13 @@ class OverlayRenderer:
 
     def _shown_label(self, cv2, label: str) -> str:
         """``label`` in letters OpenCV's font has: a letter it lacks loses its accents ("ṛ" -> "r", a full-width
-        letter -> its ASCII one) or, with none to lose (CJK), stays "?" as OpenCV draws it. Logged once per label."""
+        letter -> its ASCII one) or, with none to lose (CJK), stays "?" as OpenCV draws it. Decomposed accents
+        (NFD, as macOS names folders) are composed first; one the font lacks is dropped. Logged once per label."""
         shown = self._shown_labels.get(label)
         if shown is None:
-            shown = "".join(c if c.isascii() or _opencv_draws(cv2, c) else _without_accents(c) for c in label)
-            if shown != label:
+            composed = unicodedata.normalize("NFC", label)
+            shown = "".join(c if c.isascii() or _opencv_draws(cv2, c) else _without_accents(c) for c in composed)
+            if shown != composed:
                 log.warning("overlay: the label %r is drawn as %r (the font of OpenCV %s lacks some of its "
                             "letters; name the class folder in ASCII letters to show it exactly)", label, shown,
                             cv2.__version__)
@@ -120,6 +122,8 @@ def _glyph(cv2, text: str) -> np.ndarray:
 
 
 def _without_accents(char: str) -> str:
+    if unicodedata.combining(char):
+        return ""  # an accent no letter composes with ("q" + dot above): the letter is drawn without it
     letters = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
     return letters if letters and letters.isascii() else "?"
 
