@@ -434,14 +434,20 @@ def _unknown_keys(cls: type, data: Any, prefix: str) -> list[tuple[str, str]]:
 
 def load_config(path: str | os.PathLike, *, refuse_empty: bool = False) -> Config:
     """The validated config of the file. ``refuse_empty``: a file without a single setting (0 bytes, or only
-    blank lines and comments) is an error instead of all defaults, as a reload wants: such a file is far more
-    often a truncated or mistaken write than a wish to run the built-in defaults."""
+    blank lines, comments and table headers) is an error instead of all defaults, as a reload wants: such a file
+    is far more often a truncated or mistaken write than a wish to run the built-in defaults."""
     data = read_config_file(path)
-    if refuse_empty and not data:
-        raise ConfigError(str(path), "", "holds no settings (it is empty, or only blank lines and comments)",
+    if refuse_empty and not _holds_a_setting(data):
+        raise ConfigError(str(path), "", "holds no settings (it is empty, or only blank lines, comments and "
+                          "table headers)",
                           "write the settings back; `pose-appliance check-config --example` prints every key "
                           "documented. To run on the built-in defaults, set at least one key")
     return validate_config(data, str(path))
+
+
+def _holds_a_setting(table: dict) -> bool:
+    """Whether a key anywhere in ``table`` or its tables has a value that is not a table."""
+    return any(not isinstance(value, dict) or _holds_a_setting(value) for value in table.values())
 
 
 def replace(config: Any, dotted: str, value: Any, source: str = "command line") -> Any:

@@ -462,7 +462,8 @@ def test_a_fifo_in_place_of_the_config_is_refused_without_blocking(tmp_path, mod
     assert rejected(caplog) and "not a regular file" in rejected(caplog)[0]
 
 
-@pytest.mark.parametrize("emptied", [b"", b"  \n\n\t\n", b"# [display]\n# type = \"web\"\n\n"])
+@pytest.mark.parametrize("emptied", [b"", b"  \n\n\t\n", b"# [display]\n# type = \"web\"\n\n",
+                                     b"[display]\n[camera]\n", b"[display.web]\n# port = 8081\n"])
 def test_a_config_file_emptied_mid_run_is_refused(tmp_path, models_dir, shared, caplog, emptied):
     # A truncating copy that dies or `> config.toml` by mistake: all defaults would switch the appliance to the
     # demo video and the record display, which ends the run.
