@@ -346,9 +346,10 @@ class Pipeline:
         old_source.stop()
         source = make_source()
         self._frames.drop_when_full = self._results.drop_when_full = source.live
-        # Counted once the new source replaces it: if make_source raised, it is still the pipeline's source.
-        self._dropped_by_old_sources += old_source.dropped
+        # Counted once the new source replaces it: if make_source raised, it is still the pipeline's source. And
+        # after, so capture_dropped, read meanwhile by the status, never counts it as old and current at once.
         self._source = source
+        self._dropped_by_old_sources += old_source.dropped
         self._capture = CaptureThread(source, self._frames)
         self._capture.start()
 

@@ -82,3 +82,42 @@ def test_frames_a_paced_source_skips_itself_are_counted_as_dropped(shared):
     status = pipeline.status()
     assert status["dropped"] >= 30 and pipeline.capture_dropped == status["dropped"]
     assert status["frames"] + status["dropped"] == 120
+
+
+def test_replacing_the_source_never_counts_the_old_ones_drops_twice(shared):
+    """capture_dropped is read by the status page and MQTT while a reload replaces the camera: at no line of
+    replace_source may it count the old source's dropped frames both as the old source's and as the current's."""
+    import sys
+
+    from pose_appliance.inference.estimator import NullEstimator
+    from pose_appliance.pipeline import Stages
+
+    video = shared / "data/tfjs_pose_detection/pose_1.mp4"
+    old = VideoFileSource(video)
+    old.start()
+    old.dropped = 7  # as a paced file or a camera that skipped frames has counted
+    pipeline = Pipeline(old, Stages(NullEstimator(), None, None, None, "none"), NullDisplay())
+    pipeline.start()
+    seen: list[int] = []
+
+    def each_line(frame, event, arg):
+        if event == "line":
+            seen.append(pipeline.capture_dropped)
+        return each_line
+
+    def in_replace_source(frame, event, arg):
+        return each_line if frame.f_code is Pipeline.replace_source.__code__ else None
+
+    def make_source():
+        source = VideoFileSource(video)
+        source.start()
+        return source
+
+    sys.settrace(in_replace_source)
+    try:
+        pipeline.replace_source(make_source)
+    finally:
+        sys.settrace(None)
+        pipeline.stop()
+        pipeline.source.stop()
+    assert seen and max(seen) == 7, seen
