@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import time
@@ -298,3 +299,14 @@ def test_fake_overlay_needs_buffers_a_shown_frame_and_a_preview():
     with pytest.raises(RuntimeError, match="buffer_count=2"):
         single.set_overlay(overlay)
     single.close()
+
+
+@pytest.mark.parametrize("size", [(0, 0), (1280, 720), (641, 481), (320, 240)])
+@pytest.mark.parametrize("model_input", [(192, 192), (256, 256), None])
+def test_lores_size_of_is_the_lores_size_open_source_configures(size, model_input):
+    """What a reload compares to decide whether a new model needs the camera restarted."""
+    from pose_appliance.camera import lores_size_of
+
+    config = validate_config({"camera": {"type": "picamera2", "width": size[0], "height": size[1]}}).camera
+    assert lores_size_of(config, model_input) == open_source(config, lores_size=model_input).lores_size
+    assert lores_size_of(dataclasses.replace(config, type="opencv"), model_input) is None

@@ -61,9 +61,9 @@ def lores_size_of(camera: CameraConfig, model_input_size: tuple[int, int] | None
     None for every source but picamera2. A new model that changes it needs the camera restarted."""
     if camera.type != "picamera2":
         return None
-    source = _backend("picamera2")(camera.picamera2, width=camera.width, height=camera.height, fps=camera.fps,
-                                   lores_size=model_input_size)  # configured only, not started
-    return source.lores_size
+    from pose_appliance.camera.picamera2_source import lores_size_for, main_size_for
+
+    return lores_size_for(main_size_for(camera.width, camera.height), model_input_size)
 
 
 def _video_source(camera: CameraConfig, models_dir: str | Path | None) -> FrameSource:

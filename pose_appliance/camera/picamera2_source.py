@@ -42,6 +42,11 @@ def even_up(value: float) -> int:
     return max(2, math.ceil(value / 2.0 - 1e-6) * 2)
 
 
+def main_size_for(width: int, height: int) -> tuple[int, int]:
+    """The main stream (w, h) for ``camera.width``/``camera.height`` (0: the default size), even."""
+    return even(width or DEFAULT_SIZE[0]), even(height or DEFAULT_SIZE[1])
+
+
 def lores_size_for(main_size: tuple[int, int], wanted: tuple[int, int] | None) -> tuple[int, int] | None:
     """The lores (w, h): the main stream's aspect ratio, just large enough to cover ``wanted`` in both directions,
     even, no larger than main. None when no lores stream is wanted or it would be as large as main."""
@@ -67,7 +72,7 @@ class Picamera2Source(FrameSource):
                  lores_size: tuple[int, int] | None = None, picamera2_module: types.ModuleType | None = None,
                  libcamera_module: types.ModuleType | None = None):
         self.settings = settings  # Picamera2SourceConfig: camera_num, hflip, vflip, buffer_count
-        self.main_size = (even(width or DEFAULT_SIZE[0]), even(height or DEFAULT_SIZE[1]))
+        self.main_size = main_size_for(width, height)
         self.frame_rate: float | None = float(fps)
         self.lores_size = lores_size_for(self.main_size, lores_size)
         self.lores_format: str | None = None
