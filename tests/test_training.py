@@ -421,3 +421,19 @@ def test_the_appliance_warns_when_a_classifier_was_trained_on_another_pose_model
     text = caplog.text
     assert "trained on keypoints of movenet_thunder_int8 but the appliance runs movenet_lightning_int8" in text
     assert "no pose reference" in text  # and it says the open-set check is off without reference.npz
+
+
+def test_the_report_says_a_photo_is_judged_on_the_picture_and_its_mirror_image_together():
+    """As PoseClassifier.assess does: scores and class distances of both views averaged."""
+    from pose_appliance.training.report import report_markdown
+
+    report = {"dataset": "poses", "keypoints_from": "movenet", "classes": ["chair", "tree"],
+              "samples": {split: {"chair": 1, "tree": 1} for split in ("train", "validation", "test")},
+              "test_set": "20 % held out", "times_s": {"train_s": 1.0}, "seed": 0, "models": {}, "skipped": [],
+              "training": {"epochs_run": 1, "max_epochs": 1, "best_epoch": 1, "best_val_accuracy": 1.0,
+                           "label_smoothing": 0.1, "mirror_images": True},
+              "open_set": {"min_familiarity": 0.05, "named": 2, "samples": 2, "named_right": 2, "named_wrong": 0,
+                           "refused_view": 0}}
+    markdown = " ".join(report_markdown(report).split())
+    assert "on the picture and its mirror image together" in markdown
+    assert "names a little less" not in markdown

@@ -151,7 +151,8 @@ def report_markdown(report: dict) -> str:
               f"and the view check, {open_set['named']} of {open_set['samples']} held-out samples get a label: "
               f"{open_set['named_right']} right, {open_set['named_wrong']} wrong; {open_set['refused_view']} are "
               "refused by the view check, the rest as unlike their class. These are single poses: a photo run "
-              "through `pose-appliance run` is also checked against its mirror image, which names a little less "
+              "through `pose-appliance run` is judged on the picture and its mirror image together (their scores "
+              "and class distances averaged), so its label can differ from these figures "
               "(docs/architecture.md)."]
     if open_set.get("other_samples"):
         lines += [f"Of the {open_set['other_samples']} samples of the class *{OTHER_LABEL}* (never shown by the "
