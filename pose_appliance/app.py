@@ -404,7 +404,7 @@ class Appliance:
                        else f"; the model alone runs {stats.model_fps_overall:.1f} frames/s")
         display = self.config.display
         print(f"{stats.processed} frames in {seconds:.1f} s ({start:.1f} s to start{through}{model_alone}); "
-              f"{pipeline.capture_dropped} camera frames skipped while the pipeline was busy"
+              f"{pipeline.capture_dropped} frames dropped (camera or file ahead of the pipeline)"
               + (f"; overlay video in {self._recorded_path(pipeline.display)}" if display.type == "record"
                  else f"; display {display.type}"))
 

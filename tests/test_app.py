@@ -28,7 +28,7 @@ def test_demo_default_records_every_frame(tmp_path, models_dir, capsys, monkeypa
                    "--record-keypoints", "keypoints.jsonl"])
     assert status == 0
     summary = capsys.readouterr().out
-    assert summary.startswith("120 frames in ") and "0 camera frames skipped" in summary
+    assert summary.startswith("120 frames in ") and "0 frames dropped (camera or file ahead of the pipeline)" in summary
     assert "frames/s through camera, model, overlay and display; the model alone runs" in summary
 
     records = read_records(tmp_path / "keypoints.jsonl")
