@@ -291,7 +291,7 @@ class Appliance:
             problem = exc if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
             log.error("reload (%s) rejected, still running the previous config: %s", reason, problem)
             log.debug("reload failed", exc_info=True)
-            self._reloaded(notifier)
+            self._ready_after_reload(notifier)
             return False
         old = self.config
         new_stages = new_events = None
@@ -315,7 +315,7 @@ class Appliance:
                 log.error("reload (%s) rejected, still running the previous config: %s", reason, exc)
             if new_stages is not None:
                 close_quietly(new_stages.estimator.close, "closing the model of the rejected config")
-            self._reloaded(notifier)
+            self._ready_after_reload(notifier)
             return False
         if new.counting != old.counting:
             pipeline.activity.configure(new.counting)
@@ -345,10 +345,10 @@ class Appliance:
             setup_logging(new.service.log_level)
         self.config = new
         log.info("reloaded (%s)", reason)
-        self._reloaded(notifier)
+        self._ready_after_reload(notifier)
         return True
 
-    def _reloaded(self, notifier: SystemdNotifier) -> None:
+    def _ready_after_reload(self, notifier: SystemdNotifier) -> None:
         """READY=1 after a reload, done or rejected; before the first frame it waits for that frame."""
         if self.ready_sent:
             notifier.ready()
