@@ -129,6 +129,7 @@ class Appliance:
         self.overrides = overrides
         self.max_frames = max_frames
         self.keypoints_path = keypoints_path
+        self.keypoints_recorded_to: Path | None = None  # keypoints_path, or the free name beside earlier keypoints
         self.load_delegate = load_delegate
         self.incomplete_recordings: list[str] = []
         self.ready_sent = False  # READY=1 went to systemd: the first frame has been shown
@@ -172,6 +173,7 @@ class Appliance:
             recorder = None
             if self.keypoints_path:
                 recorder = KeypointRecorder(self.keypoints_path)
+                self.keypoints_recorded_to = recorder.path
                 cleanup.callback(recorder.close)
             with contextlib.ExitStack() as until_the_pipeline_owns_them:
                 stages = build_stages(self.config, load_delegate=self.load_delegate)
@@ -406,7 +408,8 @@ class Appliance:
         print(f"{stats.processed} frames in {seconds:.1f} s ({start:.1f} s to start{through}{model_alone}); "
               f"{pipeline.capture_dropped} frames dropped (camera or file ahead of the pipeline)"
               + (f"; overlay video in {self._recorded_path(pipeline.display)}" if display.type == "record"
-                 else f"; display {display.type}"))
+                 else f"; display {display.type}")
+              + (f"; keypoints in {self.keypoints_recorded_to}" if self.keypoints_recorded_to else ""))
 
     def _recorded_path(self, display: Display) -> str:
         """Where the recording went: the configured path, or the free name beside it that kept an old one."""

@@ -12,6 +12,23 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+def free_path(path: Path, *, folder: bool = False) -> Path:
+    """``path`` if nothing is recorded there yet, else the first free ``name-N`` beside it (an empty folder is
+    free): an earlier recording is never overwritten. ``FileExistsError`` when 99999 numbered ones exist too."""
+    def taken(candidate: Path) -> bool:
+        if folder and candidate.is_dir():
+            return any(candidate.iterdir())
+        return candidate.exists() or candidate.is_symlink()
+
+    if not taken(path):
+        return path
+    for number in range(1, 100_000):
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+        if not taken(candidate):
+            return candidate
+    raise FileExistsError(f"{path} and 99999 numbered recordings beside it exist (move old recordings away)")
+
+
 class PieceFile:
     """``write`` bytes, ``mark_whole`` after each complete piece. Once a write failed, the file is cut back to the
     last mark and takes no more bytes (a muxer's trailer must not land after a gap). ``replace=False`` refuses a

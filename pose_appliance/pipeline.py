@@ -40,7 +40,7 @@ from pose_appliance.classify.reference import mirrored
 from pose_appliance.display.display import Display
 from pose_appliance.events import EventSink, NullEventSink
 from pose_appliance.inference.estimator import Estimator, PreparedInput
-from pose_appliance.piece_file import PieceFile
+from pose_appliance.piece_file import PieceFile, free_path
 from pose_appliance.render.renderer import Renderer
 from pose_appliance.types import Activity, Frame, FrameResult, LabelDecision, Pose
 
@@ -208,12 +208,17 @@ class KeypointRecorder:
     line and the pipeline goes on. ``stopped_reason`` says why it ended early, else None."""
 
     def __init__(self, path: Path):
-        self.path = Path(path)
+        self.configured_path = Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = PieceFile(self.path, replace=True)
+            self.configured_path.parent.mkdir(parents=True, exist_ok=True)
+            self.path = free_path(self.configured_path)
+            self._file = PieceFile(self.path, replace=False)
+        except FileExistsError as exc:
+            raise RuntimeError(f"cannot create the keypoints file: {exc}") from None
         except OSError as exc:
-            raise RuntimeError(f"cannot create the keypoints file {self.path}: {exc.strerror}") from None
+            raise RuntimeError(f"cannot create the keypoints file {self.configured_path}: {exc.strerror}") from None
+        if self.path != self.configured_path:
+            log.info("%s holds earlier keypoints; these go to %s", self.configured_path, self.path)
         self.written = 0
         self.stopped_reason: str | None = None
 

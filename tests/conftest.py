@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from pose_appliance.cli import main
+from pose_appliance.piece_file import free_path
 from pose_appliance.types import KEYPOINT_INDEX, KEYPOINT_NAMES, Frame, FrameResult, LabelDecision, Pose
 
 REPO = Path(__file__).resolve().parents[1]
@@ -166,7 +167,7 @@ def chromium(tmp_path, url, *args) -> subprocess.CompletedProcess:
 
 
 def run_records(tmp_path: Path, models_dir: Path, source: Path, *extra: str) -> list[dict]:
-    out = tmp_path / f"{source.stem}.jsonl"
+    out = free_path(tmp_path / f"{source.stem}.jsonl")  # a fresh file each call: earlier records are kept
     assert main(["run", "--models-dir", str(models_dir), "--source", str(source), "--display", "null",
                  "--record-keypoints", str(out), *extra]) == 0
     return [json.loads(line) for line in out.read_text().splitlines()]

@@ -13,6 +13,7 @@ import pytest
 
 from pose_appliance.activity import ActivityTracker, HoldTimer, RepCounter, joint_angle
 from pose_appliance.config import CountingConfig, SquatCountingConfig
+from pose_appliance.piece_file import free_path
 from pose_appliance.types import KEYPOINT_INDEX, Pose
 
 SQUAT = CountingConfig(exercise="squat")
@@ -197,7 +198,7 @@ def test_hold_timer_runs_through_short_gaps_and_restarts_on_a_new_pose():
 def run_appliance(tmp_path, models_dir, video, exercise: str, *, name_every_pose: bool = False) -> list[dict]:
     """``name_every_pose`` turns the open-set check off (classifier.min_familiarity = 0), so a person who is
     doing no yoga pose still gets labels for the hold timer to follow."""
-    records = tmp_path / "keypoints.jsonl"
+    records = free_path(tmp_path / "keypoints.jsonl")  # a fresh file each call: earlier records are kept
     config = tmp_path / "config.toml"
     classifier = "[classifier]\nmin_familiarity = 0.0\n" if name_every_pose else ""
     config.write_text(f"""{classifier}

@@ -173,6 +173,25 @@ def test_a_recording_is_never_overwritten(tmp_path, result, suffix):
     assert all(decoded_frames(tmp_path / name) == 5 for name in names)
 
 
+def test_keypoints_recorded_before_are_never_overwritten(tmp_path, models_dir, shared):
+    """A second `run --record-keypoints` to the same path keeps the first run's keypoints and writes beside them,
+    and the summary says where."""
+    video = shared / "data/tfjs_pose_detection/pose_1.mp4"
+    path = tmp_path / "keypoints.jsonl"
+    summaries = []
+    for frames in (3, 5):
+        done = subprocess.run([sys.executable, "-m", "pose_appliance", "run", "--source", str(video), "--display",
+                               "null", "--frames", str(frames), "--models-dir", str(models_dir),
+                               "--record-keypoints", str(path)], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        summaries.append(done.stdout.strip().splitlines()[-1])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keypoints-1.jsonl", "keypoints.jsonl"]
+    assert len(path.read_text().splitlines()) == 3
+    assert len((tmp_path / "keypoints-1.jsonl").read_text().splitlines()) == 5
+    assert summaries[0].endswith(f"; keypoints in {path}")
+    assert summaries[1].endswith(f"; keypoints in {tmp_path / 'keypoints-1.jsonl'}")
+
+
 def test_png_frames_go_to_a_new_folder_when_the_old_one_holds_a_recording(tmp_path, result):
     renderer = OverlayRenderer(OverlayConfig())
     (tmp_path / "frames").mkdir()  # an empty folder is free

@@ -21,7 +21,7 @@ import numpy as np
 from pose_appliance.config import RecordDisplayConfig
 from pose_appliance.display.compositor import Compositor
 from pose_appliance.display.display import Display, DisplayError
-from pose_appliance.piece_file import PieceFile
+from pose_appliance.piece_file import PieceFile, free_path
 from pose_appliance.render.renderer import Renderer
 from pose_appliance.types import FrameResult
 
@@ -81,7 +81,10 @@ class RecordDisplay(Display):
         except OSError as exc:
             raise DisplayError(f"display.record.path: cannot create {'the folder ' if not self.is_video else ''}"
                                f"{parent}: {exc.strerror}") from None
-        self.path = free_path(self.configured_path, folder=not self.is_video)
+        try:
+            self.path = free_path(self.configured_path, folder=not self.is_video)
+        except FileExistsError as exc:
+            raise DisplayError(f"display.record.path: {exc}") from None
         if self.path != self.configured_path:
             log.info("%s holds an earlier recording; this one goes to %s", self.configured_path, self.path)
         if self.is_video:
@@ -153,24 +156,6 @@ class RecordDisplay(Display):
                 self.stopped_reason = f"cannot finish {self.path}: {exc.strerror or exc}"
                 log.error("display.record.path: %s; the file plays up to the last frame written",
                           self.stopped_reason)
-
-
-def free_path(path: Path, *, folder: bool) -> Path:
-    """``path`` if nothing is recorded there yet, else the first free ``name-N`` beside it (an empty folder is
-    free)."""
-    def taken(candidate: Path) -> bool:
-        if folder and candidate.is_dir():
-            return any(candidate.iterdir())
-        return candidate.exists() or candidate.is_symlink()
-
-    if not taken(path):
-        return path
-    for number in range(1, 100_000):
-        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
-        if not taken(candidate):
-            return candidate
-    raise DisplayError(f"display.record.path: {path} and 99999 numbered recordings beside it exist "
-                       "(move old recordings away)")
 
 
 class _VideoWriter:
