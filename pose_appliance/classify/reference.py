@@ -40,7 +40,7 @@ import contextlib
 import hashlib
 import os
 import re
-import tempfile
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -300,11 +300,12 @@ class PoseReference:
         """Write ``path`` whole or not at all: through a temp file of this call's own in the same folder, so a
         crash leaves the old file and two processes caching one CSV never write into one temp file."""
         path = Path(path)
-        descriptor, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+        # O_EXCL: this call's own file. Mode 0666 less the umask, as any new file (mkstemp's 0600 would hide it
+        # from an appliance run as another user).
+        descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
         try:
             with os.fdopen(descriptor, "wb") as handle:
-                # mkstemp's 0600 would hide it from an appliance run as another user: the mode any new file gets.
-                os.fchmod(descriptor, 0o666 & ~_umask())
                 np.savez_compressed(handle, version=np.int64(REFERENCE_VERSION), classes=np.array(self.classes),
                                     features=self.features.astype(np.float16), visible=self.visible,
                                     targets=self.targets.astype(np.int16), quantiles=self.quantiles,
@@ -334,19 +335,6 @@ class PoseReference:
             if isinstance(exc, ValueError) and str(exc).startswith(str(path)):
                 raise
             raise ValueError(f"{path}: not a pose reference file ({type(exc).__name__}: {exc})") from None
-
-
-def _umask() -> int:
-    """The process's umask, read without setting it (os.umask sets it, for every thread, to read it); 022 where
-    /proc does not say."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
 
 
 def reference_from_csv(csv_path: str | Path, cache_dir: str | Path | None = None) -> PoseReference:
