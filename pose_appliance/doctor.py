@@ -299,14 +299,17 @@ def _check_fbdev(device: str, host: Host) -> list[Check]:
 
 
 def _check_port(bind: str, port: int) -> Check:
+    from pose_appliance.display.web_display import is_loopback, listen_address  # the address the display takes
+
     try:
-        with socket.socket(socket.AF_INET6 if ":" in bind else socket.AF_INET, socket.SOCK_STREAM) as sock:
+        family, address = listen_address(bind, port)
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((bind, port))
+            sock.bind(address)
     except OSError as exc:
         return Check("WARN", f"display web: cannot listen on {bind}:{port} ({exc.strerror})",
                      "if pose-appliance itself is running that is fine; else free the port or set display.web.port")
-    scope = "this machine only" if bind.startswith("127.") or bind == "::1" else "the network"
+    scope = "this machine only" if is_loopback(bind) else "the network"
     return Check("OK", f"display web on http://{bind}:{port}/ ({scope})")
 
 

@@ -137,7 +137,7 @@ class WebDisplay(Display):
         # token is not written out.
         print(f"serving {self.url}" + (" (add ?token= and display.web.token)" if self.token else ""), flush=True)
         log.debug("web display: status page %s, stream %sstream.mjpg", self.url, self.url)
-        if not self.token and not _loopback(self.bind):
+        if not self.token and not is_loopback(self.bind):
             log.warning("web display: %s is reachable from the network without a token; anyone there can watch "
                         "(set display.web.token, and use it only on a trusted network)", self.bind)
 
@@ -171,7 +171,8 @@ class WebDisplay(Display):
         return {**self.status, "viewers": self.hub.viewers}
 
 
-def _loopback(address: str) -> bool:
+def is_loopback(address: str) -> bool:
+    """Whether ``display.web.bind`` serves this machine only."""
     try:
         return ipaddress.ip_address(address).is_loopback
     except ValueError:
@@ -179,7 +180,7 @@ def _loopback(address: str) -> bool:
 
 
 def _listen(address: tuple[str, int], handler: type) -> _Server:
-    family, socket_address = _resolve(*address)
+    family, socket_address = listen_address(*address)
     deadline = time.monotonic() + BIND_PATIENCE
     while True:
         try:
@@ -190,7 +191,7 @@ def _listen(address: tuple[str, int], handler: type) -> _Server:
             time.sleep(0.1)  # after a config reload the previous web display may still be closing
 
 
-def _resolve(host: str, port: int) -> tuple[socket.AddressFamily, tuple]:
+def listen_address(host: str, port: int) -> tuple[socket.AddressFamily, tuple]:
     """The socket family and address for ``display.web.bind``: IPv6 for an IPv6 address, else IPv4. A name is
     resolved to IPv4: "localhost" may resolve to ::1 first (Raspberry Pi OS's /etc/hosts), and listening there
     only would leave http://127.0.0.1 unanswered."""
