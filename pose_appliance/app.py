@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,9 +49,11 @@ def models_dir_of(config: Config) -> Path:
     return resolve_models_dir(config.service.models_dir)
 
 
-def build_stages(config: Config, *, load_delegate: Any = None) -> Stages:
+def build_stages(config: Config, *, load_delegate: Any = None,
+                 model_loaded: Callable[[Estimator], object] | None = None) -> Stages:
     """Estimator, classifier, label smoother and renderer for this config. Raises on any load failure (and lets
-    go of the model it loaded before)."""
+    go of the model it loaded before). ``model_loaded(estimator)`` is called as soon as the model is loaded,
+    before the rest: the camera can start meanwhile (it needs the model's input size)."""
     from pose_appliance.classify import LabelSmoother, create_classifier
     from pose_appliance.inference import create_estimator
     from pose_appliance.pipeline import Stages
@@ -60,6 +63,8 @@ def build_stages(config: Config, *, load_delegate: Any = None) -> Stages:
     estimator = create_estimator(config.model, models_dir, load_delegate=load_delegate)
     with contextlib.ExitStack() as on_failure:
         on_failure.callback(estimator.close)
+        if model_loaded is not None:
+            model_loaded(estimator)
         classifier = create_classifier(config.classifier, models_dir, pose_model=config.model.name)
         on_failure.pop_all()
     smoother = None if classifier is None else LabelSmoother(classifier.labels, config.classifier)
@@ -80,6 +85,50 @@ def build_source(config: Config, estimator: Estimator) -> FrameSource:
     source = open_source(source_config(config), models_dir=models_dir_of(config), lores_size=estimator.input_size)
     source.start()
     return source
+
+
+class SourceStart:
+    """Starts the frame source on a thread of its own while the main thread loads the rest (classifier, renderer,
+    event sink). Opening a camera or a video is mostly waiting on the device or the decoder, outside the GIL;
+    the Pi camera takes far longer to start than the classifier takes to load.
+
+    ``begin(estimator)`` starts it; ``result(estimator)`` waits for the started source and raises what starting
+    it raised (it starts the source itself if ``begin`` was never called); ``close()`` waits and stops a source
+    nobody took."""
+
+    def __init__(self, start: Callable[[Estimator], FrameSource]):
+        self._start = start
+        self._thread: threading.Thread | None = None
+        self._source: FrameSource | None = None
+        self._error: BaseException | None = None
+
+    def begin(self, estimator: Estimator) -> None:
+        self._thread = threading.Thread(target=self._run, args=(estimator,), name="source start", daemon=True)
+        self._thread.start()
+
+    def _run(self, estimator: Estimator) -> None:
+        try:
+            self._source = self._start(estimator)
+        except BaseException as exc:  # raised on the main thread by result()
+            self._error = exc
+
+    def result(self, estimator: Estimator) -> FrameSource:
+        if self._thread is None:
+            self._run(estimator)
+        else:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        source, self._source = self._source, None
+        assert source is not None
+        return source
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        if self._source is not None:
+            close_quietly(self._source.stop, "stopping the frame source")
+            self._source = None
 
 
 def build_display(config: Config, current_source: Callable[[], FrameSource]) -> Display:
@@ -176,15 +225,19 @@ class Appliance:
                 self.keypoints_recorded_to = recorder.path
                 cleanup.callback(recorder.close)
             with contextlib.ExitStack() as until_the_pipeline_owns_them:
-                stages = build_stages(self.config, load_delegate=self.load_delegate)
+                # The source starts once the model is loaded, while the classifier and the rest load.
+                source_start = SourceStart(lambda estimator: build_source(self.config, estimator))
+                until_the_pipeline_owns_them.callback(source_start.close)
+                stages = build_stages(self.config, load_delegate=self.load_delegate,
+                                      model_loaded=source_start.begin)
                 until_the_pipeline_owns_them.callback(stages.estimator.close)
                 self._log_stages(stages)
+                activity = ActivityTracker(self.config.counting)
+                events = build_events(self.config, activity)
                 if waker.stop_requested:
                     log.info("stopped during start-up")
                     return 0
-                activity = ActivityTracker(self.config.counting)  # settings errors before the camera starts
-                events = build_events(self.config, activity)
-                source = build_source(self.config, stages.estimator)
+                source = source_start.result(stages.estimator)
                 until_the_pipeline_owns_them.callback(source.stop)
                 if waker.stop_requested:
                     log.info("stopped during start-up")

@@ -106,3 +106,58 @@ def test_model_not_fetched_says_how_to_fetch(tmp_path, pose_video, capsys):
 def _garbage(path: Path) -> Path:
     path.write_bytes(b"this is not what it claims to be\n" * 64)
     return path
+
+
+def test_the_source_starts_while_the_classifier_loads(models_dir, pose_video, monkeypatch):
+    """The camera (here the video) starts on a thread of its own as soon as the model is loaded, so opening it
+    overlaps loading the classifier instead of following it."""
+    import threading
+
+    from pose_appliance import app, classify
+
+    seen: dict[str, object] = {}
+    classifier_loading = threading.Event()
+    source_started = threading.Event()
+    real_create_classifier, real_build_source = classify.create_classifier, app.build_source
+
+    def create_classifier(*args, **kwargs):
+        classifier_loading.set()
+        seen["source started before the classifier was loaded"] = source_started.wait(5.0)
+        return real_create_classifier(*args, **kwargs)
+
+    def build_source(config, estimator):
+        seen["source thread"] = threading.current_thread().name
+        assert classifier_loading.wait(5.0)
+        source = real_build_source(config, estimator)
+        source_started.set()
+        return source
+
+    monkeypatch.setattr(classify, "create_classifier", create_classifier)
+    monkeypatch.setattr(app, "build_source", build_source)
+    assert main(["run", "--models-dir", str(models_dir), "--source", str(pose_video), "--display", "null",
+                 "--frames", "5"]) == 0
+    assert seen == {"source thread": "source start", "source started before the classifier was loaded": True}
+
+
+def test_a_classifier_that_fails_to_load_stops_the_source_started_beside_it(models_dir, pose_video, monkeypatch,
+                                                                             capsys):
+    from pose_appliance import app, classify
+    from pose_appliance.errors import UserError
+
+    started = []
+    real_build_source = app.build_source
+
+    def build_source(config, estimator):
+        source = real_build_source(config, estimator)
+        started.append(source)
+        return source
+
+    def create_classifier(*args, **kwargs):
+        raise UserError("classifier.name: broken on purpose")
+
+    monkeypatch.setattr(app, "build_source", build_source)
+    monkeypatch.setattr(classify, "create_classifier", create_classifier)
+    assert main(["run", "--models-dir", str(models_dir), "--source", str(pose_video), "--display", "null",
+                 "--frames", "5"]) == 2
+    assert "classifier.name: broken on purpose" in capsys.readouterr().err
+    assert len(started) == 1 and started[0]._capture is None  # VideoFileSource.stop() released the file
