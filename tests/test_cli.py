@@ -28,6 +28,26 @@ def test_run_imports_only_its_own_command_module():
     assert imported_for("run", "--frames", "3") == {"pose_appliance.commands.run"}
 
 
+RUN_AND_LIST = """
+import sys
+from pose_appliance.cli import main
+status = main(sys.argv[1:])
+print(status, " ".join(sorted(m for m in sys.modules if m in {
+    "socket", "tarfile", "pose_appliance.modelstore.fetch", "pose_appliance.training", "tensorflow",
+    "pose_appliance.doctor", "pose_appliance.display.record_display"})))
+"""
+
+
+def test_a_run_outside_systemd_imports_only_what_it_needs(models_dir, shared):
+    """Start-up time: the notification socket (only with NOTIFY_SOCKET), fetching, training and the display
+    backends not chosen stay out of a run."""
+    env = {name: value for name, value in os.environ.items() if name not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
+    out = subprocess.run([sys.executable, "-c", RUN_AND_LIST, "run", "--models-dir", str(models_dir), "--display",
+                          "null", "--source", str(shared / "data/tfjs_pose_detection/pose_1.mp4"), "--frames", "3"],
+                         capture_output=True, text=True, timeout=300, env=env, check=True).stdout
+    assert out.splitlines()[-1].split() == ["0"]  # after the run's summary line
+
+
 def test_help_still_lists_every_command(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["--help"])

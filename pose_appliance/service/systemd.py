@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import socket
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,8 @@ class SystemdNotifier:
         self._socket: socket.socket | None = None
         self._failed = False
         if self.address is not None:
+            import socket  # only under systemd: a run in a terminal does not load it (start-up time)
+
             self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
 
     @property
