@@ -6,7 +6,6 @@ The manifest ships inside the package (``pose_appliance/data/manifest.toml``) an
 
 from __future__ import annotations
 
-import difflib
 import os
 import tomllib
 from dataclasses import dataclass, fields
@@ -84,6 +83,7 @@ def _entry(path: str, name: str, table: Any) -> ModelEntry:
     known = {f.name for f in fields(ModelEntry)} - {"name"}
     for key, value in table.items():
         if key not in known:
+            import difflib
             hint = difflib.get_close_matches(key, known, n=1)
             raise ModelError(f"{where}.{key}: unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
         if key in _INT_KEYS and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
@@ -117,6 +117,7 @@ def get_entry(name: str, manifest: dict[str, ModelEntry] | None = None) -> Model
     manifest = load_manifest() if manifest is None else manifest
     entry = manifest.get(name)
     if entry is None:
+        import difflib
         close = difflib.get_close_matches(name, manifest, n=1, cutoff=0.5)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise ModelError(f"unknown model {name!r} ({hint}see `pose-appliance models list`)")
