@@ -16,7 +16,6 @@ backend is a one-line edit and the other backends' settings stay in the file::
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import stat
@@ -541,6 +540,7 @@ def _number_hint(value: Any, kind: type, what: str) -> str:
 
 def _key_text(name: str) -> str:
     """A key as a message shows it: bare like in the file, or quoted with escapes (a key may hold a newline)."""
+    import json
     bare = name and all(c.isascii() and (c.isalnum() or c in "_-") for c in name)
     return shorten(name if bare else json.dumps(name))
 
