@@ -21,7 +21,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
-import json
 import logging
 import queue
 import threading
@@ -208,6 +207,9 @@ class KeypointRecorder:
     line and the pipeline goes on. ``stopped_reason`` says why it ended early, else None."""
 
     def __init__(self, path: Path):
+        import json  # only a run that records keypoints needs it
+
+        self._to_json = json.dumps
         self.configured_path = Path(path)
         try:
             self.configured_path.parent.mkdir(parents=True, exist_ok=True)
@@ -241,7 +243,7 @@ class KeypointRecorder:
             "delegate": delegate,
         }
         try:
-            self._file.write((json.dumps(record) + "\n").encode())
+            self._file.write((self._to_json(record) + "\n").encode())
             self._file.mark_whole()
         except OSError as exc:  # the file is cut back to its last whole line
             self._stop(exc)
