@@ -440,3 +440,13 @@ def test_models_fetch_command_rejects_unknown_names_and_mixing_all(tmp_path):
         _cli("fetch", "--models-dir", str(tmp_path), "posenet")
     with pytest.raises(UserError, match="not both"):
         _cli("fetch", "--models-dir", str(tmp_path), "--all", "demo_video")
+
+
+def test_the_shipped_manifest_is_read_once_and_each_caller_gets_its_own_dict(monkeypatch):
+    from pose_appliance.modelstore import manifest
+
+    first = modelstore.load_manifest()
+    monkeypatch.setattr(manifest, "_read_manifest", lambda source: pytest.fail("read again"))
+    first.pop("demo_video")
+    second = modelstore.load_manifest()
+    assert "demo_video" in second and second is not first

@@ -6,6 +6,7 @@ The manifest ships inside the package (``pose_appliance/data/manifest.toml``) an
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from dataclasses import dataclass, fields
@@ -56,8 +57,19 @@ _REQUIRED = ("kind", "file", "url")
 
 def load_manifest(path: str | os.PathLike | None = None) -> dict[str, ModelEntry]:
     """Read and check the shipped manifest (or the file at ``path``); raises ModelError naming the file, the
-    entry and the key."""
-    source = Path(path) if path else MANIFEST
+    entry and the key. The shipped one is read once per process: a run looks up its model, classifier, labels
+    and keypoints in it."""
+    if not path:
+        return dict(_shipped_manifest())
+    return _read_manifest(Path(path))
+
+
+@functools.cache
+def _shipped_manifest() -> dict[str, ModelEntry]:
+    return _read_manifest(MANIFEST)
+
+
+def _read_manifest(source: Any) -> dict[str, ModelEntry]:
     try:
         data = tomllib.loads(source.read_text(encoding="utf-8"))
     except OSError as exc:
