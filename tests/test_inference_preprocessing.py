@@ -1,4 +1,4 @@
-"""Pure-numpy pieces: crop tracking as tfjs does it, crop-and-resize like tf.image.crop_and_resize, one-euro."""
+"""Preprocessing: crop tracking as tfjs does it, crop-and-resize like tf.image.crop_and_resize, one-euro."""
 
 from __future__ import annotations
 
@@ -141,6 +141,57 @@ def test_crop_resize_float_input_scaling_and_int32(shared):
         resizer(image[..., :2], (0, 0, 1, 1), np.empty((1, 6, 8, 3), np.uint8))
     with pytest.raises(ValueError, match="contiguous"):
         resizer(image, (0, 0, 1, 1), np.empty((1, 6, 9, 3), np.uint8)[:, :, :8])
+
+
+def fixed_point_crop_and_resize(image, crop, height, width):
+    """crop_resize's rule written out directly: the four neighbours of each output pixel with weights in 1/256 per
+    axis (0 for samples outside the frame), the sum of pixel * wy * wx shifted right by 16."""
+    if min(image.shape[:2]) < 2:
+        image = np.repeat(np.repeat(image, 1 + (image.shape[0] < 2), axis=0), 1 + (image.shape[1] < 2), axis=1)
+
+    def axis(lo, hi, size, frame_size):
+        if size > 1:
+            coords = lo * (frame_size - 1) + np.arange(size) * ((hi - lo) * (frame_size - 1) / (size - 1))
+        else:
+            coords = np.full(1, 0.5 * (lo + hi) * (frame_size - 1))
+        slack = 1e-6 * frame_size
+        inside = (coords >= -slack) & (coords <= frame_size - 1 + slack)
+        first = np.clip(np.floor(coords), 0, frame_size - 2).astype(int)
+        second = np.clip(np.rint((coords - first) * 256), 0, 256).astype(np.int64)
+        return first, [(256 - second) * inside, second * inside]
+
+    rows, row_weights = axis(crop[0], crop[2], height, image.shape[0])
+    cols, col_weights = axis(crop[1], crop[3], width, image.shape[1])
+    pixels = image.astype(np.int64)
+    total = sum(pixels[rows + dy][:, cols + dx] * row_weights[dy][:, None, None] * col_weights[dx][None, :, None]
+                for dy in (0, 1) for dx in (0, 1))
+    return total >> 16
+
+
+def test_crop_resize_gives_the_bytes_of_the_fixed_point_rule():
+    """Byte for byte, for crops inside, across and outside the frame, zoomed in and out (both blend orders),
+    one- and two-pixel frames, strided images, and uint8, int32 and float32 outputs."""
+    rng = np.random.default_rng(5)
+    # (frame, output, crop): the last row and column 7e-15 past the frame's edge (within the slack), the padded
+    # full frame, a point, a crop outside the frame.
+    fixed = [((64, 64), (5, 16), (0.212, 0.319, 1.0, 1.0)), ((48, 64), (16, 16), (-1 / 6, 0.0, 7 / 6, 1.0)),
+             ((17, 17), (5, 5), (0.5, 0.5, 0.5, 0.5)), ((17, 64), (5, 2), (1.2, -0.5, 1.6, 0.2))]
+    for i in range(400):
+        (frame_h, frame_w), (height, width), crop = fixed[i] if i < len(fixed) else (
+            rng.choice([1, 2, 3, 17, 64], 2), (int(v) for v in rng.choice([1, 2, 5, 16], 2)), None)
+        image = rng.integers(0, 256, (frame_h, frame_w, 3), dtype=np.uint8)
+        image = [image, image[::-1], image[:, ::-1], np.asfortranarray(image)][i % 4]
+        if crop is None:
+            top, left = rng.uniform(-0.6, 1.1, 2)
+            crop = (top, left, top + rng.uniform(0, 1.2), left + rng.uniform(0, 1.2))
+        expected = fixed_point_crop_and_resize(image, crop, height, width)
+        resizer = CropResizer(width, height)
+        assert np.array_equal(resizer(image, crop, np.full((1, height, width, 3), 7, np.uint8))[0], expected)
+        assert np.array_equal(resizer(image, crop, np.full((height, width, 3), 7, np.int32)), expected)
+        scale, offset = np.float32(1 / 127.5), np.float32(rng.choice([-1.0, 0.25]))
+        as_float = resizer(image, crop, np.full((height, width, 3), 7, np.float32), scale=float(scale),
+                           offset=float(offset))
+        assert np.array_equal(as_float, expected.astype(np.float32) * scale + offset)
 
 
 def test_one_euro_smooths_jitter_and_follows_motion():
