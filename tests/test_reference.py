@@ -11,7 +11,17 @@ import pytest
 
 from pose_appliance.classify import ClassifierError, create_classifier
 from pose_appliance.classify.keypoint_csv import read_keypoint_csv, write_keypoint_csv
-from pose_appliance.classify.reference import PoseReference, is_camera_name, reference_from_csv, sequence_groups
+from pose_appliance.classify.reference import (
+    NEIGHBOURS,
+    QUANTILES,
+    PoseReference,
+    is_camera_name,
+    keypoint_major,
+    largest_deviation,
+    pose_landmarks,
+    reference_from_csv,
+    sequence_groups,
+)
 from pose_appliance.config import ClassifierConfig
 
 
@@ -152,3 +162,36 @@ def test_frames_extracted_from_videos_are_one_sequence_per_video(pattern):
     for name in ("IMG_0001", "DSC01234", "DSCN0042", "P1010001", "_DSC0042", "100_0001", "PXL_20240611_093012123",
                  "IMG_20240611_101503", "WhatsApp Image 2024-06-11 at 11.12.07"):
         assert is_camera_name(f"tree/{name}.jpg"), name
+
+
+def test_each_class_is_measured_by_its_nearest_poses_however_many_it_has():
+    """examine finds the NEIGHBOURS nearest poses of all classes at once: a class with fewer poses is measured by
+    all of them (infinitely far when one shares too few keypoints with the pose), a class without poses is
+    infinitely far and covers nothing."""
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        targets = np.repeat([0, 1, 2, 3], [rng.integers(6, 30), rng.integers(1, 5), 0, rng.integers(1, 9)])
+        features = rng.uniform(-1, 1, (len(targets), 17, 2)).astype(np.float32)
+        visible = rng.random((len(targets), 17)) < 0.8
+        too_few = rng.choice(len(targets), 4, replace=False)
+        visible[too_few, 4:] = False  # too few keypoints to compare with
+        reference = PoseReference(["a", "b", "c", "d"], features, visible, targets,
+                                  np.zeros((4, QUANTILES), np.float32))
+        keypoints = np.column_stack([rng.uniform(0, 640, (17, 2)), np.full(17, 0.9)]).astype(np.float32)
+        keypoints[[15, 16], 2] = 0.05
+
+        distances, _, coverage = reference.examine(keypoints)
+
+        pose, seen = pose_landmarks(keypoints)
+        deviations = largest_deviation(pose, seen, *keypoint_major(features, visible))
+        assert np.isinf(deviations[too_few]).all() and np.isfinite(np.delete(deviations, too_few)).all()
+        shown = (visible & seen).sum(axis=1) / visible.sum(axis=1)
+        for c in (0, 1, 3):
+            members = np.flatnonzero(targets == c)
+            if np.isinf(deviations[members]).sum() > max(len(members) - NEIGHBOURS, 0):
+                assert distances[c] == np.inf  # which of the infinitely far poses count is left open
+                continue
+            nearest = members[np.argsort(deviations[members])[:NEIGHBOURS]]
+            assert distances[c] == pytest.approx(deviations[nearest].mean(), rel=1e-6)
+            assert coverage[c] == pytest.approx(shown[nearest].mean(), rel=1e-6)
+        assert distances[2] == np.inf and coverage[2] == 0.0

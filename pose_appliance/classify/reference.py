@@ -165,8 +165,18 @@ class PoseReference:
 
     def __post_init__(self) -> None:
         self._keypoint_major = keypoint_major(self.features, self.visible)
-        self._members = [np.flatnonzero(self.targets == c) for c in range(len(self.classes))]
         self._visible_counts = np.maximum(self.visible.sum(axis=1), 1)
+        # The poses of each class as one row, padded with an index past the last pose: examine finds the nearest
+        # poses of every class with one argpartition.
+        members = [np.flatnonzero(self.targets == c) for c in range(len(self.classes))]
+        sizes = np.array([len(m) for m in members], np.int64)
+        self._class_poses = np.full((len(members), max(int(sizes.max(initial=0)), 1)), len(self.targets), np.int64)
+        for row, poses in zip(self._class_poses, members):
+            row[:len(poses)] = poses
+        self._class_rows = np.arange(len(members))[:, None]
+        self._neighbours = min(NEIGHBOURS, self._class_poses.shape[1])
+        self._neighbour_counts = np.maximum(np.minimum(sizes, NEIGHBOURS), 1)
+        self._classes_without_poses = np.flatnonzero(sizes == 0)
 
     # ------------------------------------------------------------------------------------------- building
     @classmethod
@@ -214,10 +224,18 @@ class PoseReference:
         keypoints = np.array(keypoints, np.float32)
         features, visible = pose_landmarks(keypoints)
         deviations, shared = deviations_and_shared(features, visible, *self._keypoint_major)
-        nearest = [_nearest(deviations, members) for members in self._members]
-        distances = np.array([_mean_over(deviations, n) for n in nearest], np.float32)
-        shown = shared / self._visible_counts
-        coverage = np.array([shown[n].mean() if len(n) else 0.0 for n in nearest], np.float32)
+        # Each class's row of deviations, NaN past its last pose: argpartition puts NaN last, so a class with fewer
+        # than NEIGHBOURS poses gets all of them (and padding, masked out of the means).
+        by_class = np.append(deviations, np.nan)[self._class_poses]
+        order = np.argpartition(by_class, self._neighbours - 1, axis=1)[:, :self._neighbours]
+        nearest = self._class_poses[self._class_rows, order]
+        is_pose = nearest < len(deviations)
+        sums = np.where(is_pose, by_class[self._class_rows, order], 0.0).sum(axis=1)
+        distances = (sums / self._neighbour_counts).astype(np.float32)
+        distances[self._classes_without_poses] = np.inf
+        # mode="clip": padding reads the last pose, masked out as its deviation is
+        shown = shared.take(nearest, mode="clip") / self._visible_counts.take(nearest, mode="clip")
+        coverage = (np.where(is_pose, shown, 0.0).sum(axis=1) / self._neighbour_counts).astype(np.float32)
         if not visible.all() and np.isfinite(deviations).any():
             keypoints = self._filled(keypoints, features, visible, int(np.argmin(deviations)))
         return distances, keypoints, coverage
