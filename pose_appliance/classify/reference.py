@@ -74,11 +74,12 @@ def pose_landmarks(keypoints: np.ndarray, *, visible_score: float = VISIBLE_SCOR
     """
     keypoints = np.asarray(keypoints, np.float32)
     xy, visible = keypoints[..., :2], keypoints[..., 2] >= visible_score
-    hip_mid = xy[..., _HIPS, :].mean(axis=-2)
-    shoulder_mid = xy[..., _SHOULDERS, :].mean(axis=-2)
+    # The floats of mean() and linalg.norm, without their overhead (a third of this function's time per pose).
+    hip_mid = (xy[..., _HIPS[0], :] + xy[..., _HIPS[1], :]) / 2
+    shoulder_mid = (xy[..., _SHOULDERS[0], :] + xy[..., _SHOULDERS[1], :]) / 2
     centred = xy - hip_mid[..., None, :]
-    torso = np.linalg.norm(shoulder_mid - hip_mid, axis=-1)
-    reach = np.where(visible, np.linalg.norm(centred, axis=-1), 0.0).max(axis=-1)
+    torso = np.sqrt(np.square(shoulder_mid - hip_mid).sum(axis=-1))
+    reach = np.where(visible, np.sqrt(np.square(centred).sum(axis=-1)), 0.0).max(axis=-1)
     size = np.maximum(np.maximum(torso * TORSO_SIZE_MULTIPLIER, reach), 1e-6)
     return (centred / size[..., None, None]).astype(np.float32), visible
 
