@@ -195,3 +195,22 @@ def test_each_class_is_measured_by_its_nearest_poses_however_many_it_has():
             assert distances[c] == pytest.approx(deviations[nearest].mean(), rel=1e-6)
             assert coverage[c] == pytest.approx(shown[nearest].mean(), rel=1e-6)
         assert distances[2] == np.inf and coverage[2] == 0.0
+
+
+def test_familiarity_is_the_share_of_the_quantile_table_beyond_the_distance():
+    """familiarity_of interpolates each class's quantile table as np.interp does, to the last bit: between
+    entries, on them, on repeated entries, beyond both ends, and for a class without a finite held-out distance."""
+    rng = np.random.default_rng(3)
+    steps = np.linspace(0.0, 1.0, QUANTILES)
+    spread = np.sort(rng.uniform(0.05, 1.2, QUANTILES)).astype(np.float32)
+    repeated = np.sort(np.round(rng.uniform(0.1, 0.6, QUANTILES), 2)).astype(np.float32)  # many equal entries
+    tables = np.stack([spread, repeated, np.full(QUANTILES, np.inf, np.float32)])
+    reference = PoseReference(["a", "b", "c"], np.zeros((3, 17, 2), np.float32), np.ones((3, 17), bool),
+                              np.arange(3), tables)
+    candidates = np.concatenate([rng.uniform(0.0, 1.5, 500), spread, repeated, np.nextafter(spread, 0),
+                                 [0.0, 2.0, np.inf, np.nan]]).astype(np.float32)
+    for distance in candidates:
+        familiarity = reference.familiarity_of(np.full(3, distance, np.float32))
+        expected = [1.0 - np.interp(distance, table, steps, left=0.0, right=1.0) if np.isfinite(distance) else 0.0
+                    for table in tables]
+        assert familiarity.tolist() == np.array(expected, np.float32).tolist(), distance
