@@ -32,19 +32,22 @@ _ANKLES = [KEYPOINT_INDEX["left_ankle"], KEYPOINT_INDEX["right_ankle"]]
 def view_problem(pose: Pose, frame_size: tuple[int, int] | None, *, min_score: float, min_visible: int
                  ) -> str | None:
     """None when the pose can be classified, else a short hint for the overlay saying what is missing."""
-    seen = pose.scores >= min_score
-    cut = _cut_edge(pose.keypoints, seen, frame_size) if not seen.all() else None
-    torso_seen = pose.scores >= min_score / 2
-    if not torso_seen[_SHOULDERS].any() or not torso_seen[_HIPS].any():
-        missing = "shoulders" if not torso_seen[_SHOULDERS].any() else "hips"
-        if cut:
+    scores = pose.scores
+    seen = scores >= min_score
+    seen_count = int(np.count_nonzero(seen))
+    torso_seen = scores >= min_score / 2
+    shoulders_seen = torso_seen[_SHOULDERS[0]] or torso_seen[_SHOULDERS[1]]
+    hips_seen = torso_seen[_HIPS[0]] or torso_seen[_HIPS[1]]
+    # The frame edges are looked at only for a pose that is refused or has no ankle: most poses pass without.
+    if not shoulders_seen or not hips_seen:
+        if cut := _cut_edge(pose.keypoints, seen, frame_size):
             return f"step back: body cut by the {cut} edge"
-        return f"turn to the camera: {missing} not visible"
-    if int(seen.sum()) < min_visible:
-        if cut:
+        return f"turn to the camera: {'hips' if shoulders_seen else 'shoulders'} not visible"
+    if seen_count < min_visible:
+        if cut := _cut_edge(pose.keypoints, seen, frame_size):
             return f"step back: body cut by the {cut} edge"
-        return f"step into view: only {int(seen.sum())} of 17 body points seen"
-    if not seen[_ANKLES].any() and cut == "bottom":
+        return f"step into view: only {seen_count} of 17 body points seen"
+    if not (seen[_ANKLES[0]] or seen[_ANKLES[1]]) and _cut_edge(pose.keypoints, seen, frame_size) == "bottom":
         return "step back: feet not in view"
     return None
 
@@ -53,7 +56,7 @@ def _cut_edge(keypoints: np.ndarray, seen: np.ndarray, frame_size: tuple[int, in
     """The frame edge that cuts the body, if any: seen keypoints touch it, or unseen ones lie beyond it (MoveNet
     places a keypoint it cannot see outside the picture when the body goes on there; one hidden behind the body
     stays inside)."""
-    if frame_size is None:
+    if frame_size is None or seen.all():
         return None
     width, height = frame_size
     x, y = keypoints[:, 0], keypoints[:, 1]
