@@ -65,4 +65,4 @@ def yoga_classifier_input(pose_or_keypoints: Pose | np.ndarray) -> np.ndarray:
     if keypoints.ndim != 2:
         raise ValueError(f"one pose at a time: expected (17, 3), got {keypoints.shape}")
     yx_score = keypoints[:, [1, 0, 2]]
-    return yx_score.reshape(1, YOGA_INPUT_SIZE).astype(np.float32)
+    return yx_score.reshape(1, YOGA_INPUT_SIZE).astype(np.float32, copy=False)

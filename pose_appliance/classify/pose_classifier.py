@@ -146,7 +146,7 @@ class PoseClassifier:
 def _quantize(values: np.ndarray, detail: dict) -> np.ndarray:
     dtype = detail["dtype"]
     if dtype == np.float32:
-        return values.astype(np.float32)
+        return values.astype(np.float32, copy=False)
     scale, zero_point = detail["quantization"]
     info = np.iinfo(dtype)
     return np.clip(np.round(values / scale + zero_point), info.min, info.max).astype(dtype)
