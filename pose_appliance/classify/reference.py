@@ -315,12 +315,14 @@ class PoseReference:
     def _filled(self, keypoints: np.ndarray, features: np.ndarray, visible: np.ndarray, nearest: int
                 ) -> np.ndarray:
         xy = keypoints[:, :2]
-        hip_mid = xy[_HIPS].mean(axis=0)
-        visible_xy = xy[visible] - hip_mid
-        # The scale that maps normalised features back to pixels, from the visible keypoints.
-        scale = float(np.linalg.norm(visible_xy)) / max(float(np.linalg.norm(features[visible])), 1e-6)
-        filled = hip_mid + self.features[nearest] * scale
-        keypoints[~visible, :2] = filled[~visible]
+        hip_mid = (xy[_HIPS[0]] + xy[_HIPS[1]]) / 2
+        # The scale that maps normalised features back to pixels, from the visible keypoints (norms taken as
+        # linalg.norm takes them, without its overhead).
+        visible_xy, visible_features = (xy[visible] - hip_mid).ravel(), features[visible].ravel()
+        scale = (float(np.sqrt(visible_xy.dot(visible_xy)))
+                 / max(float(np.sqrt(visible_features.dot(visible_features))), 1e-6))
+        unseen = ~visible
+        keypoints[unseen, :2] = hip_mid + self.features[nearest, unseen] * scale
         return keypoints
 
     # ------------------------------------------------------------------------------------------- files
