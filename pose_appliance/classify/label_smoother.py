@@ -69,9 +69,9 @@ class LabelSmoother:
         alpha = 1.0 if still else self.config.smoothing
         self._average = (1.0 - alpha) * self._average + alpha * evidence
         self._shown = self._with_grace(self._choose(self._average), None if still else timestamp)
-        classes = self._average[:-1]
-        order = np.argsort(-classes, kind="stable")[: self.config.top_k]
-        top = [(self.labels[i], float(classes[i])) for i in order if classes[i] > 0.0]
+        classes = self._average[:-1].tolist()  # a handful of values: Python sorts them faster than numpy
+        ranked = sorted((i for i, score in enumerate(classes) if score > 0.0), key=lambda i: -classes[i])
+        top = [(self.labels[i], classes[i]) for i in ranked[: self.config.top_k]]
         if self._shown is None or self._shown == self._none:
             return LabelDecision(label=None, score=0.0, top=top, message=assessment.hint)
         return LabelDecision(label=self.labels[self._shown], score=float(self._average[self._shown]), top=top)
