@@ -33,14 +33,16 @@ import sys
 from pose_appliance.cli import main
 status = main(sys.argv[1:])
 print(status, " ".join(sorted(m for m in sys.modules if m in {
-    "socket", "difflib", "json", "tarfile", "pose_appliance.modelstore.fetch", "pose_appliance.training", "tensorflow",
+    "socket", "difflib", "json", "secrets", "csv", "tarfile",
+    "pose_appliance.modelstore.fetch", "pose_appliance.training", "tensorflow",
     "pose_appliance.doctor", "pose_appliance.display.record_display"})))
 """
 
 
 def test_a_run_outside_systemd_imports_only_what_it_needs(models_dir, shared):
     """Start-up time: "did you mean" hints (difflib), the notification socket (only with NOTIFY_SOCKET), JSON
-    (only for recorded keypoints), fetching, training and the display backends not chosen stay out of a run."""
+    (only for recorded keypoints), the keypoint CSV reader (the pose reference comes from its cache), fetching,
+    training and the display backends not chosen stay out of a run."""
     env = {name: value for name, value in os.environ.items() if name not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
     out = subprocess.run([sys.executable, "-c", RUN_AND_LIST, "run", "--models-dir", str(models_dir), "--display",
                           "null", "--source", str(shared / "data/tfjs_pose_detection/pose_1.mp4"), "--frames", "3"],

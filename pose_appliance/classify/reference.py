@@ -42,7 +42,6 @@ import hashlib
 import math
 import os
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -330,7 +329,7 @@ class PoseReference:
         """Write ``path`` whole or not at all: through a temp file of this call's own in the same folder, so a
         crash leaves the old file and two processes caching one CSV never write into one temp file."""
         path = Path(path)
-        temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+        temp = path.with_name(f".{path.name}.{os.urandom(8).hex()}.tmp")
         # O_EXCL: this call's own file. Mode 0666 less the umask, as any new file (mkstemp's 0600 would hide it
         # from an appliance run as another user).
         descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
@@ -370,8 +369,6 @@ class PoseReference:
 def reference_from_csv(csv_path: str | Path, cache_dir: str | Path | None = None) -> PoseReference:
     """The reference of a tutorial-format keypoint CSV, cached as ``<csv stem>.reference-v1.npz`` beside it (or
     in ``cache_dir``) and rebuilt when the CSV's bytes change. An unwritable folder only costs the cache."""
-    from pose_appliance.classify.keypoint_csv import read_keypoint_csv
-
     csv_path = Path(csv_path)
     digest = hashlib.sha256(csv_path.read_bytes()).hexdigest()
     cache = Path(cache_dir or csv_path.parent) / f"{csv_path.stem}.reference-v{REFERENCE_VERSION}.npz"
@@ -382,6 +379,8 @@ def reference_from_csv(csv_path: str | Path, cache_dir: str | Path | None = None
                 return cached
         except ValueError:
             pass
+    from pose_appliance.classify.keypoint_csv import read_keypoint_csv
+
     samples = read_keypoint_csv(csv_path)
     reference = PoseReference.build(samples.keypoints, samples.targets, samples.classes, samples.files,
                                     source_sha256=digest)
