@@ -403,6 +403,22 @@ def test_models_list_shows_present_missing_and_corrupt(tmp_path, mirrors, capsys
     assert "?" not in "".join(lines)
 
 
+def test_models_list_shows_an_edgetpu_build_under_its_cpu_model_not_as_a_pose_model(tmp_path, capsys, manifest):
+    from pose_appliance import cli
+
+    assert cli.main(["models", "list", "--models-dir", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in lines[2:]]
+    rows = {line.split()[0]: line for line in lines[2:]}
+    # the pose models offered are exactly the ones model.name takes; the Edge TPU build is still listed (fetch takes it)
+    assert [n for n in names if rows[n].split()[1] == "pose"] == [e.name for e in modelstore.pose_models(manifest)]
+    build = rows["movenet_lightning_int8_edgetpu"]
+    assert build.split()[1:5] == ["edgetpu", "3.1", "MB", "missing"]
+    assert "Edge TPU build of movenet_lightning_int8 (not a model.name)" in build
+    assert 'model.delegate = "edgetpu"' in build
+    assert names.index("movenet_lightning_int8_edgetpu") == names.index("movenet_lightning_int8") + 1
+
+
 def test_models_fetch_command_default_set_and_failures(tmp_path, mirrors, capsys, monkeypatch, shared):
     monkeypatch.setattr("urllib.request.urlopen", offline)
     args = ["fetch", "--models-dir", str(tmp_path)] + [x for m in mirrors for x in ("--mirror", str(m))]

@@ -71,14 +71,27 @@ def _list(manifest: dict[str, ModelEntry], models_dir: Path, out=None) -> int:
     out = out or sys.stdout
     print(f"models dir: {models_dir}", file=out)
     rows = [("NAME", "KIND", "SIZE", "STATE", "DESCRIPTION")]
+    # An Edge TPU build is no model.name of its own (run refuses it): it is listed right under its CPU model as
+    # that model's Edge TPU file, still by its entry name, which `models fetch` takes.
+    edgetpu_builds = {entry.edgetpu for entry in manifest.values() if entry.edgetpu}
     for entry in manifest.values():
-        state = status(entry, models_dir)
-        size = entry.size or ((models_dir / entry.file).stat().st_size if state == "present" else 0)
-        rows.append((entry.name, entry.kind, human_size(size) if size else "unknown", state, entry.description))
+        if entry.name in edgetpu_builds:
+            continue
+        rows.append(_row(entry, entry.kind, entry.description, models_dir))
+        if entry.edgetpu:
+            rows.append(_row(manifest[entry.edgetpu], "edgetpu",
+                             f"Edge TPU build of {entry.name} (not a model.name): model.delegate = \"edgetpu\" or "
+                             "\"auto\" picks it. Needs libedgetpu.", models_dir))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4], file=out)
     return 0
+
+
+def _row(entry: ModelEntry, kind: str, description: str, models_dir: Path) -> tuple[str, str, str, str, str]:
+    state = status(entry, models_dir)
+    size = entry.size or ((models_dir / entry.file).stat().st_size if state == "present" else 0)
+    return entry.name, kind, human_size(size) if size else "unknown", state, description
 
 
 def human_size(size: int) -> str:
