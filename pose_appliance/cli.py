@@ -76,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`pose-appliance models list | head -1`): end as a program killed by SIGPIPE
+        # would, without a traceback; stdout goes to /dev/null so the final flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13
 
 
 def program() -> NoReturn:

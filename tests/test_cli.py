@@ -117,3 +117,17 @@ def test_numpy_starts_no_blas_threads_under_the_command_line(given, expected):
     assert out[0] == expected
     if given is None:
         assert out[1] == "1"  # the main thread alone
+
+
+def test_a_listing_whose_reader_went_away_ends_without_a_traceback(tmp_path):
+    """`pose-appliance models list | head -1`: the reader closes the pipe early. Here it is closed before the
+    first line, so every run meets it."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        listing = subprocess.run([sys.executable, "-c", "from pose_appliance.cli import program; program()",
+                                  "models", "list", "--models-dir", str(tmp_path)],
+                                 stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert listing.stderr == "" and listing.returncode == 128 + 13
