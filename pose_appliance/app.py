@@ -1,7 +1,8 @@
 """Composition root: build the stages from the config, run them, reload on change (``run`` is its command).
 
 The main thread only waits for signals, watches the config file, pings the systemd watchdog while frames are
-really processed, and swaps in what a reload built. Anything that fails to build on reload is reported and the
+really processed, and swaps in what a reload built. A reload's model loads on a thread of its own meanwhile, so
+the pings (and signals) go on however long it takes. Anything that fails to build on reload is reported and the
 running setup stays.
 """
 
@@ -15,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pose_appliance.config import Config, ConfigError, load_config, replace
 
@@ -37,10 +38,15 @@ MAIN_LOOP_TICK_S = 0.5  # the longest the main loop sleeps: how soon a config fi
 # then writes it could otherwise be read half-written, and a half config can be valid (the rest defaults).
 CONFIG_SETTLE_S = 0.25
 _NOTHING_CHANGED = object()
+Built = TypeVar("Built")
 
 
 class CameraLostError(RuntimeError):
     """A reload's camera failed to start and the previous camera did not reopen: no frames come any more."""
+
+
+class RunEnding(Exception):
+    """A stop signal came, or the pipeline ended, while a reload waited for what it builds."""
 
 
 # ------------------------------------------------------------------------------------------- building blocks
@@ -129,6 +135,56 @@ class SourceStart:
         if self._source is not None:
             close_quietly(self._source.stop, "stopping the frame source")
             self._source = None
+
+
+class BuildAside(Generic[Built]):
+    """``build()`` on a thread of its own; ``on_done()`` is called when it returns or raises, unless abandoned.
+
+    ``result()`` returns what it built or raises what it raised. ``abandon()``: nobody will take the result (the
+    run stops); what the build made, now or when it ends, goes to ``discard`` instead of leaking. A model load
+    cannot be interrupted, so an abandoned build runs on; the thread is a daemon and does not hold up the exit."""
+
+    def __init__(self, build: Callable[[], Built], discard: Callable[[Built], object], on_done: Callable[[], object]):
+        self._build, self._discard, self._on_done = build, discard, on_done
+        self._lock = threading.Lock()
+        self.finished = False
+        self._abandoned = False
+        self._result: Built | None = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, name="reload build", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            result, error = self._build(), None
+        except BaseException as exc:  # raised on the waiting thread by result()
+            result, error = None, exc
+        with self._lock:
+            self._result, self._error, self.finished = result, error, True
+            abandoned = self._abandoned
+        if abandoned:
+            self._discard_result()
+        else:
+            self._on_done()
+
+    def result(self) -> Built:
+        assert self.finished
+        if self._error is not None:
+            raise self._error
+        result, self._result = self._result, None
+        assert result is not None
+        return result
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            finished = self.finished
+        if finished:  # else the build's thread discards it when it ends
+            self._discard_result()
+
+    def _discard_result(self) -> None:
+        result, self._result = self._result, None
+        if result is not None:
+            close_quietly(lambda: self._discard(result), "letting go of what a stopped reload built")
 
 
 def build_display(config: Config, current_source: Callable[[], FrameSource]) -> Display:
@@ -296,47 +352,41 @@ class Appliance:
 
     def _main_loop(self, pipeline: Pipeline, notifier: SystemdNotifier, waker: SignalWaker,
                    started: float) -> None:
-        watchdog_every = notifier.watchdog_interval
-        tick = MAIN_LOOP_TICK_S if watchdog_every is None else min(MAIN_LOOP_TICK_S, watchdog_every / 3)
-        last_ping_frames, last_status, last_stats = -1, 0.0, time.monotonic()
+        heartbeat = Heartbeat(self, pipeline, notifier, waker, started)
         # The config file's stamp once seen changed, until it has held still CONFIG_SETTLE_S (None: file gone).
         changed_stamp: object = _NOTHING_CHANGED
         while True:
-            events = waker.wait(tick if changed_stamp is _NOTHING_CHANGED else CONFIG_SETTLE_S)
+            if heartbeat.reload_requested or waker.stop_requested or pipeline.finished.is_set():
+                timeout = 0.0  # a SIGHUP, a stop or the end came while a reload was building
+            else:
+                timeout = heartbeat.tick if changed_stamp is _NOTHING_CHANGED else CONFIG_SETTLE_S
+            events = waker.wait(timeout)
             if waker.stop_requested or pipeline.finished.is_set():
                 return
             if "reset" in events:
                 pipeline.activity.request_reset()
-            if "reload" in events:
+            if "reload" in events or heartbeat.reload_requested:
                 changed_stamp = _NOTHING_CHANGED
-                self.reload(pipeline, notifier, reason="SIGHUP")
+                self.reload(heartbeat, reason="SIGHUP")
             elif self.config.service.watch_config:
                 stamp = self._stamp()
                 if stamp == self._config_stamp:
                     changed_stamp = _NOTHING_CHANGED
                 elif stamp == changed_stamp:
                     changed_stamp = _NOTHING_CHANGED
-                    self.reload(pipeline, notifier, reason="config file changed")
+                    self.reload(heartbeat, reason="config file changed")
                 else:
                     changed_stamp = stamp
-            self._ready_once_shown(pipeline, notifier, started)
-            processed = pipeline.stats.processed
-            # A stalled pipeline stops the pings and systemd restarts us; none before READY=1 (systemd arms the
-            # watchdog once start-up is complete).
-            if self.ready_sent and processed != last_ping_frames:
-                notifier.watchdog()
-                last_ping_frames = processed
-            now = time.monotonic()
-            if now - last_status >= 2.0:
-                notifier.status(self._status_line(pipeline.status()))
-                last_status = now
-            if now - last_stats >= self.config.service.stats_interval:
-                log.info("stats: %s", self._status_line(pipeline.status()))
-                last_stats = now
+            if waker.stop_requested or pipeline.finished.is_set():
+                continue  # the wait logs the signal, then the loop ends
+            heartbeat.beat()
 
     # ------------------------------------------------------------------------------------------- reload
-    def reload(self, pipeline: Pipeline, notifier: SystemdNotifier, *, reason: str) -> bool:
-        """Build what changed next to what runs, then swap between frames. False = rejected, old setup kept."""
+    def reload(self, heartbeat: Heartbeat, *, reason: str) -> bool:
+        """Build what changed next to what runs, then swap between frames. False = rejected, old setup kept (or
+        dropped because the run stops)."""
+        pipeline, notifier = heartbeat.pipeline, heartbeat.notifier
+        heartbeat.reload_requested = False
         if self.ready_sent:  # during start-up systemd hears READY=1 only for the first frame
             notifier.reloading()
         self._config_stamp = self._stamp()
@@ -358,11 +408,15 @@ class Appliance:
                 new_events = build_events(new, pipeline.activity)
             if (new.model, new.classifier, new.overlay, new.service.models_dir) != (
                     old.model, old.classifier, old.overlay, old.service.models_dir):
-                new_stages = build_stages(new, load_delegate=self.load_delegate)
+                new_stages = heartbeat.wait_for(lambda: build_stages(new, load_delegate=self.load_delegate),
+                                                discard=lambda stages: stages.estimator.close())
             camera_changed = source_config(new) != source_config(old) or (
                 new_stages is not None and self._lores_size_changes(new, pipeline.stages, new_stages))
             if camera_changed:
                 self._restart_camera(pipeline, new, old, (new_stages or pipeline.stages).estimator)
+        except RunEnding:  # no READY=1: STOPPING=1 follows
+            log.info("reload (%s) dropped: the appliance stops", reason)
+            return False
         except Exception as exc:  # a model or camera that fails to load must not stop the appliance
             if isinstance(exc, CameraLostError):
                 log.error("reload (%s) failed and no camera runs any more, so the appliance stops: %s", reason, exc)
@@ -467,6 +521,56 @@ class Appliance:
     def _recorded_path(self, display: Display) -> str:
         """Where the recording went: the configured path, or the free name beside it that kept an old one."""
         return str(getattr(getattr(display, "wrapped", None), "path", None) or self.config.display.record.path)
+
+
+class Heartbeat:
+    """The main thread's round every tick, in the main loop and while a reload waits for what it builds: READY=1
+    once the first frame is through, WATCHDOG=1 only if frames went through since the last one, the status line
+    and the periodic stats."""
+
+    def __init__(self, appliance: Appliance, pipeline: Pipeline, notifier: SystemdNotifier, waker: SignalWaker,
+                 started: float):
+        self.appliance, self.pipeline, self.notifier, self.waker = appliance, pipeline, notifier, waker
+        self.started = started
+        watchdog_every = notifier.watchdog_interval
+        self.tick = MAIN_LOOP_TICK_S if watchdog_every is None else min(MAIN_LOOP_TICK_S, watchdog_every / 3)
+        self.reload_requested = False  # a SIGHUP came while a reload was building: reload again after it
+        self._pinged_at_frames, self._status_at, self._stats_at = -1, 0.0, time.monotonic()
+
+    def beat(self) -> None:
+        appliance, pipeline, notifier = self.appliance, self.pipeline, self.notifier
+        appliance._ready_once_shown(pipeline, notifier, self.started)
+        processed = pipeline.stats.processed
+        # A stalled pipeline stops the pings and systemd restarts us, also mid-reload; none before READY=1
+        # (systemd arms the watchdog once start-up is complete).
+        if appliance.ready_sent and processed != self._pinged_at_frames:
+            notifier.watchdog()
+            self._pinged_at_frames = processed
+        now = time.monotonic()
+        if now - self._status_at >= 2.0:
+            notifier.status(appliance._status_line(pipeline.status()))
+            self._status_at = now
+        if now - self._stats_at >= appliance.config.service.stats_interval:
+            log.info("stats: %s", appliance._status_line(pipeline.status()))
+            self._stats_at = now
+
+    def wait_for(self, build: Callable[[], Built], *, discard: Callable[[Built], object]) -> Built:
+        """``build()`` on a thread of its own while this (the main) thread goes on beating and hearing signals: a
+        model can take longer to load than WatchdogSec (Thunder on a Pi 4's CPU, the Edge TPU's firmware) while
+        frames go through the running pipeline. Raises RunEnding if a stop signal comes or the pipeline ends
+        first; the build then ends alone and ``discard``s what it made."""
+        job = BuildAside(build, discard, on_done=self.waker.wake)
+        while not job.finished:
+            events = self.waker.wait(self.tick)
+            if self.waker.stop_requested or self.pipeline.finished.is_set():
+                job.abandon()
+                raise RunEnding
+            if "reset" in events:
+                self.pipeline.activity.request_reset()
+            if "reload" in events:
+                self.reload_requested = True
+            self.beat()
+        return job.result()
 
 
 def _rate(value: float | None) -> str:

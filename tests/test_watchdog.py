@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -151,3 +152,128 @@ def test_ready_is_sent_when_the_first_frame_comes_after_the_wait_for_it(tmp_path
     ready_at = next(t for t, line in messages if line == "READY=1")
     assert ready_at >= appliance.pipeline.stats.first_processed_at, "READY=1 before the first frame"
     assert lines.index("READY=1") < lines.index("WATCHDOG=1")
+
+
+def reload_config(tmp_path, models_dir, shared, threads: int):
+    config = tmp_path / "config.toml"
+    video = shared / "data/tfjs_pose_detection/pose_1.mp4"
+    config.write_text(f'[camera]\ntype = "video"\n[camera.video]\npath = "{video}"\n'
+                      f'loop = true\nrealtime = true\n[display]\ntype = "null"\n'
+                      f'[service]\nmodels_dir = "{models_dir}"\nwatch_config = false\n'
+                      f'[model]\nname = "movenet_lightning_int8"\nthreads = {threads}\n')
+    return config
+
+
+def wait_for(condition, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+class SlowReloadBuild:
+    """app.build_stages for a reload that takes ``seconds`` before it loads the model, as Thunder on a Pi 4's CPU or
+    the Edge TPU's firmware upload does. ``release`` cuts the wait short. The start-up build is not slowed."""
+
+    def __init__(self, monkeypatch, seconds: float):
+        self.seconds = seconds
+        self.release = threading.Event()
+        self.waited: list[tuple[float, float]] = []  # (from, to) of each slowed build
+        self.built: list = []  # the stages each slowed build made
+        self._build = app.build_stages
+        self._calls = 0
+        monkeypatch.setattr(app, "build_stages", self)
+
+    def __call__(self, config, **kwargs):
+        self._calls += 1
+        if self._calls == 1:
+            return self._build(config, **kwargs)
+        began = time.monotonic()
+        self.waited.append((began, began))
+        self.release.wait(self.seconds)
+        self.waited[-1] = (began, time.monotonic())
+        stages = self._build(config, **kwargs)
+        self.built.append(stages)
+        return stages
+
+
+def test_watchdog_pings_go_on_while_a_reload_loads_its_model(tmp_path, models_dir, shared, monkeypatch):
+    """A model that loads for longer than WatchdogSec on reload must not get a healthy appliance killed: frames go
+    through the running model meanwhile, and so the pings go on."""
+    period = 0.5
+    listener = NotifyListener(tmp_path, monkeypatch, watchdog_usec=int(period * 1e6))
+    slow = SlowReloadBuild(monkeypatch, seconds=6 * period)
+    config = reload_config(tmp_path, models_dir, shared, threads=1)
+    appliance = app.Appliance(config, app.Overrides([]), max_frames=100_000)
+
+    def reload_then_stop():
+        if wait_for(lambda: "WATCHDOG=1" in [line for _, line in listener.messages]):
+            reload_config(tmp_path, models_dir, shared, threads=2)
+            os.kill(os.getpid(), signal.SIGHUP)
+            wait_for(lambda: appliance.config.model.threads == 2)
+            time.sleep(2 * period)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=reload_then_stop, daemon=True).start()
+    assert appliance.run() == 0
+    lines, messages = listener.stop(), listener.messages
+    assert appliance.config.model.threads == 2, "the reload was not applied"
+    assert appliance.pipeline.stages is slow.built[0]
+    [(began, ended)] = slow.waited
+    assert ended - began >= 5 * period
+    assert lines.count("RELOADING=1") == 1
+    assert any(line == "READY=1" and t > ended for t, line in messages), "no READY=1 after the reload"
+    pings = [t for t, line in messages if line == "WATCHDOG=1"]
+    around_the_build = [t for t in pings if began <= t <= ended]
+    around_the_build = [max(t for t in pings if t < began), *around_the_build,
+                        min(t for t in pings if t > ended)]
+    gaps = [b - a for a, b in itertools.pairwise(around_the_build)]
+    assert max(gaps) < period, f"{len(around_the_build) - 2} pings in the {ended - began:.1f} s the build " \
+                               f"took; longest gap {max(gaps):.2f} s (WatchdogSec {period} s)"
+    assert lines[-1] == "STOPPING=1"
+
+
+def test_a_stop_during_a_reload_build_stops_at_once_and_frees_the_model_it_loads(tmp_path, models_dir, shared,
+                                                                                 monkeypatch):
+    """SIGTERM while a reload loads its model: the appliance stops at once (not when the model is loaded), the
+    running config stays, and the model the build goes on loading is let go of when it is done."""
+    listener = NotifyListener(tmp_path, monkeypatch, watchdog_usec=1000000)
+    slow = SlowReloadBuild(monkeypatch, seconds=10)
+    config = reload_config(tmp_path, models_dir, shared, threads=1)
+    appliance = app.Appliance(config, app.Overrides([]), max_frames=100_000)
+    sent = {}
+
+    def reload_then_stop():
+        if wait_for(lambda: "READY=1" in [line for _, line in listener.messages]):
+            reload_config(tmp_path, models_dir, shared, threads=2)
+            os.kill(os.getpid(), signal.SIGHUP)
+            wait_for(lambda: slow.waited)
+            time.sleep(0.3)
+        sent["SIGTERM"] = time.monotonic()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=reload_then_stop, daemon=True).start()
+    try:
+        assert appliance.run() == 0
+        returned_at = time.monotonic()
+        still_building = not slow.release.is_set() and not slow.built
+    finally:
+        slow.release.set()
+    lines, messages = listener.stop(), listener.messages
+    assert slow.waited, "the reload never started building"
+    assert returned_at - sent["SIGTERM"] < 3, f"stopped {returned_at - sent['SIGTERM']:.1f} s after SIGTERM"
+    assert still_building, "the run waited for the reload's build"
+    stopping_at = next(t for t, line in messages if line == "STOPPING=1")
+    assert stopping_at - sent["SIGTERM"] < 1.5
+    assert lines[-1] == "STOPPING=1"
+    assert appliance.config.model.threads == 1, "a dropped reload changed the config"
+    # The pipeline stopped: its threads are done and it closed the model it ran.
+    assert not appliance.pipeline._inference_thread.is_alive()
+    assert appliance.pipeline.stages.estimator.model.interpreter is None
+    # The abandoned build ends on its own and closes what it loaded; it never reached the pipeline.
+    assert wait_for(lambda: slow.built, timeout=30)
+    [abandoned] = slow.built
+    assert wait_for(lambda: abandoned.estimator.model.interpreter is None, timeout=5), "the loaded model leaked"
+    assert appliance.pipeline.stages is not abandoned
