@@ -13,7 +13,9 @@ for two thread wake-ups (6 % of an invoke with two model threads). So the crop o
 of frame N-1 whenever frame N+1 is already waiting (always with an unpaced file: the results are
 reproducible); a live source whose next frame has not arrived gets frame N finished at once, so the crop and
 the latency are those of a serial loop. Still frames (a folder of photos) run serially, through
-``estimate_still``.
+``estimate_still``. A ``Frame.cut`` (a restarted camera's first frame) follows nothing before it: the frames
+in flight are finished first, then the stages' tracking and smoothing start again (``Stages.reset``), then the
+cut is prepared.
 """
 
 from __future__ import annotations
@@ -79,6 +81,13 @@ class Stages:
             return LabelDecision(label=None)
         assessment = Assessment(None) if pose is None else self.classifier.assess(pose, frame.size, mirror=mirror)
         return self.smoother.update(assessment, still=frame.still, timestamp=frame.timestamp)
+
+    def reset(self) -> None:
+        """Forget the video so far: the estimator's tracking crop and keypoint filter, the label smoother's
+        history. On the inference thread, with no frame of these stages in flight."""
+        self.estimator.reset()
+        if self.smoother is not None:
+            self.smoother.reset()
 
 
 @dataclass
@@ -406,8 +415,10 @@ class Pipeline:
                         break
                     continue
                 stages = self._stages
-                if in_flight and in_flight[-1].stages is not stages:
+                if frame.cut or (in_flight and in_flight[-1].stages is not stages):
                     self._finish_all(in_flight, invoker)
+                if frame.cut:  # another camera: nothing carries over from the previous one
+                    stages.reset()
                 started = time.perf_counter()
                 if frame.still:
                     self._finish_all(in_flight, invoker)

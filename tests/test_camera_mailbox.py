@@ -107,14 +107,32 @@ def test_file_source_in_blocking_mode_hands_over_every_frame_in_order(shared):
     box = LatestFrameMailbox(drop_when_full=source.live)
     thread = CaptureThread(source, box)
     thread.start()
-    received = []
+    received, cuts = [], []
     while (frame := box.get(timeout=5)) is not None:
         received.append(frame.index)
+        if frame.cut:
+            cuts.append(frame.index)
         if frame.index % 20 == 0:
             time.sleep(0.01)
     source.stop()
     assert received == list(range(120)) and box.dropped == 0
+    assert cuts == [0]  # the first frame follows nothing the consumer saw (a restarted camera's)
     assert thread.error is None and box.closed
+
+
+def test_a_frame_that_replaces_an_unread_cut_is_the_cut():
+    """A restarted camera's first frame may be replaced before the model takes it: the frame that replaces it
+    does not follow the frames the model saw either."""
+    image = np.zeros((2, 2, 3), np.uint8)
+    box = LatestFrameMailbox(drop_when_full=True)
+    for index, cut in ((119, False), (0, True), (1, False)):
+        assert box.put(FrameSource.make_frame(image, index, cut=cut))
+    frame = box.get(timeout=0)
+    assert (frame.index, frame.cut, box.dropped) == (1, True, 2)
+    for index in (2, 3):
+        assert box.put(FrameSource.make_frame(image, index))
+    frame = box.get(timeout=0)
+    assert (frame.index, frame.cut) == (3, False)
 
 
 def test_picamera2_fake_camera_through_the_capture_thread_drops_for_a_slow_consumer():

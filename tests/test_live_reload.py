@@ -477,3 +477,59 @@ def test_a_config_file_emptied_mid_run_is_refused(tmp_path, models_dir, shared, 
     message = rejected(caplog)[0]
     assert str(tmp_path / "config.toml") in message and "no settings" in message and "check-config" in message
     assert appliance.config.display.type == "null" and appliance.config.camera.video.path == str(video)
+
+
+def photo_clip(photos: list[Path], path: Path, *, frames_each: int, size: tuple[int, int]) -> Path:
+    """An mp4 of ``size`` (w, h) at 30 fps showing each photo for ``frames_each`` frames, pasted in its middle on
+    grey: a camera watching a held pose from further away than the photographer."""
+    import cv2
+    import numpy as np
+
+    width, height = size
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (width, height))
+    assert writer.isOpened(), "OpenCV cannot write mp4v here"
+    for photo in photos:
+        image = cv2.imread(str(photo))
+        top, left = (height - image.shape[0]) // 2, (width - image.shape[1]) // 2
+        frame = np.full((height, width, 3), 128, np.uint8)
+        frame[top:top + image.shape[0], left:left + image.shape[1]] = image
+        for _ in range(frames_each):
+            writer.write(frame)
+    writer.release()
+    return path
+
+
+def test_a_restarted_camera_starts_tracking_and_labelling_afresh(tmp_path, models_dir, shared):
+    """The new camera's first frame is read whole (the padded full frame of its own size), not cropped where the
+    person stood in the old camera's picture; its keypoints are not smoothed with the old ones, and the old
+    camera's label is not carried over to it."""
+    import numpy as np
+
+    from pose_appliance.app import build_stages
+    from pose_appliance.camera import VideoFileSource
+    from pose_appliance.config import Config, replace
+    from pose_appliance.inference.crop_region import padded_full_frame
+
+    tree = photo_clip(sorted((shared / "data/yoga_cg_subset/test/tree").glob("*.jpg")), tmp_path / "tree.mp4",
+                      frames_each=30, size=(640, 480))  # 10 s: the reload comes long before the clip loops
+    video = shared / "data/tfjs_pose_detection/pose_1.mp4"
+    new_text = base_config(video, models_dir).replace('[camera]\ntype = "video"\n',
+                                                      '[camera]\ntype = "video"\nwidth = 320\nheight = 240\n')
+    recs, _ = run_with_edit(tmp_path, base_config(tree, models_dir), new_text, frames=120)
+    restart = next(i for i, r in enumerate(recs) if i and r["frame"] < recs[i - 1]["frame"])
+    before, first = recs[restart - 1], recs[restart]
+    assert before["label"] == "tree" and before["crop"] != pytest.approx(padded_full_frame(640, 480), abs=1e-3)
+    assert first["crop"] == pytest.approx(padded_full_frame(320, 240), abs=1e-5)
+    assert first["label"] is None  # one frame is not enough to name a pose (classifier.min_label_score)
+
+    # The same frame through a model that has seen nothing before it.
+    with VideoFileSource(video, width=320, height=240) as source:
+        while (frame := source.read()).index < first["frame"]:
+            pass
+    stages = build_stages(replace(Config(), "service.models_dir", str(models_dir)))
+    try:
+        fresh = stages.estimator.estimate(frame.image, timestamp=frame.timestamp)
+    finally:
+        stages.estimator.close()
+    assert fresh is not None
+    np.testing.assert_allclose(first["keypoints"], fresh.keypoints, atol=0.011)  # the records round to 0.01

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 
@@ -14,7 +15,8 @@ log = logging.getLogger(__name__)
 class CaptureThread:
     """A daemon thread: ``source.read()`` -> ``mailbox.put()`` until the stream ends, the source raises (kept in
     ``error``) or ``stop()``; the mailbox is closed at the end so the consumer sees the end. The source is started
-    and stopped by its owner, not here."""
+    and stopped by its owner, not here. The first frame handed over is ``Frame.cut``: it follows nothing the
+    consumer has seen (a restarted camera's first frame must not be tracked from the previous camera's)."""
 
     def __init__(self, source: FrameSource, mailbox: LatestFrameMailbox, *, name: str = "capture"):
         self.source = source
@@ -40,6 +42,8 @@ class CaptureThread:
                     log.info("%s: end of stream after %d frames", getattr(self.source, "name", "source"),
                              self.frames)
                     break
+                if self.frames == 0:
+                    frame = dataclasses.replace(frame, cut=True)
                 if not self.mailbox.put(frame):
                     break
                 self.frames += 1

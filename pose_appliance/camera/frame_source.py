@@ -23,6 +23,7 @@ class FrameSource(Protocol):
     so a gap between two indices is frames skipped; ``Frame.timestamp`` is ``time.monotonic()`` at capture.
     ``dropped`` counts the frames the source skipped itself since ``start()`` (a paced file that fell behind,
     camera frames nobody captured): the pipeline reports them with the frames it dropped.
+    ``Frame.cut`` on the first frame after ``start()`` is set by the :class:`CaptureThread` that hands it over.
     Backends subclass it for the defaults below.
     """
 
@@ -54,6 +55,7 @@ class FrameSource(Protocol):
 
     @staticmethod
     def make_frame(image: np.ndarray, index: int, lores: np.ndarray | None = None,
-                   timestamp: float | None = None, still: bool = False, name: str | None = None) -> Frame:
+                   timestamp: float | None = None, still: bool = False, name: str | None = None,
+                   cut: bool = False) -> Frame:
         return Frame(image=image, index=index, timestamp=time.monotonic() if timestamp is None else timestamp,
-                     lores=lores, still=still, name=name)
+                     lores=lores, still=still, name=name, cut=cut)

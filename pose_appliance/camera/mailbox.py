@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import threading
 from typing import Any
 
@@ -13,8 +14,9 @@ AHEAD = 4
 
 class LatestFrameMailbox:
     """``drop_when_full=True`` (live sources): one slot, ``put`` replaces an unread item and counts it in
-    ``dropped``, so a slow consumer never builds a backlog. ``False`` (files, folders): every item arrives, in
-    order; up to ``depth`` wait in the box, then ``put`` waits until the consumer took one.
+    ``dropped``, so a slow consumer never builds a backlog; a frame that replaces an unread ``Frame.cut`` becomes
+    the cut (it does not follow the frames the consumer saw either). ``False`` (files, folders): every item
+    arrives, in order; up to ``depth`` wait in the box, then ``put`` waits until the consumer took one.
     ``get`` returns the oldest item, or None on timeout or once closed and empty. ``close`` wakes every waiter;
     after it ``put`` refuses items (returns False) while ``get`` still hands over what is in the box."""
 
@@ -43,6 +45,8 @@ class LatestFrameMailbox:
                 return False
             if self.drop_when_full and self._items:
                 self.dropped += len(self._items)
+                if any(getattr(unread, "cut", False) for unread in self._items):
+                    item = dataclasses.replace(item, cut=True)
                 self._items.clear()
             self._items.append(item)
             self._cond.notify_all()
