@@ -13,9 +13,9 @@ for two thread wake-ups (6 % of an invoke with two model threads). So the crop o
 of frame N-1 whenever frame N+1 is already waiting (always with an unpaced file: the results are
 reproducible); a live source whose next frame has not arrived gets frame N finished at once, so the crop and
 the latency are those of a serial loop. Still frames (a folder of photos) run serially, through
-``estimate_still``. A ``Frame.cut`` (a restarted camera's first frame) follows nothing before it: the frames
-in flight are finished first, then the stages' tracking and smoothing start again (``Stages.reset``), then the
-cut is prepared.
+``estimate_still``. A ``Frame.cut`` (a restarted camera's first frame, a looping file's first frame of a new
+pass) follows nothing before it: the frames in flight are finished first, then the stages' tracking and
+smoothing start again (``Stages.reset``), then the cut is prepared.
 """
 
 from __future__ import annotations
@@ -417,7 +417,7 @@ class Pipeline:
                 stages = self._stages
                 if frame.cut or (in_flight and in_flight[-1].stages is not stages):
                     self._finish_all(in_flight, invoker)
-                if frame.cut:  # another camera: nothing carries over from the previous one
+                if frame.cut:  # another camera, or a file back at its start: nothing carries over from before
                     stages.reset()
                 started = time.perf_counter()
                 if frame.still:

@@ -121,8 +121,9 @@ def test_file_source_in_blocking_mode_hands_over_every_frame_in_order(shared):
 
 
 def test_a_frame_that_replaces_an_unread_cut_is_the_cut():
-    """A restarted camera's first frame may be replaced before the model takes it: the frame that replaces it
-    does not follow the frames the model saw either."""
+    """A live source's cut (a restarted camera's first frame, a paced file's first after it looped back) may be
+    replaced before the model takes it: the frame that replaces it does not follow the frames the model saw
+    either."""
     image = np.zeros((2, 2, 3), np.uint8)
     box = LatestFrameMailbox(drop_when_full=True)
     for index, cut in ((119, False), (0, True), (1, False)):

@@ -83,6 +83,7 @@ def test_video_loop_keeps_counting_and_starts_again(pose_video):
     with VideoFileSource(pose_video, loop=True) as source:
         frames = [source.read() for _ in range(250)]
     assert [f.index for f in frames] == list(range(250))
+    assert [f.index for f in frames if f.cut] == [120, 240]  # the picture jumps back to the start
     np.testing.assert_array_equal(frames[120].image, frames[0].image)
     np.testing.assert_array_equal(frames[249].image, frames[9].image)
 

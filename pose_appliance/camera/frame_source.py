@@ -23,7 +23,8 @@ class FrameSource(Protocol):
     so a gap between two indices is frames skipped; ``Frame.timestamp`` is ``time.monotonic()`` at capture.
     ``dropped`` counts the frames the source skipped itself since ``start()`` (a paced file that fell behind,
     camera frames nobody captured): the pipeline reports them with the frames it dropped.
-    ``Frame.cut`` on the first frame after ``start()`` is set by the :class:`CaptureThread` that hands it over.
+    A source that jumps within its stream (a file looping back to its start) sets ``Frame.cut`` on the first frame
+    after the jump; the first frame after ``start()`` is marked by the :class:`CaptureThread` that hands it over.
     Backends subclass it for the defaults below.
     """
 

@@ -29,7 +29,8 @@ class VideoFileSource(FrameSource):
     """A video file. ``realtime=False``: every frame in order, the consumer sets the pace (not live).
     ``realtime=True``: played at the file's frame rate, frames the consumer cannot take are dropped (live), and
     frames already overdue when ``read()`` is called are skipped (a gap in ``Frame.index``).
-    ``loop``: start again at the end; ``Frame.index`` keeps counting across loops.
+    ``loop``: start again at the end; ``Frame.index`` keeps counting across loops, and the first frame of each
+    new pass is ``Frame.cut`` (the picture jumps back: no tracking from the last frame into it).
     ``Frame.timestamp`` is the capture time when paced, and the media time (start + index / fps) otherwise, so the
     keypoint filter sees the real spacing of the frames and a run's keypoints are the same every time."""
 
@@ -48,6 +49,7 @@ class VideoFileSource(FrameSource):
         self._loop_start = 0  # index of the file's first frame in the current loop
         self._pacer: Pacer | None = None
         self._first_grabbed = False
+        self._rewound = False  # the next frame made is the first after a jump back to the start
         self._decoded: np.ndarray | None = None  # each frame is decoded into this array (converted, never handed on)
 
     @property
@@ -83,6 +85,7 @@ class VideoFileSource(FrameSource):
         self.frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self._capture = capture
         self._position = self._loop_start = 0
+        self._rewound = False
         self.dropped = 0
         self._first_grabbed = True  # frame 0 is decoded already: read it with retrieve(), no seek back (~20 ms)
         self._pacer = Pacer(self.frame_rate) if self.realtime else None
@@ -106,7 +109,8 @@ class VideoFileSource(FrameSource):
         self._position += 1
         image = cv_to_rgb(resize_to(bgr, self.width, self.height))
         timestamp = None if self.realtime else self._started_at + index / (self.frame_rate or DEFAULT_FPS)
-        return self.make_frame(image, index, timestamp=timestamp)
+        cut, self._rewound = self._rewound, False
+        return self.make_frame(image, index, timestamp=timestamp, cut=cut)
 
     def _next_image(self, capture: cv2.VideoCapture) -> np.ndarray | None:
         if self._first_grabbed:
@@ -140,6 +144,7 @@ class VideoFileSource(FrameSource):
         if not self.loop or self._position == self._loop_start:  # not looping, or an empty pass
             return False
         self._loop_start = self._position
+        self._rewound = True
         capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
         return True
 
