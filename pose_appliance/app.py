@@ -104,54 +104,41 @@ class SourceStart:
 
     def __init__(self, start: Callable[[Estimator], FrameSource]):
         self._start = start
-        self._thread: threading.Thread | None = None
-        self._source: FrameSource | None = None
-        self._error: BaseException | None = None
+        self._started: BuildAside[FrameSource] | None = None
 
     def begin(self, estimator: Estimator) -> None:
-        self._thread = threading.Thread(target=self._run, args=(estimator,), name="source start", daemon=True)
-        self._thread.start()
-
-    def _run(self, estimator: Estimator) -> None:
-        try:
-            self._source = self._start(estimator)
-        except BaseException as exc:  # raised on the main thread by result()
-            self._error = exc
+        self._started = BuildAside(lambda: self._start(estimator), discard=lambda source: source.stop(),
+                                   name="source start")
 
     def result(self, estimator: Estimator) -> FrameSource:
-        if self._thread is None:
-            self._run(estimator)
-        else:
-            self._thread.join()
-        if self._error is not None:
-            raise self._error
-        source, self._source = self._source, None
-        assert source is not None
-        return source
+        started, self._started = self._started, None
+        return self._start(estimator) if started is None else started.result()
 
     def close(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
-        if self._source is not None:
-            close_quietly(self._source.stop, "stopping the frame source")
-            self._source = None
+        if self._started is not None:
+            self._started.abandon()
+            self._started.join()
 
 
 class BuildAside(Generic[Built]):
-    """``build()`` on a thread of its own; ``on_done()`` is called when it returns or raises, unless abandoned.
+    """``build()`` on a thread of its own, started at once; ``on_done()`` is called when it returns or raises,
+    unless abandoned.
 
-    ``result()`` returns what it built or raises what it raised. ``abandon()``: nobody will take the result (the
-    run stops); what the build made, now or when it ends, goes to ``discard`` instead of leaking. A model load
-    cannot be interrupted, so an abandoned build runs on; the thread is a daemon and does not hold up the exit."""
+    ``result()`` waits for it, then returns what it built or raises what it raised. ``abandon()``: nobody will
+    take the result (the run stops); what the build made, now or when it ends, goes to ``discard`` instead of
+    leaking. A model load cannot be interrupted, so an abandoned build runs on; the thread is a daemon and does
+    not hold up the exit."""
 
-    def __init__(self, build: Callable[[], Built], discard: Callable[[Built], object], on_done: Callable[[], object]):
+    def __init__(self, build: Callable[[], Built], discard: Callable[[Built], object],
+                 on_done: Callable[[], object] | None = None, *, name: str = "reload build"):
         self._build, self._discard, self._on_done = build, discard, on_done
         self._lock = threading.Lock()
         self.finished = False
         self._abandoned = False
         self._result: Built | None = None
         self._error: BaseException | None = None
-        threading.Thread(target=self._run, name="reload build", daemon=True).start()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
 
     def _run(self) -> None:
         try:
@@ -163,11 +150,14 @@ class BuildAside(Generic[Built]):
             abandoned = self._abandoned
         if abandoned:
             self._discard_result()
-        else:
+        elif self._on_done is not None:
             self._on_done()
 
+    def join(self) -> None:
+        self._thread.join()
+
     def result(self) -> Built:
-        assert self.finished
+        self._thread.join()
         if self._error is not None:
             raise self._error
         result, self._result = self._result, None
@@ -184,7 +174,7 @@ class BuildAside(Generic[Built]):
     def _discard_result(self) -> None:
         result, self._result = self._result, None
         if result is not None:
-            close_quietly(lambda: self._discard(result), "letting go of what a stopped reload built")
+            close_quietly(lambda: self._discard(result), "letting go of what a stopped build made")
 
 
 def build_display(config: Config, current_source: Callable[[], FrameSource]) -> Display:
