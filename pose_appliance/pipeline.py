@@ -14,8 +14,9 @@ of frame N-1 whenever frame N+1 is already waiting (always with an unpaced file:
 reproducible); a live source whose next frame has not arrived gets frame N finished at once, so the crop and
 the latency are those of a serial loop. Still frames (a folder of photos) run serially, through
 ``estimate_still``. A ``Frame.cut`` (a restarted camera's first frame, a looping file's first frame of a new
-pass) follows nothing before it: the frames in flight are finished first, then the stages' tracking and
-smoothing start again (``Stages.reset``), then the cut is prepared.
+pass) follows nothing before it: the frames in flight are finished first, then the estimator's tracking and
+keypoint filter start again, then the cut is prepared. The label smoother goes on: its averages follow the new
+frames as they follow a change of pose, where a reset would blank the label at every pass of a looping video.
 """
 
 from __future__ import annotations
@@ -81,13 +82,6 @@ class Stages:
             return LabelDecision(label=None)
         assessment = Assessment(None) if pose is None else self.classifier.assess(pose, frame.size, mirror=mirror)
         return self.smoother.update(assessment, still=frame.still, timestamp=frame.timestamp)
-
-    def reset(self) -> None:
-        """Forget the video so far: the estimator's tracking crop and keypoint filter, the label smoother's
-        history. On the inference thread, with no frame of these stages in flight."""
-        self.estimator.reset()
-        if self.smoother is not None:
-            self.smoother.reset()
 
 
 @dataclass
@@ -417,8 +411,8 @@ class Pipeline:
                 stages = self._stages
                 if frame.cut or (in_flight and in_flight[-1].stages is not stages):
                     self._finish_all(in_flight, invoker)
-                if frame.cut:  # another camera, or a file back at its start: nothing carries over from before
-                    stages.reset()
+                if frame.cut:  # another camera, or a file back at its start: no crop or filter from before
+                    stages.estimator.reset()
                 started = time.perf_counter()
                 if frame.still:
                     self._finish_all(in_flight, invoker)

@@ -37,7 +37,7 @@ class Frame:
     (picamera2's lores stream) that the model reads instead, so the resampling per frame is cheap.
     ``still`` marks a frame unrelated to the one before (a folder of photos): no tracking, no smoothing.
     ``cut`` marks a video frame that does not follow the one before it (the first frame of a camera or file, the
-    first after a file looped back to its start): tracking and smoothing start again from it.
+    first after a file looped back to its start): crop tracking and keypoint smoothing start again from it.
     ``name`` is the image file a still came from (relative to the folder), so results can be joined to photos.
     """
 

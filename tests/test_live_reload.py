@@ -499,10 +499,9 @@ def photo_clip(photos: list[Path], path: Path, *, frames_each: int, size: tuple[
     return path
 
 
-def test_a_restarted_camera_starts_tracking_and_labelling_afresh(tmp_path, models_dir, shared):
+def test_a_restarted_camera_starts_tracking_afresh(tmp_path, models_dir, shared):
     """The new camera's first frame is read whole (the padded full frame of its own size), not cropped where the
-    person stood in the old camera's picture; its keypoints are not smoothed with the old ones, and the old
-    camera's label is not carried over to it."""
+    person stood in the old camera's picture, and its keypoints are not smoothed with the old ones."""
     import numpy as np
 
     from pose_appliance.app import build_stages
@@ -520,7 +519,6 @@ def test_a_restarted_camera_starts_tracking_and_labelling_afresh(tmp_path, model
     before, first = recs[restart - 1], recs[restart]
     assert before["label"] == "tree" and before["crop"] != pytest.approx(padded_full_frame(640, 480), abs=1e-3)
     assert first["crop"] == pytest.approx(padded_full_frame(320, 240), abs=1e-5)
-    assert first["label"] is None  # one frame is not enough to name a pose (classifier.min_label_score)
 
     # The same frame through a model that has seen nothing before it.
     with VideoFileSource(video, width=320, height=240) as source:
@@ -533,3 +531,35 @@ def test_a_restarted_camera_starts_tracking_and_labelling_afresh(tmp_path, model
         stages.estimator.close()
     assert fresh is not None
     np.testing.assert_allclose(first["keypoints"], fresh.keypoints, atol=0.011)  # the records round to 0.01
+
+
+def test_a_shown_label_stays_across_the_loop_of_a_video(tmp_path, models_dir, shared):
+    """A looping file restarts tracking at each pass (a cut), but the label of a pose held across the jump does
+    not blink off: the label smoother goes on."""
+    import json
+
+    from pose_appliance.app import build_stages
+    from pose_appliance.camera import VideoFileSource
+    from pose_appliance.config import Config, replace
+    from pose_appliance.display import NullDisplay
+    from pose_appliance.inference.crop_region import padded_full_frame
+    from pose_appliance.pipeline import KeypointRecorder, Pipeline
+
+    tree = photo_clip(sorted((shared / "data/yoga_cg_subset/test/tree").glob("*.jpg"))[:2], tmp_path / "tree.mp4",
+                      frames_each=20, size=(640, 480))
+    stages = build_stages(replace(Config(), "service.models_dir", str(models_dir)))
+    source = VideoFileSource(tree, loop=True)
+    source.start()
+    recorder = KeypointRecorder(tmp_path / "keypoints.jsonl")
+    try:
+        pipeline = Pipeline(source, stages, NullDisplay(), recorder=recorder, max_frames=60)
+        pipeline.start()
+        assert pipeline.finished.wait(60.0)
+        pipeline.stop()
+    finally:
+        recorder.close()
+        source.stop()
+        stages.estimator.close()
+    recs = [json.loads(line) for line in recorder.path.read_text().splitlines()]
+    assert recs[40]["crop"] == pytest.approx(padded_full_frame(640, 480), abs=1e-5)  # the cut: read whole
+    assert [r["label"] for r in recs[36:46]] == ["tree"] * 10
