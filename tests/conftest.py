@@ -173,6 +173,31 @@ def run_records(tmp_path: Path, models_dir: Path, source: Path, *extra: str) -> 
     return [json.loads(line) for line in out.read_text().splitlines()]
 
 
+def looping_records(tmp_path: Path, models_dir: Path, video: Path, frames: int) -> list[dict]:
+    """The keypoint records of ``frames`` frames of ``video`` played unpaced and looping through a Pipeline with
+    the default stages and the null display."""
+    from pose_appliance.app import build_stages
+    from pose_appliance.camera import VideoFileSource
+    from pose_appliance.config import Config, replace
+    from pose_appliance.display import NullDisplay
+    from pose_appliance.pipeline import KeypointRecorder, Pipeline
+
+    stages = build_stages(replace(Config(), "service.models_dir", str(models_dir)))
+    source = VideoFileSource(video, loop=True)
+    source.start()
+    recorder = KeypointRecorder(tmp_path / "keypoints.jsonl")
+    try:
+        pipeline = Pipeline(source, stages, NullDisplay(), recorder=recorder, max_frames=frames)
+        pipeline.start()
+        assert pipeline.finished.wait(60.0)
+        pipeline.stop()
+    finally:
+        recorder.close()
+        source.stop()
+        stages.estimator.close()
+    return [json.loads(line) for line in recorder.path.read_text().splitlines()]
+
+
 def single_person_coco(shared: Path) -> list[Path]:
     with (shared / "data/coco_mini/index.csv").open(newline="") as handle:
         return [shared / "data/coco_mini" / row["path"] for row in csv.DictReader(handle)

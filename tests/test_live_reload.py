@@ -536,30 +536,12 @@ def test_a_restarted_camera_starts_tracking_afresh(tmp_path, models_dir, shared)
 def test_a_shown_label_stays_across_the_loop_of_a_video(tmp_path, models_dir, shared):
     """A looping file restarts tracking at each pass (a cut), but the label of a pose held across the jump does
     not blink off: the label smoother goes on."""
-    import json
+    from conftest import looping_records
 
-    from pose_appliance.app import build_stages
-    from pose_appliance.camera import VideoFileSource
-    from pose_appliance.config import Config, replace
-    from pose_appliance.display import NullDisplay
     from pose_appliance.inference.crop_region import padded_full_frame
-    from pose_appliance.pipeline import KeypointRecorder, Pipeline
 
     tree = photo_clip(sorted((shared / "data/yoga_cg_subset/test/tree").glob("*.jpg"))[:2], tmp_path / "tree.mp4",
                       frames_each=20, size=(640, 480))
-    stages = build_stages(replace(Config(), "service.models_dir", str(models_dir)))
-    source = VideoFileSource(tree, loop=True)
-    source.start()
-    recorder = KeypointRecorder(tmp_path / "keypoints.jsonl")
-    try:
-        pipeline = Pipeline(source, stages, NullDisplay(), recorder=recorder, max_frames=60)
-        pipeline.start()
-        assert pipeline.finished.wait(60.0)
-        pipeline.stop()
-    finally:
-        recorder.close()
-        source.stop()
-        stages.estimator.close()
-    recs = [json.loads(line) for line in recorder.path.read_text().splitlines()]
+    recs = looping_records(tmp_path, models_dir, tree, 60)
     assert recs[40]["crop"] == pytest.approx(padded_full_frame(640, 480), abs=1e-5)  # the cut: read whole
     assert [r["label"] for r in recs[36:46]] == ["tree"] * 10

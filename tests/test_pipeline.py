@@ -126,27 +126,10 @@ def test_replacing_the_source_never_counts_the_old_ones_drops_twice(shared):
 def test_a_looping_file_starts_tracking_again_at_each_pass(models_dir, shared, tmp_path):
     """The jump from the clip's last frame back to its first is a cut: the second pass is read whole at first
     and smoothed from scratch, exactly as the first pass was, not cropped where the person stood at the end."""
-    import json
-
     import numpy as np
+    from conftest import looping_records
 
-    from pose_appliance.app import build_stages
-    from pose_appliance.pipeline import KeypointRecorder
-
-    stages = build_stages(replace(Config(), "service.models_dir", str(models_dir)))
-    source = VideoFileSource(shared / "data/tfjs_pose_detection/pose_1.mp4", loop=True)
-    source.start()
-    recorder = KeypointRecorder(tmp_path / "keypoints.jsonl")
-    try:
-        pipeline = Pipeline(source, stages, NullDisplay(), recorder=recorder, max_frames=240)
-        pipeline.start()
-        assert pipeline.finished.wait(60.0)
-        pipeline.stop()
-    finally:
-        recorder.close()
-        source.stop()
-        stages.estimator.close()
-    records = [json.loads(line) for line in recorder.path.read_text().splitlines()]
+    records = looping_records(tmp_path, models_dir, shared / "data/tfjs_pose_detection/pose_1.mp4", 240)
     assert [r["frame"] for r in records] == list(range(240))
     first, second = records[:120], records[120:]
     assert first[-1]["crop"] != [0.0, 0.0, 1.0, 1.0]
