@@ -346,12 +346,12 @@ class Appliance:
         # The config file's stamp once seen changed, until it has held still CONFIG_SETTLE_S (None: file gone).
         changed_stamp: object = _NOTHING_CHANGED
         while True:
-            if heartbeat.reload_requested or waker.stop_requested or pipeline.finished.is_set():
+            if heartbeat.reload_requested or heartbeat.run_ending():
                 timeout = 0.0  # a SIGHUP, a stop or the end came while a reload was building
             else:
                 timeout = heartbeat.tick if changed_stamp is _NOTHING_CHANGED else CONFIG_SETTLE_S
             events = waker.wait(timeout)
-            if waker.stop_requested or pipeline.finished.is_set():
+            if heartbeat.run_ending():
                 return
             if "reset" in events:
                 pipeline.activity.request_reset()
@@ -367,7 +367,7 @@ class Appliance:
                     self.reload(heartbeat, reason="config file changed")
                 else:
                     changed_stamp = stamp
-            if waker.stop_requested or pipeline.finished.is_set():
+            if heartbeat.run_ending():
                 continue  # the wait logs the signal, then the loop ends
             heartbeat.beat()
 
@@ -527,6 +527,10 @@ class Heartbeat:
         self.reload_requested = False  # a SIGHUP came while a reload was building: reload again after it
         self._pinged_at_frames, self._status_at, self._stats_at = -1, 0.0, time.monotonic()
 
+    def run_ending(self) -> bool:
+        """A stop signal came, or the pipeline showed its last frame."""
+        return self.waker.stop_requested or self.pipeline.finished.is_set()
+
     def beat(self) -> None:
         appliance, pipeline, notifier = self.appliance, self.pipeline, self.notifier
         appliance._ready_once_shown(pipeline, notifier, self.started)
@@ -552,7 +556,7 @@ class Heartbeat:
         job = BuildAside(build, discard, on_done=self.waker.wake)
         while not job.finished:
             events = self.waker.wait(self.tick)
-            if self.waker.stop_requested or self.pipeline.finished.is_set():
+            if self.run_ending():
                 job.abandon()
                 raise RunEnding
             if "reset" in events:
