@@ -37,12 +37,19 @@ MAIN_LOOP_TICK_S = 0.5  # the longest the main loop sleeps: how soon a config fi
 # A changed config file is read once it has held still this long: an editor or a copy that truncates the file and
 # then writes it could otherwise be read half-written, and a half config can be valid (the rest defaults).
 CONFIG_SETTLE_S = 0.25
+# A reload's build that has not finished by then is given up (a hung USB device or driver): the running setup
+# stays and the next reload can start. The unit's TimeoutStartSec, which systemd also applies to a reload.
+RELOAD_BUILD_TIMEOUT_S = 120.0
 _NOTHING_CHANGED = object()
 Built = TypeVar("Built")
 
 
 class CameraLostError(RuntimeError):
     """A reload's camera failed to start and the previous camera did not reopen: no frames come any more."""
+
+
+class ReloadBuildTimeout(RuntimeError):
+    """A reload's build did not finish within RELOAD_BUILD_TIMEOUT_S and was given up."""
 
 
 class RunEnding(Exception):
@@ -552,10 +559,12 @@ class Heartbeat:
         """``build()`` on a thread of its own while this (the main) thread goes on beating and hearing signals: a
         model can take longer to load than WatchdogSec (Thunder on a Pi 4's CPU, the Edge TPU's firmware) while
         frames go through the running pipeline. Raises RunEnding if a stop signal comes or the pipeline ends
-        first; the build then ends alone and ``discard``s what it made."""
+        first, and ReloadBuildTimeout if the build is not done within RELOAD_BUILD_TIMEOUT_S; the build then
+        ends alone (a load in C cannot be interrupted) and ``discard``s what it made."""
         job = BuildAside(build, discard, on_done=self.waker.wake)
+        deadline = time.monotonic() + RELOAD_BUILD_TIMEOUT_S
         while not job.finished:
-            events = self.waker.wait(self.tick)
+            events = self.waker.wait(min(self.tick, max(0.0, deadline - time.monotonic())))
             if self.run_ending():
                 job.abandon()
                 raise RunEnding
@@ -563,6 +572,12 @@ class Heartbeat:
                 self.pipeline.activity.request_reset()
             if "reload" in events:
                 self.reload_requested = True
+            if not job.finished and time.monotonic() >= deadline:
+                job.abandon()
+                raise ReloadBuildTimeout(
+                    f"loading the new model and classifier did not finish within {RELOAD_BUILD_TIMEOUT_S:.0f} s "
+                    "and was given up (a hung Edge TPU or driver? `pose-appliance doctor` checks them); "
+                    "save the config again, or restart the service, to try it again")
             self.beat()
         return job.result()
 

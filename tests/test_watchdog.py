@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import signal
 import socket
@@ -277,3 +278,54 @@ def test_a_stop_during_a_reload_build_stops_at_once_and_frees_the_model_it_loads
     [abandoned] = slow.built
     assert wait_for(lambda: abandoned.estimator.model.interpreter is None, timeout=5), "the loaded model leaked"
     assert appliance.pipeline.stages is not abandoned
+
+
+def test_a_reload_build_that_hangs_is_given_up_and_the_next_reload_goes_through(tmp_path, models_dir, shared,
+                                                                                 monkeypatch, caplog):
+    """A reload whose model never finishes loading (a hung USB device) must not block every later reload: past
+    RELOAD_BUILD_TIMEOUT_S it is rejected like a model that fails to load, the running config stays, READY=1
+    follows, and what the hung build makes when it ends is closed, never swapped in."""
+    monkeypatch.setattr(app, "RELOAD_BUILD_TIMEOUT_S", 1.5)
+    caplog.set_level(logging.INFO)
+    listener = NotifyListener(tmp_path, monkeypatch, watchdog_usec=1000000)
+    slow = SlowReloadBuild(monkeypatch, seconds=60)
+    config = reload_config(tmp_path, models_dir, shared, threads=1)
+    appliance = app.Appliance(config, app.Overrides([]), max_frames=100_000)
+    seen = {}
+
+    def hang_then_reload_again():
+        if wait_for(lambda: "READY=1" in [line for _, line in listener.messages]):
+            reload_config(tmp_path, models_dir, shared, threads=2)
+            os.kill(os.getpid(), signal.SIGHUP)
+            if wait_for(lambda: any("given up" in m for m in caplog.messages), timeout=10):
+                seen["gave_up"] = time.monotonic()
+                seen["threads"] = appliance.config.model.threads
+                processed = appliance.pipeline.stats.processed
+                seen["frames_go_on"] = wait_for(lambda: appliance.pipeline.stats.processed > processed + 5, 5)
+                slow.release.set()  # the hung load ends after all; the next one is not slowed
+                wait_for(lambda: slow.built)
+                os.kill(os.getpid(), signal.SIGHUP)
+                wait_for(lambda: appliance.config.model.threads == 2)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=hang_then_reload_again, daemon=True).start()
+    try:
+        assert appliance.run() == 0
+    finally:
+        slow.release.set()
+    lines = listener.stop()
+    assert "gave_up" in seen, "the hung reload was never given up"
+    [(began, _), *_] = slow.waited
+    assert 1.5 <= seen["gave_up"] - began < 5
+    assert seen["threads"] == 1, "the given-up reload changed the config"
+    assert seen["frames_go_on"], "frames stopped while the hung build was given up"
+    rejected = [m for m in caplog.messages if "rejected, still running the previous config" in m]
+    assert len(rejected) == 1 and "did not finish within 2 s" in rejected[0], rejected
+    # READY=1 after each RELOADING=1: the rejected reload and the one that went through.
+    reloading = [i for i, line in enumerate(lines) if line == "RELOADING=1"]
+    assert len(reloading) == 2 and all("READY=1" in lines[i + 1:] for i in reloading)
+    assert appliance.config.model.threads == 2, "the reload after the hung one was not applied"
+    hung, applied = slow.built
+    assert appliance.pipeline.stages is applied
+    assert wait_for(lambda: hung.estimator.model.interpreter is None, timeout=5), "the hung build's model leaked"
+    assert lines[-1] == "STOPPING=1"
