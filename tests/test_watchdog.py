@@ -174,6 +174,16 @@ def wait_for(condition, timeout: float = 30.0) -> bool:
     return False
 
 
+def reload_to_two_threads_after(line: str, listener, tmp_path, models_dir, shared) -> bool:
+    """Once ``line`` reached the listener: the config asks for 2 model threads and a SIGHUP reloads it. False if
+    the line never came."""
+    if not wait_for(lambda: line in [seen for _, seen in listener.messages]):
+        return False
+    reload_config(tmp_path, models_dir, shared, threads=2)
+    os.kill(os.getpid(), signal.SIGHUP)
+    return True
+
+
 class SlowReloadBuild:
     """app.build_stages for a reload that takes ``seconds`` before it loads the model, as Thunder on a Pi 4's CPU or
     the Edge TPU's firmware upload does. ``release`` cuts the wait short. The start-up build is not slowed."""
@@ -200,6 +210,15 @@ class SlowReloadBuild:
         return stages
 
 
+def slow_reload_appliance(tmp_path, monkeypatch, models_dir, shared, *, seconds: float):
+    """An appliance on the looping video with one model thread, whose reload builds wait ``seconds`` (or until
+    released), and the listener of its notify socket (WatchdogSec 1 s)."""
+    listener = NotifyListener(tmp_path, monkeypatch, watchdog_usec=1000000)
+    slow = SlowReloadBuild(monkeypatch, seconds=seconds)
+    config = reload_config(tmp_path, models_dir, shared, threads=1)
+    return listener, slow, app.Appliance(config, app.Overrides([]), max_frames=100_000)
+
+
 def test_watchdog_pings_go_on_while_a_reload_loads_its_model(tmp_path, models_dir, shared, monkeypatch):
     """A model that loads for longer than WatchdogSec on reload must not get a healthy appliance killed: frames go
     through the running model meanwhile, and so the pings go on."""
@@ -210,9 +229,7 @@ def test_watchdog_pings_go_on_while_a_reload_loads_its_model(tmp_path, models_di
     appliance = app.Appliance(config, app.Overrides([]), max_frames=100_000)
 
     def reload_then_stop():
-        if wait_for(lambda: "WATCHDOG=1" in [line for _, line in listener.messages]):
-            reload_config(tmp_path, models_dir, shared, threads=2)
-            os.kill(os.getpid(), signal.SIGHUP)
+        if reload_to_two_threads_after("WATCHDOG=1", listener, tmp_path, models_dir, shared):
             wait_for(lambda: appliance.config.model.threads == 2)
             time.sleep(2 * period)
         os.kill(os.getpid(), signal.SIGTERM)
@@ -240,16 +257,11 @@ def test_a_stop_during_a_reload_build_stops_at_once_and_frees_the_model_it_loads
                                                                                  monkeypatch):
     """SIGTERM while a reload loads its model: the appliance stops at once (not when the model is loaded), the
     running config stays, and the model the build goes on loading is let go of when it is done."""
-    listener = NotifyListener(tmp_path, monkeypatch, watchdog_usec=1000000)
-    slow = SlowReloadBuild(monkeypatch, seconds=10)
-    config = reload_config(tmp_path, models_dir, shared, threads=1)
-    appliance = app.Appliance(config, app.Overrides([]), max_frames=100_000)
+    listener, slow, appliance = slow_reload_appliance(tmp_path, monkeypatch, models_dir, shared, seconds=10)
     sent = {}
 
     def reload_then_stop():
-        if wait_for(lambda: "READY=1" in [line for _, line in listener.messages]):
-            reload_config(tmp_path, models_dir, shared, threads=2)
-            os.kill(os.getpid(), signal.SIGHUP)
+        if reload_to_two_threads_after("READY=1", listener, tmp_path, models_dir, shared):
             wait_for(lambda: slow.waited)
             time.sleep(0.3)
         sent["SIGTERM"] = time.monotonic()
@@ -287,25 +299,20 @@ def test_a_reload_build_that_hangs_is_given_up_and_the_next_reload_goes_through(
     follows, and what the hung build makes when it ends is closed, never swapped in."""
     monkeypatch.setattr(app, "RELOAD_BUILD_TIMEOUT_S", 1.5)
     caplog.set_level(logging.INFO)
-    listener = NotifyListener(tmp_path, monkeypatch, watchdog_usec=1000000)
-    slow = SlowReloadBuild(monkeypatch, seconds=60)
-    config = reload_config(tmp_path, models_dir, shared, threads=1)
-    appliance = app.Appliance(config, app.Overrides([]), max_frames=100_000)
+    listener, slow, appliance = slow_reload_appliance(tmp_path, monkeypatch, models_dir, shared, seconds=60)
     seen = {}
 
     def hang_then_reload_again():
-        if wait_for(lambda: "READY=1" in [line for _, line in listener.messages]):
-            reload_config(tmp_path, models_dir, shared, threads=2)
+        if reload_to_two_threads_after("READY=1", listener, tmp_path, models_dir, shared) and wait_for(
+                lambda: any("given up" in m for m in caplog.messages), timeout=10):
+            seen["gave_up"] = time.monotonic()
+            seen["threads"] = appliance.config.model.threads
+            processed = appliance.pipeline.stats.processed
+            seen["frames_go_on"] = wait_for(lambda: appliance.pipeline.stats.processed > processed + 5, 5)
+            slow.release.set()  # the hung load ends after all; the next one is not slowed
+            wait_for(lambda: slow.built)
             os.kill(os.getpid(), signal.SIGHUP)
-            if wait_for(lambda: any("given up" in m for m in caplog.messages), timeout=10):
-                seen["gave_up"] = time.monotonic()
-                seen["threads"] = appliance.config.model.threads
-                processed = appliance.pipeline.stats.processed
-                seen["frames_go_on"] = wait_for(lambda: appliance.pipeline.stats.processed > processed + 5, 5)
-                slow.release.set()  # the hung load ends after all; the next one is not slowed
-                wait_for(lambda: slow.built)
-                os.kill(os.getpid(), signal.SIGHUP)
-                wait_for(lambda: appliance.config.model.threads == 2)
+            wait_for(lambda: appliance.config.model.threads == 2)
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=hang_then_reload_again, daemon=True).start()
