@@ -398,6 +398,9 @@ class Pipeline:
         in_flight: collections.deque[_InFlight] = collections.deque()
         try:
             while not self._stopping.is_set() and not self._done_enough():
+                if self._max_frames and self.stats.processed + len(in_flight) >= self._max_frames:
+                    self._finish_all(in_flight, invoker)  # the last frames wanted are in flight: no more are read
+                    continue
                 frames = self._frames
                 # With a frame in flight, a live source's next frame is taken only if it is already there.
                 live_and_waiting = bool(in_flight) and frames.drop_when_full

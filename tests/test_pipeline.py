@@ -40,6 +40,7 @@ def test_the_end_of_the_work_wakes_the_main_loop(stages_and_video):
         assert waker.wait(60.0) == set()  # returns when the pipeline calls wake(), not after the timeout
         assert calls == [(True, 12)]  # once, after the last of the 12 results was shown
         pipeline.stop()
+        assert pipeline.stats.model_runs == 12, "the model ran on a frame past the last one wanted"
     finally:
         waker.close()
 
