@@ -226,13 +226,49 @@ def _floor_worker(job: dict) -> None:
         frames.put(None)
 
     threading.Thread(target=decode, daemon=True).start()
-    count = 0
+    invokes: list[tuple[float, float]] = []
     while (bgr := frames.get()) is not None:
         resized = cv2.cvtColor(cv2.resize(bgr, (width, height)), cv2.COLOR_BGR2RGB)
         interpreter.set_tensor(tensor["index"], resized[np.newaxis].astype(tensor["dtype"], copy=False))
+        started = time.perf_counter()
         interpreter.invoke()
-        count += 1
-    print(json.dumps({"frames": count}), flush=True)
+        invokes.append((started, time.perf_counter()))
+    print(json.dumps({"frames": len(invokes), **_invoke_timeline(invokes)}), flush=True)
+
+
+def _invoke_timeline(invokes: list[tuple[float, float]]) -> dict:
+    """When a process's invokes ran, in ms after the parent spawned it (``time.perf_counter`` is CLOCK_MONOTONIC,
+    one clock for every process; the parent puts its reading at spawn in COMPARE_SPAWNED_AT)."""
+    spawned = float(os.environ.get("COMPARE_SPAWNED_AT", "nan"))
+    if not invokes or spawned != spawned:  # no invoke, or not started by the comparison
+        return {}
+    return {"first_invoke_ms": (invokes[0][0] - spawned) * 1000, "last_invoke_end_ms": (invokes[-1][1] - spawned) * 1000,
+            "invoke_sum_ms": sum(end - start for start, end in invokes) * 1000}
+
+
+def _appliance_timeline_worker(argv: list[str]) -> None:
+    """``pose-appliance run ARGV`` as the console script runs it, with each invoke of the model noted; the invoke
+    times are printed as the last line of stdout when the command ends. The only difference to the real command:
+    the appliance's model runtime module is imported first, to wrap its invoke."""
+    import atexit
+
+    from pose_appliance.cli import program
+    from pose_appliance.inference.runtime import LoadedModel
+
+    invokes: list[tuple[float, float]] = []
+    invoke = LoadedModel.invoke
+
+    def timed_invoke(self, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return invoke(self, *args, **kwargs)
+        finally:
+            invokes.append((started, time.perf_counter()))
+
+    LoadedModel.invoke = timed_invoke  # type: ignore[method-assign]
+    atexit.register(lambda: print(json.dumps({"frames": len(invokes), **_invoke_timeline(invokes)}), flush=True))
+    sys.argv = ["pose-appliance", *argv]
+    program()
 
 
 # ------------------------------------------------------------------------------------------------- shared
@@ -314,9 +350,20 @@ class Comparison:
         return self._timed([self.python, __file__, "--sample-worker", "process", json.dumps(job)], sample=True)
 
     def appliance_process(self) -> dict:
-        return self._timed([self.appliance, "run", "--source", self.video, "--display", "null",
-                            "--frames", str(self.args.frames), "--models-dir", self.models_dir,
-                            "--log-level", "warning"], sample=False)
+        return self._timed([self.appliance, *self._appliance_run()], sample=False)
+
+    def appliance_timeline(self) -> dict:
+        result = self._timed([self.python, __file__, "--appliance-timeline-worker", *self._appliance_run()],
+                             sample=False)
+        return dict(result, **json.loads(result["stdout"].strip().splitlines()[-1]))
+
+    def floor_timeline(self) -> dict:
+        result = self.floor_process()
+        return dict(result, **json.loads(result["stdout"].strip().splitlines()[-1]))
+
+    def _appliance_run(self) -> list[str]:
+        return ["run", "--source", self.video, "--display", "null", "--frames", str(self.args.frames),
+                "--models-dir", self.models_dir, "--log-level", "warning"]
 
     def floor_process(self) -> dict:
         job = {"frames": self.args.frames, "video": self.video, "model": self.model}
@@ -332,6 +379,7 @@ class Comparison:
             env["PYTHONPATH"] = os.pathsep.join(self.sample_path)
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:  # files: a full pipe cannot block
             started = time.perf_counter()
+            env["COMPARE_SPAWNED_AT"] = repr(started)
             process = subprocess.Popen(command, cwd=self.scratch if sample else None, env=env, stdout=out,
                                        stderr=err)
             _, status, usage = os.wait4(process.pid, 0)
@@ -407,6 +455,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--appliance-worker"]:
         _appliance_worker(json.loads(argv[1]))
         return 0
+    if argv[:1] == ["--appliance-timeline-worker"]:
+        _appliance_timeline_worker(argv[1:])
+        return 0
     parser = argparse.ArgumentParser(prog="scripts/compare-tf-sample", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkout", help="a checkout of github.com/tensorflow/examples, its "
@@ -424,6 +475,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blocks", type=int, default=4, help="loop blocks per in-process worker (default 4)")
     parser.add_argument("--block", type=int, default=300, help="frames per loop block (default 300)")
     parser.add_argument("--invokes", type=int, default=300, help="bare invokes per measurement (default 300)")
+    parser.add_argument("--timeline-rounds", type=int, default=5,
+                        help="runs of the appliance and the floor timed inside the process: when the first invoke "
+                             "starts, the last ends, and what the invokes add up to (default 5; 0: none)")
     parser.add_argument("--json", help="also write every measurement to this file")
     args = parser.parse_args(argv)
     return run(args)
@@ -467,7 +521,15 @@ def _compare(args: argparse.Namespace, comparison: Comparison) -> int:
             inprocess[side].append(result)
             say(f"  in process {i + 1}/{args.inprocess_rounds} {side:<15}: loop / bare invoke "
                 + ", ".join(f"{b['ratio']:.2f}" for b in result["blocks"]))
-    report = summarize(args, comparison, processes, inprocess)
+    timelines: dict[str, list[dict]] = {"floor": [], "appliance": []}
+    for i in range(args.timeline_rounds):
+        for side in (("floor", "appliance") if i % 2 == 0 else ("appliance", "floor")):
+            result = comparison.floor_timeline() if side == "floor" else comparison.appliance_timeline()
+            timelines[side].append(result)
+            say(f"  timeline {i + 1}/{args.timeline_rounds} {side:<9}: first invoke {result['first_invoke_ms']:.0f} "
+                f"ms, last ends {result['last_invoke_end_ms']:.0f} ms, invokes {result['invoke_sum_ms']:.0f} ms, "
+                f"exit {result['wall_s'] * 1000:.0f} ms")
+    report = summarize(args, comparison, processes, inprocess, timelines)
     print(format_report(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -475,7 +537,7 @@ def _compare(args: argparse.Namespace, comparison: Comparison) -> int:
     return 0
 
 
-def summarize(args, comparison: Comparison, processes: dict, inprocess: dict) -> dict:
+def summarize(args, comparison: Comparison, processes: dict, inprocess: dict, timelines: dict) -> dict:
     pairs = list(zip(processes["appliance"], processes["sample"]))
     report: dict = {"frames": args.frames, "rounds": args.rounds, "cores": os.cpu_count(),
                     "video": comparison.video, "model": comparison.model, "sample_dir": str(comparison.sample_dir),
@@ -499,6 +561,13 @@ def summarize(args, comparison: Comparison, processes: dict, inprocess: dict) ->
                                        "ratio": _spread([b["ratio"] for b in blocks], 3),
                                        "loop_fps": _spread([b["loop_fps"] for b in blocks], 1),
                                        "bare_fps": _spread([b["bare_fps"] for b in blocks], 1), "blocks": blocks}
+    for side, runs in timelines.items():
+        if runs:
+            report[f"{side}_timeline"] = {
+                key: _spread([r[key] for r in runs], 1)
+                for key in ("first_invoke_ms", "last_invoke_end_ms", "invoke_sum_ms")}
+            report[f"{side}_timeline"]["exit_ms"] = _spread([r["wall_s"] * 1000 for r in runs], 1)
+            report[f"{side}_timeline"]["invoke_ms"] = _spread([r["invoke_sum_ms"] / r["frames"] for r in runs], 2)
     report["targets"] = TARGETS
     return report
 
@@ -529,6 +598,15 @@ def format_report(r: dict) -> str:
         if s and s["blocks"]:
             lines.append(f"  {name + ', ' + str(s['threads']) + ' threads':<76}{_fmt(s['ratio']):<20}"
                          f"loop {_fmt(s['loop_fps'], 0)} fps, bare {_fmt(s['bare_fps'], 0)} fps")
+    if r.get("floor_timeline") and r.get("appliance_timeline"):
+        lines += ["", "Timed inside the process (the floor, and the appliance with its invokes noted), ms after spawn; "
+                      "median (min-max):",
+                  f"  {'':<12}{'first invoke':<20}{'last invoke ends':<20}{'sum of invokes':<20}{'per invoke':<20}"
+                  "exit"]
+        for side in ("floor", "appliance"):
+            s = r[f"{side}_timeline"]
+            lines.append(f"  {side:<12}{_fmt(s['first_invoke_ms'], 0):<20}{_fmt(s['last_invoke_end_ms'], 0):<20}"
+                         f"{_fmt(s['invoke_sum_ms'], 0):<20}{_fmt(s['invoke_ms'], 2):<20}{_fmt(s['exit_ms'], 0)}")
     t = r["targets"]
     checks = [("whole-process wall time / sample's", r["wall_ratio"]["median"], "<=", t["wall"]),
               ("whole-process CPU time / sample's", r["cpu_ratio"]["median"], "<=", t["cpu"])]

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,3 +52,24 @@ def test_compare_tf_sample_floor_decodes_resizes_and_invokes_every_frame(lightni
                              json.dumps(job)], capture_output=True, text=True, cwd=REPO / "scripts", check=False,
                             timeout=60)
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"frames": 0}
+
+
+def test_compare_tf_sample_times_the_invokes_of_the_floor_and_of_the_real_run_command(lightning_int8, shared,
+                                                                                      models_dir):
+    """Its timeline rounds: each invoke of the floor and of `pose-appliance run` is noted, in ms after spawn."""
+    video = str(shared / "data" / "tfjs_pose_detection" / "pose_1.mp4")
+    workers = {"floor": ["--floor-worker", json.dumps({"frames": 12, "video": video, "model": str(lightning_int8)})],
+               "appliance": ["--appliance-timeline-worker", "run", "--source", video, "--display", "null",
+                             "--frames", "12", "--models-dir", str(models_dir), "--log-level", "warning"]}
+    for side, argv in workers.items():
+        spawned = time.perf_counter()
+        result = subprocess.run([sys.executable, str(REPO / "scripts" / "compare_tf_sample.py"), *argv],
+                                capture_output=True, text=True, cwd=REPO / "scripts", check=False, timeout=120,
+                                env={**os.environ, "COMPARE_SPAWNED_AT": repr(spawned)})
+        ended = (time.perf_counter() - spawned) * 1000
+        assert result.returncode == 0, result.stderr
+        timeline = json.loads(result.stdout.strip().splitlines()[-1])
+        assert timeline["frames"] == 12, (side, timeline)
+        assert 0 < timeline["first_invoke_ms"] < timeline["last_invoke_end_ms"] < ended, (side, timeline)
+        spread = timeline["last_invoke_end_ms"] - timeline["first_invoke_ms"]
+        assert 0 < timeline["invoke_sum_ms"] <= spread, (side, timeline)
