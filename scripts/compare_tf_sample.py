@@ -31,6 +31,10 @@ Measured, sides interleaved (sample, appliance, appliance, sample, ...) because 
 2. In one process per side: the loop's frames per second over frames decoded ahead of time, in blocks between
    blocks of bare ``interpreter.invoke()`` on the same interpreter (the sample's own interpreter, 4 threads; the
    appliance's, one thread per core). Each block is compared with the mean of the bare rates before and after it.
+3. Timeline: the floor and ``pose-appliance run`` again, with each invoke noted in ms after spawn (the parent
+   passes its ``time.perf_counter()``, CLOCK_MONOTONIC, at spawn): when the first starts, when the last ends and
+   what they add up to. The appliance runs through ``--appliance-timeline-worker``, which imports its model
+   runtime module first to wrap ``LoadedModel.invoke`` and then calls the console script's entry point.
 """
 
 from __future__ import annotations
