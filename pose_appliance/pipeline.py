@@ -474,7 +474,7 @@ class Pipeline:
         if self._done_enough():
             return
         now = time.perf_counter()
-        activity = self.activity.update(pose, decision.label, frame.timestamp)
+        activity = self.activity.update(pose, decision.label, frame.timestamp, cut=frame.cut)
         # fps: shown per second so far, for the event sinks; the display thread counts this frame in for its copy.
         result = FrameResult(frame=frame, pose=pose, decision=decision, fps=self.stats.fps,
                              inference_ms=(now - started) * 1000.0, activity=activity)

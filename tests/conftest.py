@@ -173,12 +173,14 @@ def run_records(tmp_path: Path, models_dir: Path, source: Path, *extra: str) -> 
     return [json.loads(line) for line in out.read_text().splitlines()]
 
 
-def looping_records(tmp_path: Path, models_dir: Path, video: Path, frames: int) -> list[dict]:
+def looping_records(tmp_path: Path, models_dir: Path, video: Path, frames: int, *,
+                    exercise: str = "none") -> list[dict]:
     """The keypoint records of ``frames`` frames of ``video`` played unpaced and looping through a Pipeline with
-    the default stages and the null display."""
+    the default stages, the null display and repetitions of ``exercise`` counted."""
+    from pose_appliance.activity import ActivityTracker
     from pose_appliance.app import build_stages
     from pose_appliance.camera import VideoFileSource
-    from pose_appliance.config import Config, replace
+    from pose_appliance.config import Config, CountingConfig, replace
     from pose_appliance.display import NullDisplay
     from pose_appliance.pipeline import KeypointRecorder, Pipeline
 
@@ -187,7 +189,8 @@ def looping_records(tmp_path: Path, models_dir: Path, video: Path, frames: int) 
     source.start()
     recorder = KeypointRecorder(tmp_path / "keypoints.jsonl")
     try:
-        pipeline = Pipeline(source, stages, NullDisplay(), recorder=recorder, max_frames=frames)
+        pipeline = Pipeline(source, stages, NullDisplay(), recorder=recorder, max_frames=frames,
+                            activity=ActivityTracker(CountingConfig(exercise=exercise)))
         pipeline.start()
         assert pipeline.finished.wait(60.0)
         pipeline.stop()

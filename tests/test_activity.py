@@ -89,6 +89,30 @@ def test_nobody_for_longer_than_lost_seconds_forgets_the_phase_but_not_the_count
     assert count(one + [175, 100, 100, 100] + [None] * lost + [175, 175, 175], fps=fps)[0] == 1
 
 
+def test_a_cut_forgets_the_phase_but_not_the_count():
+    """A jump in the picture (another camera, a video back at its start) from a squat's bottom to someone standing
+    is no movement: not counted. The count so far stays, and the next real squat counts."""
+    counter = RepCounter(SQUAT)
+    one_then_down = [175, 175, 100, 100, 175, 175, 175, 100, 100, 100]
+    for i, angle in enumerate(one_then_down):
+        counter.update(legs(angle), i / 10)
+    assert counter.reps == 1 and counter.phase == "turn"
+    t = len(one_then_down) / 10
+    counter.update(legs(175), t, cut=True)
+    for i in range(1, 4):
+        counter.update(legs(175), t + i / 10)
+    assert counter.reps == 1, "the cut from the bottom to standing was counted"
+    for i, angle in enumerate([100, 100, 100, 175, 175, 175], start=4):
+        counter.update(legs(angle), t + i / 10)
+    assert counter.reps == 2
+    tracker = ActivityTracker(SQUAT)
+    for i, angle in enumerate(one_then_down):
+        tracker.update(legs(angle), "chair", i / 10)
+    after_cut = [tracker.update(legs(175), "chair", t + i / 10, cut=i == 0) for i in range(4)]
+    assert [a.reps for a in after_cut] == [1, 1, 1, 1]
+    assert after_cut[-1].hold_s > 1.0, "the cut restarted the hold of the same pose"
+
+
 def test_entering_the_picture_crouched_is_not_a_repetition():
     assert count([100, 100, 100, 175, 175, 175])[0] == 0
 

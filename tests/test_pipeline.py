@@ -124,6 +124,21 @@ def test_replacing_the_source_never_counts_the_old_ones_drops_twice(shared):
     assert seen and max(seen) == 7, seen
 
 
+def test_a_looping_squat_video_counts_the_same_squats_in_every_pass(models_dir, shared, tmp_path):
+    """pose_squats.mp4 ends at the bottom of a third squat and starts standing: the jump back is no repetition.
+    Every pass counts its two squats at the same frames, and the count goes on across passes."""
+    from conftest import looping_records
+
+    frames = 65  # the clip's length
+    records = looping_records(tmp_path, models_dir, shared / "data/tfjs_pose_detection/pose_squats.mp4",
+                              3 * frames, exercise="squat")
+    passes = [records[k * frames:(k + 1) * frames] for k in range(3)]
+    rep_frames = [[r["frame"] - k * frames for r in one_pass if "rep" in r["events"]]
+                  for k, one_pass in enumerate(passes)]
+    assert len(rep_frames[0]) == 2 and rep_frames[1] == rep_frames[2] == rep_frames[0], rep_frames
+    assert [p[-1]["reps"] for p in passes] == [2, 4, 6]
+
+
 def test_a_looping_file_starts_tracking_again_at_each_pass(models_dir, shared, tmp_path):
     """The jump from the clip's last frame back to its first is a cut: the second pass is read whole at first
     and smoothed from scratch, exactly as the first pass was, not cropped where the person stood at the end."""

@@ -49,13 +49,15 @@ class ActivityTracker:
         with self._lock:
             self._reset_requested = True
 
-    def update(self, pose: Pose | None, label: str | None, t: float) -> Activity:
+    def update(self, pose: Pose | None, label: str | None, t: float, *, cut: bool = False) -> Activity:
+        """``cut``: the picture jumped (another camera, a video's new pass): a repetition in progress is
+        forgotten, the count and the hold of the shown pose are kept."""
         self._apply_requests()
         hold_s, events = self._hold.update(label, t)
         counter = self._counter
         if counter is None:
             return Activity(pose=self._hold.pose, hold_s=hold_s, events=tuple(events))
-        angle, rep_events = counter.update(pose, t)
+        angle, rep_events = counter.update(pose, t, cut=cut)
         return Activity(pose=self._hold.pose, hold_s=hold_s, exercise=counter.exercise.name, reps=counter.reps,
                         angle=angle, events=tuple(events + rep_events))
 

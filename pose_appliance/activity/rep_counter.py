@@ -13,7 +13,8 @@ standing with bending elbows is not doing push-ups.
 Phases: unknown -> start (at or past ``start_angle``) -> turn (at or past ``turn_angle``) -> start again, which
 counts one. The band between the two angles keeps whatever phase it had (hysteresis), so jitter around either
 threshold cannot count twice. A person who first appears mid-movement is not counted until seen in the
-start position; nothing measurable for ``lost_seconds`` forgets the phase but keeps the count.
+start position; nothing measurable for ``lost_seconds``, and a cut (another camera, a video back at its start),
+forget the phase but keep the count: a jump in the picture is not a movement.
 """
 
 from __future__ import annotations
@@ -117,9 +118,9 @@ class RepCounter:
                 return bool(dx >= dy)
         return False
 
-    def update(self, pose: Pose | None, t: float) -> tuple[float | None, list[ActivityEvent]]:
-        """(median angle or None, events) after a frame at time ``t``."""
-        if self._last_t is not None and t < self._last_t:
+    def update(self, pose: Pose | None, t: float, *, cut: bool = False) -> tuple[float | None, list[ActivityEvent]]:
+        """(median angle or None, events) after a frame at time ``t``; ``cut``: it does not follow the one before."""
+        if cut or (self._last_t is not None and t < self._last_t):
             self._forget()
         self._last_t = t
         angle = self.measure(pose)
