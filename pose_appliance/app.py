@@ -401,7 +401,7 @@ class Appliance:
             if new.counting != old.counting:
                 from pose_appliance.activity import check_counting
                 check_counting(new.counting)
-            if new.events != old.events:
+            if new.events != old.events or pipeline.events.outdated():
                 new_events = build_events(new, pipeline.activity)
             if (new.model, new.classifier, new.overlay, new.service.models_dir) != (
                     old.model, old.classifier, old.overlay, old.service.models_dir):

@@ -435,6 +435,45 @@ def test_events_and_counting_reload_live(broker, tmp_path, models_dir, shared):
     assert "events.mqtt.device: 'gym/2'" in log and "still running the previous config" in log
 
 
+def test_a_changed_password_file_is_used_at_the_next_reload(tmp_path, models_dir, shared):
+    """The password lives outside the config: after a wrong one is corrected in its file, a reload (SIGHUP, the
+    config unchanged) logs in with the new one. An unchanged password file leaves the connection alone."""
+    (tmp_path / "broker").mkdir()
+    broker = MosquittoBroker(tmp_path / "broker", users={"coach": "s3cret"})
+    broker.start()
+    config, password = tmp_path / "config.toml", tmp_path / "mqtt-password"
+    password.write_text("guess\n")
+    write_config(config, models_dir, shared / "data/tfjs_pose_detection/pose_1.mp4", port=broker.port, loop=True,
+                 exercise="none")
+    config.write_text(config.read_text() + f'username = "coach"\npassword_file = "{password}"\n')
+    watcher = MqttWatcher(broker.port, f"{PREFIX}/#", username="coach", password="s3cret")
+    process = start_appliance(config, tmp_path / "appliance.log")
+    log = tmp_path / "appliance.log"
+    try:
+        deadline = time.monotonic() + 30
+        while "refused" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "refused" in log.read_text(), log.read_text()
+        password.write_text("s3cret\n")
+        process.send_signal(signal.SIGHUP)
+        watcher.wait_payload(f"{PREFIX}/availability", b"online", timeout=20)
+        watcher.wait_for(lambda: watcher.payloads(f"{PREFIX}/state"), what="a state")
+        onlines = watcher.payloads(f"{PREFIX}/availability").count(b"online")
+        process.send_signal(signal.SIGHUP)  # the same password: the sink stays, no new "online"
+        deadline = time.monotonic() + 30
+        while log.read_text().count("reloaded (SIGHUP)") < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)
+        assert log.read_text().count("reloaded (SIGHUP)") == 2
+        assert watcher.payloads(f"{PREFIX}/availability").count(b"online") == onlines
+        assert process.poll() is None
+    finally:
+        process.terminate()
+        process.wait(20)
+        watcher.close()
+        broker.stop()
+
+
 # ---------------------------------------------------------------------------------------- docs screenshot
 def save_mqtt_screenshot(tmp_path: Path, messages: list[tuple[str, bytes, bool]], state: dict) -> None:
     """The messages of a real run (as ``mosquitto_sub -v`` prints them) beside the dashboard values Home

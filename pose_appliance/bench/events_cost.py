@@ -42,6 +42,9 @@ class InterleavedSink:
             sink.start()
             self.threads_seconds[name] = -_threads_cpu(sink)
 
+    def outdated(self) -> bool:
+        return False
+
     def offer(self, result: Any, model_name: str, delegate: str) -> None:
         if self.count % self.block == 0:
             cycle, position = divmod(self.count // self.block, len(self.names))

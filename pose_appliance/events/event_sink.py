@@ -16,12 +16,16 @@ class EventSink(Protocol):
 
     ``offer`` is called on the pipeline's inference thread for every frame: it must return at once (hand the
     result over and let its own thread do the sending), never wait for a network. ``start`` begins sending,
-    ``close`` says goodbye (for MQTT: "offline") and stops; both run on the main thread.
+    ``close`` says goodbye (for MQTT: "offline") and stops; both run on the main thread. ``outdated`` (main
+    thread, at a reload): what the sink read beside the config when it was made (a password file) now reads
+    otherwise, so a reload makes a new one even if its config section is unchanged.
     """
 
     name: str
 
     def start(self) -> None: ...
+
+    def outdated(self) -> bool: ...
 
     def offer(self, result: FrameResult, model_name: str, delegate: str) -> None: ...
 
@@ -35,6 +39,9 @@ class NullEventSink:
 
     def start(self) -> None:
         pass
+
+    def outdated(self) -> bool:
+        return False
 
     def offer(self, result: FrameResult, model_name: str, delegate: str) -> None:
         pass

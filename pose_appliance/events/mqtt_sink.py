@@ -169,6 +169,14 @@ class MqttEventSink:
         self.sent: collections.Counter[str] = collections.Counter()
         self.last_state: dict | None = None  # the state document sent last
 
+    def outdated(self) -> bool:
+        """The password file now holds another password than this sink logs in with. A file that cannot be read
+        now is not a reason: the running sink keeps the password it has (a changed events section reports it)."""
+        try:
+            return read_password(self.config) != self._password
+        except EventsError:
+            return False
+
     # --------------------------------------------------------------------------- called by the pipeline
     def offer(self, result: FrameResult, model_name: str, delegate: str) -> None:
         activity = result.activity
