@@ -252,8 +252,9 @@ def _invoke_timeline(invokes: list[tuple[float, float]]) -> dict:
 
 def _appliance_timeline_worker(argv: list[str]) -> None:
     """``pose-appliance run ARGV`` as the console script runs it, with each invoke of the model noted; the invoke
-    times are printed as the last line of stdout when the command ends. The only difference to the real command:
-    the appliance's model runtime module is imported first, to wrap its invoke."""
+    times are printed as the last line of stdout when the command ends. What differs from the real command: this
+    script's own imports come first (as they do for the floor, which runs in it too), then the appliance's model
+    runtime module, to wrap its invoke."""
     import atexit
 
     from pose_appliance.cli import program
