@@ -471,8 +471,6 @@ class Pipeline:
 
     def _publish(self, frame: Frame, stages: Stages, started: float, pose: Pose | None,
                  decision: LabelDecision) -> None:
-        if self._done_enough():
-            return
         now = time.perf_counter()
         activity = self.activity.update(pose, decision.label, frame.timestamp, cut=frame.cut)
         # fps: shown per second so far, for the event sinks; the display thread counts this frame in for its copy.
