@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +172,16 @@ def run_records(tmp_path: Path, models_dir: Path, source: Path, *extra: str) -> 
     assert main(["run", "--models-dir", str(models_dir), "--source", str(source), "--display", "null",
                  "--record-keypoints", str(out), *extra]) == 0
     return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def wait_for(condition, timeout: float = 30.0, *, poll: float = 0.02) -> bool:
+    """Whether ``condition()`` came true within ``timeout`` s, asked every ``poll`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(poll)
+    return False
 
 
 def looping_records(tmp_path: Path, models_dir: Path, video: Path, frames: int, *,

@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import conftest
 import pytest
 
 from pose_appliance.app import Appliance, Overrides
@@ -30,13 +31,7 @@ def records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
 
 
-def wait_for(condition, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
+wait_for = functools.partial(conftest.wait_for, timeout=20.0, poll=0.05)
 
 
 class NoEdgeTpu:

@@ -11,6 +11,7 @@ import threading
 import time
 
 import cv2
+from conftest import wait_for
 
 from pose_appliance import app
 from pose_appliance.camera import FrameSource
@@ -163,15 +164,6 @@ def reload_config(tmp_path, models_dir, shared, threads: int):
                       f'[service]\nmodels_dir = "{models_dir}"\nwatch_config = false\n'
                       f'[model]\nname = "movenet_lightning_int8"\nthreads = {threads}\n')
     return config
-
-
-def wait_for(condition, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def reload_to_two_threads_after(line: str, listener, tmp_path, models_dir, shared) -> bool:
