@@ -360,11 +360,11 @@ class Comparison:
     def appliance_timeline(self) -> dict:
         result = self._timed([self.python, __file__, "--appliance-timeline-worker", *self._appliance_run()],
                              sample=False)
-        return dict(result, **json.loads(result["stdout"].strip().splitlines()[-1]))
+        return dict(result, **_reported(result))
 
     def floor_timeline(self) -> dict:
         result = self.floor_process()
-        return dict(result, **json.loads(result["stdout"].strip().splitlines()[-1]))
+        return dict(result, **_reported(result))
 
     def _appliance_run(self) -> list[str]:
         return ["run", "--source", self.video, "--display", "null", "--frames", str(self.args.frames),
@@ -402,16 +402,21 @@ class Comparison:
     def sample_inprocess(self) -> dict:
         job = dict(self._inprocess_job(), classifier=self.classifier, labels=self.labels)
         result = self._timed([self.python, __file__, "--sample-worker", "inprocess", json.dumps(job)], sample=True)
-        return json.loads(result["stdout"].strip().splitlines()[-1])
+        return _reported(result)
 
     def appliance_inprocess(self, display: str) -> dict:
         job = dict(self._inprocess_job(), models_dir=self.models_dir, display=display)
         result = self._timed([self.python, __file__, "--appliance-worker", json.dumps(job)], sample=False)
-        return json.loads(result["stdout"].strip().splitlines()[-1])
+        return _reported(result)
 
     def _inprocess_job(self) -> dict:
         return {"video": self.video, "decoded": self.args.frames, "warmup": 30, "block": self.args.block,
                 "blocks": self.args.blocks, "invokes": self.args.invokes}
+
+
+def _reported(result: dict) -> dict:
+    """What a worker printed as its last line of stdout: one JSON object."""
+    return json.loads(result["stdout"].strip().splitlines()[-1])
 
 
 def _sample_dir(checkout: Path, scratch: Path) -> Path:
